@@ -1,0 +1,63 @@
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.cache import caches
+from django.utils import timezone
+
+from tests.factories import AccessListFactory, make_page
+from wagtail_member_access import api
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Rate-limit counters live in the cache; each test starts from zero.
+    for cache in caches.all():
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def home(db):
+    from wagtail.models import Page
+
+    return Page.objects.get(depth=2)
+
+
+@pytest.fixture
+def course(db):
+    return AccessListFactory(name="Course A", slug="course-a")
+
+
+@pytest.fixture
+def protected_page(home, course):
+    page = make_page(home, title="Members lesson", slug="lesson")
+    api.protect(page, mode="code", access_lists=[course])
+    return page
+
+
+@pytest.fixture
+def buyer(course):
+    return api.grant_access("ana@example.com", course, name="Ana")
+
+
+class Clock:
+    """Moves ``timezone.now()`` for everything that reads it through django.utils.timezone."""
+
+    def __init__(self, monkeypatch):
+        self.now = timezone.now()
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def advance(self, **kwargs):
+        self.now = self.now + timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
+
+
+def code_from(message) -> str:
+    match = re.search(r"\b(\d{6,8})\b", message.body)
+    assert match, message.body
+    return match.group(1)

@@ -1,0 +1,157 @@
+"""The public Python API of wagtail-member-access.
+
+Everything here is documented in docs/api.md and stable; the admin, the importer, the webhook
+and the tests use these same functions. Everything else in the package is an implementation
+detail::
+
+    from wagtail_member_access import api
+
+    course = api.create_access_list("Course A")
+    api.protect(page, mode="code", access_lists=[course])
+    api.grant_access("ana@example.com", course, name="Ana")
+    api.can_view(user, page)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+from wagtail.log_actions import log
+
+from . import access, grants, log_actions
+from .models import AccessList, Grant, PageAccessRestriction
+
+__all__ = [
+    "can_view",
+    "create_access_list",
+    "grant_access",
+    "protect",
+    "revoke_access",
+    "unprotect",
+]
+
+MODES = tuple(PageAccessRestriction.Mode.values)
+
+
+def create_access_list(name: str, *, slug: str | None = None, description: str = "") -> AccessList:
+    """Create an access list (a product, course or membership tier) and return it.
+
+    ``slug`` defaults to a slug of ``name``, made unique with a number if taken. Raises
+    ``ValidationError`` for an empty name.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("An access list needs a name.", code="name")
+    base = slugify(slug or name)[:240] or "list"
+    candidate, n = base, 1
+    while AccessList.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return AccessList.objects.create(name=name, slug=candidate, description=description)
+
+
+def protect(
+    page,
+    *,
+    mode: str,
+    access_lists: Iterable[AccessList] = (),
+    groups: Iterable = (),
+    user=None,
+) -> PageAccessRestriction:
+    """Protect ``page`` and all pages below it; replaces the page's existing member access.
+
+    ``mode`` is ``"members"``, ``"code"``, ``"link"`` or ``"code_or_link"``. Email modes need at
+    least one access list (only emails with an active grant on one of them can unlock);
+    ``members`` with no lists and no groups admits any signed-in member. Raises
+    ``ValidationError`` (and changes nothing) for an unknown mode or an email mode without
+    lists. The change is written to the page's history, as ``user`` if given.
+    """
+    if mode not in MODES:
+        raise ValidationError(
+            f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", code="mode"
+        )
+    access_lists = list(access_lists)
+    groups = list(groups)
+    if mode != PageAccessRestriction.Mode.MEMBERS and not access_lists:
+        raise ValidationError(
+            f"Mode {mode!r} needs at least one access list: only emails on a list can unlock.",
+            code="lists",
+        )
+    with transaction.atomic():
+        restriction, _ = PageAccessRestriction.objects.update_or_create(
+            page=page, defaults={"mode": mode}
+        )
+        restriction.access_lists.set(access_lists)
+        restriction.groups.set(groups)
+        log(
+            instance=page,
+            action=log_actions.PROTECT,
+            user=user,
+            data={"mode": mode, "access_lists": [al.name for al in access_lists]},
+        )
+    return restriction
+
+
+def unprotect(page, *, user=None) -> bool:
+    """Remove the member access set on ``page`` itself (restrictions on its ancestors still
+    apply). Returns False if the page had none."""
+    with transaction.atomic():
+        deleted, _ = PageAccessRestriction.objects.filter(page=page).delete()
+        if deleted:
+            log(instance=page, action=log_actions.UNPROTECT, user=user)
+    return bool(deleted)
+
+
+def grant_access(
+    email: str,
+    access_list: AccessList,
+    *,
+    name: str | None = None,
+    starts_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    duration: timedelta | None = None,
+    source: str = Grant.Source.API,
+    reference: str | None = None,
+    note: str | None = None,
+    added_by=None,
+    notify: bool = False,
+) -> Grant:
+    """Give ``email`` access to everything ``access_list`` protects, and return the grant.
+
+    One grant per (email, list): granting again updates it and restores a revoked one. The
+    same non-empty ``reference`` (an order id) returns the existing grant unchanged, so a
+    retried purchase grants once. ``expires_at=None`` means unlimited; ``duration`` counts
+    from ``starts_at`` or now. ``notify=True`` emails the member that their access is ready,
+    with links to the pages. Raises ``ValidationError`` and changes nothing for a malformed
+    email, an expiry before the start, or both ``expires_at`` and ``duration``.
+    """
+    obj, _ = grants.grant(
+        email,
+        access_list,
+        name=name,
+        starts_at=starts_at,
+        expires_at=expires_at,
+        duration=duration,
+        source=source,
+        reference=reference,
+        note=note,
+        added_by=added_by,
+        notify=notify,
+    )
+    return obj
+
+
+def revoke_access(email: str, access_list: AccessList, *, by=None) -> bool:
+    """End ``email``'s access to ``access_list`` from its next request on. Returns False when
+    there was no active grant. The grant is kept (revoked) for the record."""
+    return grants.revoke(email, access_list, by=by)
+
+
+def can_view(user, page) -> bool:
+    """May ``user`` view ``page``? The same decision the page serve makes (``user`` may be
+    ``None`` or ``AnonymousUser``)."""
+    return access.can_view(user, page)

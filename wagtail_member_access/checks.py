@@ -1,0 +1,81 @@
+"""System checks for settings that would make access control unsafe or broken."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import checks
+
+from .conf import app_settings
+
+NOT_SHARED = {
+    "django.core.cache.backends.locmem.LocMemCache": "is local to one process",
+    "django.core.cache.backends.dummy.DummyCache": "counts nothing",
+    "django.core.cache.backends.filebased.FileBasedCache": "has no atomic increment",
+    "django.core.cache.backends.db.DatabaseCache": "has no atomic increment",
+}
+
+
+@checks.register(checks.Tags.security)
+def check_session_engine(app_configs, **kwargs):
+    engine = getattr(settings, "SESSION_ENGINE", "django.contrib.sessions.backends.db")
+    if engine == "django.contrib.sessions.backends.signed_cookies":
+        return [
+            checks.Error(
+                "wagtail-member-access cannot use the signed-cookie session backend: a session "
+                "stored in the browser cannot be ended when access is revoked, and it would "
+                "carry code requests to the client.",
+                hint="Set SESSION_ENGINE to a server-side backend, e.g. "
+                "'django.contrib.sessions.backends.db' or '…backends.cache'.",
+                id="wagtail_member_access.E001",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.caches)
+def check_ratelimit_cache(app_configs, **kwargs):
+    alias = app_settings.RATELIMIT_CACHE
+    caches = getattr(settings, "CACHES", {})
+    if alias not in caches:
+        return [
+            checks.Error(
+                f"The rate-limit cache {alias!r} is not in CACHES.",
+                hint="Set RATELIMIT_USE_CACHE to a configured cache alias.",
+                id="wagtail_member_access.E002",
+            )
+        ]
+    backend = caches[alias].get("BACKEND", "")
+    reason = NOT_SHARED.get(backend)
+    if reason and not settings.DEBUG:
+        return [
+            checks.Warning(
+                f"Rate limits of wagtail-member-access are counted in cache {alias!r} "
+                f"({backend}), which {reason}: with several processes or servers the limits "
+                "do not hold.",
+                hint="Use a shared cache with atomic increment (Redis or Memcached) and point "
+                "RATELIMIT_USE_CACHE at it.",
+                id="wagtail_member_access.W001",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_settings(app_configs, **kwargs):
+    errors = []
+    try:
+        app_settings.CODE_LENGTH  # noqa: B018  (validates)
+        app_settings.CODE_VALIDITY  # noqa: B018
+        app_settings.RESEND_COOLDOWN  # noqa: B018
+    except Exception as exc:
+        errors.append(checks.Error(str(exc), id="wagtail_member_access.E003"))
+    backend = app_settings.AUTHENTICATION_BACKEND
+    if backend and backend not in settings.AUTHENTICATION_BACKENDS:
+        errors.append(
+            checks.Error(
+                f"WAGTAIL_MEMBER_ACCESS_AUTHENTICATION_BACKEND {backend!r} is not in "
+                "AUTHENTICATION_BACKENDS, so signed-in members would be signed out at once.",
+                id="wagtail_member_access.E004",
+            )
+        )
+    return errors

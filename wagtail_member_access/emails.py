@@ -1,0 +1,85 @@
+"""Every email we send is rendered and sent here.
+
+Templates are files named as django-allauth names them: ``<kind>_subject.txt``,
+``<kind>_message.txt`` and (optional) ``<kind>_message.html`` under
+``wagtail_member_access/emails/``; a project overrides them like any Django template. The
+context holds plain strings only, so a template can print nothing but what it is given.
+Editable templates (per site and language, edited in the admin) plug in at
+:func:`render_email`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.core.mail import EmailMultiAlternatives
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from .conf import app_settings
+from .members import mask_email
+
+__all__ = ["KINDS", "RenderedEmail", "render_email", "send_email"]
+
+logger = logging.getLogger("wagtail_member_access")
+
+#: Each kind of email and the placeholders its templates may use.
+KINDS: dict[str, tuple[str, ...]] = {
+    "unlock_code": ("code", "minutes", "page_title", "page_url", "site_name", "email"),
+    "access_ready": ("name", "email", "list_name", "pages", "site_name", "expires"),
+}
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str | None
+
+
+def _plain(context: dict) -> dict:
+    # Only strings (and lists/dicts of strings) reach a template: a model object would expose
+    # every attribute, e.g. ``{{ user.password }}``.
+    def convert(value):
+        if isinstance(value, dict):
+            return {str(k): convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        return "" if value is None else str(value)
+
+    return {str(k): convert(v) for k, v in context.items()}
+
+
+def render_email(kind: str, context: dict, *, language: str | None = None) -> RenderedEmail:
+    """Render one email. The subject is forced to one line (no header injection)."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown email kind {kind!r}.")
+    context = _plain(context)
+    base = f"wagtail_member_access/emails/{kind}"
+    with translation.override(language):
+        subject = render_to_string(f"{base}_subject.txt", context)
+        text = render_to_string(f"{base}_message.txt", context)
+        try:
+            html = render_to_string(f"{base}_message.html", context)
+        except TemplateDoesNotExist:
+            html = None
+    subject = " ".join(subject.split())
+    return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def send_email(kind: str, to: str, context: dict, *, language: str | None = None) -> None:
+    """Render and send one email to ``to`` (one address). Raises what the mail backend raises;
+    callers record the failure. Nothing of the body is logged."""
+    rendered = render_email(kind, context, language=language)
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=app_settings.FROM_EMAIL,
+        to=[to],
+    )
+    if rendered.html:
+        message.attach_alternative(rendered.html, "text/html")
+    message.send()
+    logger.info("Sent %s email to %s.", kind, mask_email(to))

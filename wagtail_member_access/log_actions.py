@@ -1,0 +1,36 @@
+"""Our entries in Wagtail's audit log (page history and the site history report)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from wagtail.log_actions import LogFormatter
+
+PROTECT = "wagtail_member_access.protect"
+UNPROTECT = "wagtail_member_access.unprotect"
+GRANT = "wagtail_member_access.grant"
+REVOKE = "wagtail_member_access.revoke"
+UNLOCK = "wagtail_member_access.unlock"
+UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
+
+
+class _Formatter(LogFormatter):
+    def format_message(self, log_entry):
+        data = log_entry.data or {}
+        try:
+            return self.message % data
+        except (KeyError, TypeError, ValueError):
+            return self.label
+
+
+def register(actions) -> None:
+    """Called by the ``register_log_actions`` hook."""
+    for action, label, message in [
+        (PROTECT, _("Set member access"), _("Member access set to “%(mode)s”")),
+        (UNPROTECT, _("Remove member access"), _("Member access removed")),
+        (GRANT, _("Grant access"), _("Access granted to %(email)s on “%(list)s”")),
+        (REVOKE, _("Revoke access"), _("Access revoked for %(email)s on “%(list)s”")),
+        (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an email %(method)s")),
+        (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),
+    ]:
+        formatter = type("Formatter", (_Formatter,), {"label": label, "message": message})
+        actions.register_action(action)(formatter)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import swapper
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_otp.models import ThrottlingMixin
+
+from ..conf import app_settings
+
+
+class EmailChallenge(models.Model):
+    """One request for an emailed code: who asked, for which page, and its state.
+
+    The visitor's session holds the challenge's id (that binds the code to the browser), the
+    code itself exists only in the email: we store an HMAC of it. A challenge is created by the
+    request (the same work for listed and unlisted emails) and *issued* by the background task
+    that sends the email, only if the email may view the page.
+    """
+
+    class Purpose(models.TextChoices):
+        UNLOCK = "unlock", _("Unlock a page")
+
+    class CancelReason(models.TextChoices):
+        NOT_ELIGIBLE = "not_eligible", _("The email may not view the page")
+        REPLACED = "replaced", _("A newer code was sent")
+        SEND_FAILED = "send_failed", _("The email could not be sent")
+
+    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
+    email = models.EmailField(_("email"), max_length=254)
+    page = models.ForeignKey(
+        swapper.get_model_name("wagtailcore", "Page"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("page"),
+    )
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    code_hash = models.CharField(_("code hash"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(
+        _("cancel reason"), max_length=20, choices=CancelReason.choices, blank=True
+    )
+    failed_attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    send_error = models.TextField(_("send error"), blank=True)
+
+    class Meta:
+        verbose_name = _("email challenge")
+        verbose_name_plural = _("email challenges")
+        indexes = [models.Index(fields=["email", "page"], name="wma_challenge_email_page")]
+
+    def __str__(self):
+        return f"{self.purpose} {self.pk}"
+
+
+class _VerifyAllowed(models.Model):
+    # ThrottlingMixin.verify_is_allowed() ends with super().verify_is_allowed(); django-otp's
+    # Device provides it, so do we.
+    class Meta:
+        abstract = True
+
+    def verify_is_allowed(self):
+        return True, None
+
+
+class EmailThrottle(ThrottlingMixin, _VerifyAllowed):
+    """Failed code entries per email, across all of its codes, with django-otp's exponential
+    back-off: asking for a new code does not reset it, a successful entry does."""
+
+    email = models.EmailField(_("email"), max_length=254, unique=True)
+
+    class Meta:
+        verbose_name = _("email throttle")
+        verbose_name_plural = _("email throttles")
+
+    def get_throttle_factor(self):
+        return app_settings.THROTTLE_FACTOR
+
+    def throttle_increment(self, commit=True):
+        # An atomic increment: concurrent failures must all count.
+        now = timezone.now()
+        type(self).objects.filter(pk=self.pk).update(
+            throttling_failure_count=F("throttling_failure_count") + 1,
+            throttling_failure_timestamp=now,
+        )
+        self.refresh_from_db(fields=["throttling_failure_count", "throttling_failure_timestamp"])

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+
+
+class AccessList(models.Model):
+    """A product, course or membership tier: the people (grants) who may see what it protects."""
+
+    name = models.CharField(_("name"), max_length=255)
+    slug = models.SlugField(_("slug"), max_length=255, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("access list")
+        verbose_name_plural = _("access lists")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = slugify(self.name)[:255] or "list"
+        super().save(*args, **kwargs)
+
+
+class GrantQuerySet(models.QuerySet):
+    def active(self, at=None):
+        """Grants that open their list right now: started, not expired, not revoked."""
+        at = at or timezone.now()
+        return self.filter(
+            Q(starts_at__isnull=True) | Q(starts_at__lte=at),
+            Q(expires_at__isnull=True) | Q(expires_at__gt=at),
+            revoked_at__isnull=True,
+        )
+
+
+class Grant(models.Model):
+    """One email's access to one access list, from ``starts_at`` until ``expires_at``.
+
+    There is one grant per (email, list): granting again updates it. ``email`` is stored
+    normalised (see :func:`wagtail_member_access.members.normalize_email`) and is the address
+    every email about this grant is sent to.
+    """
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Added by hand")
+        IMPORT = "import", _("CSV import")
+        PURCHASE = "purchase", _("Purchase")
+        API = "api", _("API")
+
+    access_list = models.ForeignKey(
+        AccessList, on_delete=models.CASCADE, related_name="grants", verbose_name=_("access list")
+    )
+    email = models.EmailField(_("email"), max_length=254)
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    starts_at = models.DateTimeField(_("starts"), null=True, blank=True)
+    expires_at = models.DateTimeField(
+        _("expires"), null=True, blank=True, help_text=_("Leave empty for unlimited access.")
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    reference = models.CharField(
+        _("reference"),
+        max_length=255,
+        blank=True,
+        help_text=_("An external reference such as an order number."),
+    )
+    note = models.TextField(_("note"), blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("added by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    last_access_at = models.DateTimeField(_("last access"), null=True, blank=True)
+
+    objects = GrantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("grant")
+        verbose_name_plural = _("grants")
+        ordering = ["email"]
+        constraints = [
+            # Email first: the access check looks grants up by email (an index scan whatever
+            # the number of grants).
+            models.UniqueConstraint(fields=["email", "access_list"], name="wma_grant_email_list"),
+            models.UniqueConstraint(
+                fields=["access_list", "reference"],
+                condition=~Q(reference=""),
+                name="wma_grant_list_reference",
+            ),
+        ]
+        indexes = [models.Index(fields=["access_list", "expires_at"], name="wma_grant_list_exp")]
+
+    def __str__(self):
+        return f"{self.email} → {self.access_list_id}"
+
+    def is_active(self, at=None) -> bool:
+        at = at or timezone.now()
+        return (
+            self.revoked_at is None
+            and (self.starts_at is None or self.starts_at <= at)
+            and (self.expires_at is None or self.expires_at > at)
+        )

@@ -1,0 +1,47 @@
+"""Rate limits on every endpoint that sends an email or checks a secret (django-ratelimit).
+
+Counts live in django-ratelimit's cache (``RATELIMIT_USE_CACHE``), which must be shared by all
+processes in production (a system check warns otherwise). The client IP is what
+django-ratelimit's ``RATELIMIT_IP_META_KEY`` says (``REMOTE_ADDR`` unless configured): a raw
+``X-Forwarded-For`` header is never trusted.
+"""
+
+from __future__ import annotations
+
+from django_ratelimit.core import is_ratelimited
+from wagtail.models import Site
+
+from .conf import app_settings
+
+__all__ = ["send_limited", "verify_limited"]
+
+
+def _hit(request, group: str, key, rate: str) -> bool:
+    # increment=True: without it django-ratelimit only reads the count (SECURITY 26).
+    return is_ratelimited(
+        request, group=f"wagtail_member_access.{group}", key=key, rate=rate, increment=True
+    )
+
+
+def _site_key(group, request) -> str:
+    site = Site.find_for_request(request)
+    return str(site.pk if site else 0)
+
+
+def send_limited(request, email: str) -> bool:
+    """Count a request for an email to ``email`` (normalised); True if any limit is exceeded.
+
+    Every limit is counted, even when an earlier one already refuses, so a flood from one IP
+    still uses up that IP's allowance.
+    """
+    results = [
+        _hit(request, "send.email", lambda group, request: email, app_settings.RATE_SEND_PER_EMAIL),
+        _hit(request, "send.ip", "ip", app_settings.RATE_SEND_PER_IP),
+        _hit(request, "send.site", _site_key, app_settings.RATE_SEND_PER_SITE),
+    ]
+    return any(results)
+
+
+def verify_limited(request) -> bool:
+    """Count a code submission from this client IP; True if over the limit."""
+    return _hit(request, "verify.ip", "ip", app_settings.RATE_VERIFY_PER_IP)

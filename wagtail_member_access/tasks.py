@@ -1,0 +1,39 @@
+"""Background work, as django-tasks tasks (the framework Wagtail uses).
+
+With the default immediate backend they run in the web process, *after the response has
+been sent* (see :func:`enqueue_after_response`), so the visitor never waits for the mail
+server and listed and unlisted emails answer in the same time. With a worker backend
+(database, RQ) they run in the worker.
+"""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from .conf import app_settings
+
+__all__ = ["deliver_access_ready", "deliver_unlock_code", "enqueue", "enqueue_after_response"]
+
+
+@task()
+def deliver_unlock_code(challenge_id: int) -> None:
+    from .flows import deliver_unlock_code as deliver
+
+    deliver(challenge_id)
+
+
+@task()
+def deliver_access_ready(grant_id: int) -> None:
+    from .flows import deliver_access_ready as deliver
+
+    deliver(grant_id)
+
+
+def enqueue(task_obj, *args) -> None:
+    task_obj.using(backend=app_settings.TASK_BACKEND).enqueue(*args)
+
+
+def enqueue_after_response(response, task_obj, *args) -> None:
+    """Enqueue once ``response`` has been sent (WSGI/ASGI servers and Django's test client
+    close the response after sending it; closing runs these callbacks)."""
+    response._resource_closers.append(lambda: enqueue(task_obj, *args))
