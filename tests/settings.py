@@ -20,14 +20,20 @@ DATABASES = {
         os.environ.get("DATABASE_URL", "sqlite:///" + os.path.join(BASE_DIR, "test.sqlite3"))
     )
 }
-DATABASES["default"]["TEST"] = {"NAME": None}
+# Test databases on PostgreSQL get a per-process name, so that two runs (CI, a developer,
+# the benchmarks) never fight over one.
+DATABASES["default"]["TEST"] = (
+    {"NAME": f"test_wma_{os.getpid()}"}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql")
+    else {}
+)
 
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": "wma-tests-%s" % os.getpid(),
+            "KEY_PREFIX": f"wma-tests-{os.getpid()}",
         }
     }
 else:

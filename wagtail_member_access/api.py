@@ -71,9 +71,7 @@ def protect(
     lists. The change is written to the page's history, as ``user`` if given.
     """
     if mode not in MODES:
-        raise ValidationError(
-            f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", code="mode"
-        )
+        raise ValidationError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", code="mode")
     access_lists = list(access_lists)
     groups = list(groups)
     if mode != PageAccessRestriction.Mode.MEMBERS and not access_lists:

@@ -8,8 +8,7 @@ is listed) → :func:`deliver_unlock_code` (in the background task: decides, iss
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone, translation
 from wagtail.log_actions import log
@@ -54,7 +53,7 @@ def clear_challenge(request) -> None:
 
 
 def resend_available_at(state: dict) -> datetime:
-    sent = datetime.fromtimestamp(state["at"], tz=dt_timezone.utc)
+    sent = datetime.fromtimestamp(state["at"], tz=UTC)
     return sent + app_settings.RESEND_COOLDOWN
 
 
@@ -123,9 +122,7 @@ def deliver_unlock_code(challenge_id: int) -> None:
             send_error=f"{type(exc).__name__}: {exc}"[:1000]
         )
         tokens.cancel(challenge, EmailChallenge.CancelReason.SEND_FAILED)
-        logger.error(
-            "Could not send a code to %s (%s).", mask_email(recipient), type(exc).__name__
-        )
+        logger.error("Could not send a code to %s (%s).", mask_email(recipient), type(exc).__name__)
 
 
 # --- 3. verify (web process) ----------------------------------------------------------------
@@ -153,8 +150,9 @@ def verify_code(request, page, code: str) -> Redemption:
     result = tokens.redeem_code(state["id"], page, code)
     email = state["email"]
     if not result.ok:
-        logger.info("Code refused for %s on page %s: %s.", mask_email(email), page.pk,
-                    result.outcome.value)
+        logger.info(
+            "Code refused for %s on page %s: %s.", mask_email(email), page.pk, result.outcome.value
+        )
         _log_failure(page, email, result.outcome.value)
         return result
     try:
@@ -182,7 +180,8 @@ def verify_code(request, page, code: str) -> Redemption:
 
 def send_access_ready(grant: Grant) -> None:
     """Enqueue the "your access is ready" email for ``grant`` (``grant_access(notify=True)``)."""
-    from .tasks import deliver_access_ready as task, enqueue
+    from .tasks import deliver_access_ready as task
+    from .tasks import enqueue
 
     enqueue(task, grant.pk)
 

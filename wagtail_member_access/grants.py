@@ -81,9 +81,10 @@ def grant(
                     defaults={"source": source, "added_by": added_by},
                 )
         except IntegrityError:  # a concurrent grant for the same email and list
-            obj, created = Grant.objects.select_for_update().get(
-                email=email, access_list=access_list
-            ), False
+            obj, created = (
+                Grant.objects.select_for_update().get(email=email, access_list=access_list),
+                False,
+            )
         if name is not None:
             obj.name = name
         if note is not None:
@@ -104,9 +105,7 @@ def grant(
             user=added_by,
             data=_log_data(obj) | {"created": created},
         )
-        transaction.on_commit(
-            lambda: access_granted.send(sender=Grant, grant=obj, created=created)
-        )
+        transaction.on_commit(lambda: access_granted.send(sender=Grant, grant=obj, created=created))
     logger.info("Access granted to %s on list %s.", mask_email(email), access_list.pk)
     if notify:
         from .flows import send_access_ready

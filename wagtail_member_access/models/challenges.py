@@ -79,6 +79,9 @@ class EmailThrottle(ThrottlingMixin, _VerifyAllowed):
         verbose_name = _("email throttle")
         verbose_name_plural = _("email throttles")
 
+    def __str__(self):
+        return self.email
+
     def get_throttle_factor(self):
         return app_settings.THROTTLE_FACTOR
 

@@ -33,8 +33,9 @@ MESSAGES = {
     Outcome.WRONG: _("That code is not right. Check the email and try again."),
     Outcome.EXPIRED: _("This code has expired. Ask for a new one below."),
     Outcome.EXHAUSTED: _("Too many wrong tries for this code. Ask for a new one below."),
-    Outcome.USED: _("This code has already been used or replaced by a newer one. "
-                    "Ask for a new one below."),
+    Outcome.USED: _(
+        "This code has already been used or replaced by a newer one. Ask for a new one below."
+    ),
     Outcome.THROTTLED: _("Too many wrong tries. Please wait a moment, then try again."),
     Outcome.MISSING: _("Ask for a code first."),
     Outcome.NO_ACCESS: _("This email address has no access to this page."),
@@ -63,15 +64,34 @@ def safe_next(request, value: str | None, page) -> str:
     return page.get_url(request) or "/"
 
 
-def _restriction_for_unlock(request, page):
+def _unlockable(request, page_id):
+    """The page and the decision for it; raises 404 unless an email restriction is what
+    stands between this visitor and the page (or nothing does any more)."""
+    Page = swapper.load_model("wagtailcore", "Page")
+    page = get_object_or_404(Page.objects.live(), pk=page_id).specific
     decision = access.decide(request, page)
-    if decision.allowed or decision.failed is None or not decision.failed.by_email:
-        return decision, None
-    return decision, decision.failed
+    if not decision.allowed and not decision.failed.by_email:
+        raise Http404
+    return page, decision
 
 
-def render_unlock(request, page, decision, *, email_form=None, code_form=None, error=None,
-                  next_url=None, status=200):
+def _redirect(url):
+    response = HttpResponseRedirect(url)
+    response.status_code = 303  # see other: the browser GETs the page
+    return private(response)
+
+
+def render_unlock(
+    request,
+    page,
+    decision,
+    *,
+    email_form=None,
+    code_form=None,
+    error=None,
+    next_url=None,
+    status=200,
+):
     state = flows.pending_challenge(request, page)
     next_url = next_url or request.get_full_path()
     user = request.user
@@ -145,29 +165,27 @@ def ratelimited_response(request):
     )
 
 
-def _get_page(page_id):
-    Page = swapper.load_model("wagtailcore", "Page")
-    return get_object_or_404(Page.objects.live(), pk=page_id).specific
-
-
 @require_POST
 def request_code(request, page_id):
     """Email submitted: the same redirect for every well-formed address (no enumeration)."""
-    page = _get_page(page_id)
-    decision, rule = _restriction_for_unlock(request, page)
-    if rule is None or not rule.by_email:
-        raise Http404
+    page, decision = _unlockable(request, page_id)
+    if decision.allowed:  # already unlocked (in another tab, say)
+        return _redirect(safe_next(request, request.POST.get("next"), page))
     form = EmailForm(request.POST)
     if not form.is_valid():
-        return render_unlock(request, page, decision, email_form=form,
-                             next_url=safe_next(request, request.POST.get("next"), page))
+        return render_unlock(
+            request,
+            page,
+            decision,
+            email_form=form,
+            next_url=safe_next(request, request.POST.get("next"), page),
+        )
     next_url = safe_next(request, form.cleaned_data["next"], page)
     email = form.cleaned_data["email"]
     if ratelimits.send_limited(request, email):
         return ratelimited_response(request)
     challenge = flows.request_code(request, page, email)
-    response = private(HttpResponseRedirect(next_url, status=303))
-    response.status_code = 303
+    response = _redirect(next_url)
     if challenge is not None:
         enqueue_after_response(response, deliver_unlock_code, challenge.pk)
     return response
@@ -175,34 +193,33 @@ def request_code(request, page_id):
 
 @require_POST
 def verify_code(request, page_id):
-    page = _get_page(page_id)
-    decision, rule = _restriction_for_unlock(request, page)
-    if rule is None:
-        if decision.allowed:  # already unlocked (another tab): just go there
-            return private(HttpResponseRedirect(safe_next(request, request.POST.get("next"), page)))
-        raise Http404
-    form = CodeForm(request.POST)
+    page, decision = _unlockable(request, page_id)
     next_url = safe_next(request, request.POST.get("next"), page)
+    if decision.allowed:
+        return _redirect(next_url)
+    form = CodeForm(request.POST)
     if not form.is_valid():
         return render_unlock(request, page, decision, code_form=form, next_url=next_url)
     if ratelimits.verify_limited(request):
         return ratelimited_response(request)
     result = flows.verify_code(request, page, form.cleaned_data["code"])
     if result.ok:
-        response = HttpResponseRedirect(next_url)
-        response.status_code = 303
-        return private(response)
+        return _redirect(next_url)
     if result.outcome is Outcome.MISSING:
         flows.clear_challenge(request)
-    return render_unlock(request, page, decision, error=MESSAGES[result.outcome],
-                         code_form=CodeForm(initial={"next": next_url}), next_url=next_url)
+    return render_unlock(
+        request,
+        page,
+        decision,
+        error=MESSAGES[result.outcome],
+        code_form=CodeForm(initial={"next": next_url}),
+        next_url=next_url,
+    )
 
 
 @require_POST
 def change_email(request, page_id):
-    """"Use a different email": forget this browser's code request for the page."""
-    page = _get_page(page_id)
+    """ "Use a different email": forget this browser's code request for the page."""
+    page, _ = _unlockable(request, page_id)
     flows.clear_challenge(request)
-    response = HttpResponseRedirect(safe_next(request, request.POST.get("next"), page))
-    response.status_code = 303
-    return private(response)
+    return _redirect(safe_next(request, request.POST.get("next"), page))

@@ -1,0 +1,152 @@
+"""``python manage.py seed_demo``: the demo's users, pages, access list and buyer.
+
+Idempotent: whatever already exists is left as it is, so running it twice changes nothing.
+Member access is changed only through ``wagtail_member_access.api``, as a site's own code
+would do it (the models are only read, to see what exists).
+
+DEMO ONLY: it creates a superuser ``admin`` with the password ``admin``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from wagtail.models import Page, Site
+
+from home.models import ContentPage, HomePage
+from wagtail_member_access import api
+from wagtail_member_access.models import AccessList, Grant, PageAccessRestriction
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin"  # demo only
+BUYER_EMAIL = "buyer@example.com"
+BUYER_NAME = "Demo Buyer"
+LIST_NAME = "Course A"
+LESSON_SLUG = "course-a-lesson-1"
+
+HOME_BODY = (
+    "<p>This is the demo of <b>wagtail-member-access</b>. Some pages here are open to "
+    "everyone, others only to the people on an access list.</p>"
+    "<p><b>Course A – Lesson 1</b> (and the page below it) is only for buyers of Course A. "
+    f"Open it, enter <b>{BUYER_EMAIL}</b> and ask for a code. The email with the code is "
+    'printed in the terminal and shown in the <a href="/outbox/">demo outbox</a>. Any other '
+    "email address gets no code (and the page does not tell you so).</p>"
+    "<p>Editors: sign in to the admin as admin / admin to see the access list, the grant and "
+    "the page's history.</p>"
+)
+PUBLIC_BODY = (
+    "<p>A public page: everyone can read it, no email needed.</p>"
+    "<p>Wagtail's own privacy settings keep working beside member access.</p>"
+)
+LESSON_BODY = (
+    "<p>Welcome to lesson 1 of Course A. You can read this because your email address is on "
+    "the Course A access list.</p>"
+    "<p>Your sign-in also opens every other page this email has access to, such as the "
+    "worksheet below: it inherits this page's protection.</p>"
+)
+WORKSHEET_BODY = (
+    "<p>The worksheet for lesson 1. This page has no protection of its own: it is protected "
+    "because it is below Course A – Lesson 1.</p>"
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo's admin user, pages, access list and buyer (idempotent; demo only)."
+
+    def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
+        with transaction.atomic():
+            self.ensure_admin()
+            home = self.ensure_home()
+            self.ensure_site(home)
+            self.ensure_page(home, "About this demo", "about", PUBLIC_BODY)
+            lesson = self.ensure_page(home, "Course A – Lesson 1", LESSON_SLUG, LESSON_BODY)
+            self.ensure_page(lesson, "Lesson 1 – Worksheet", "worksheet", WORKSHEET_BODY)
+            course = self.ensure_access_list()
+            self.ensure_protected(lesson, course)
+            self.ensure_buyer(course)
+        if self.verbosity:
+            self.stdout.write(
+                self.style.SUCCESS("Demo data ready.")
+                + f" Admin: {ADMIN_USERNAME} / {ADMIN_PASSWORD} (demo only)."
+                + f" Protected page: /{LESSON_SLUG}/, buyer: {BUYER_EMAIL}."
+            )
+
+    def say(self, changed: bool, what: str, verb: str = "created") -> None:
+        if self.verbosity:
+            self.stdout.write(f"  {verb if changed else 'exists':8} {what}")
+
+    def ensure_admin(self) -> None:
+        User = get_user_model()
+        lookup = {User.USERNAME_FIELD: ADMIN_USERNAME}
+        exists = User.objects.filter(**lookup).exists()
+        if not exists:
+            User.objects.create_superuser(
+                **lookup, email="admin@example.com", password=ADMIN_PASSWORD
+            )
+        self.say(not exists, f"superuser {ADMIN_USERNAME} (password {ADMIN_PASSWORD!r})")
+
+    def ensure_home(self) -> HomePage:
+        home = HomePage.objects.filter(depth=2).first()
+        if home is not None:
+            self.say(False, f"home page {home.title!r}")
+            return home
+        root = Page.get_first_root_node()
+        # Wagtail's migrations create a plain "Welcome to your new Wagtail site!" page at
+        # the root (and a Site pointing to it); the demo's home page replaces it.
+        plain = ContentType.objects.get_for_model(Page)
+        for welcome in Page.objects.filter(depth=2, slug="home", content_type=plain):
+            if welcome.is_leaf():
+                welcome.delete()
+        slug = "home" if not root.get_children().filter(slug="home").exists() else "demo-home"
+        home = root.add_child(instance=HomePage(title="Example site", slug=slug, body=HOME_BODY))
+        self.say(True, f"home page {home.title!r}")
+        return home
+
+    def ensure_site(self, home: HomePage) -> None:
+        site = Site.objects.filter(is_default_site=True).first() or Site(is_default_site=True)
+        wanted = {
+            "hostname": "localhost",
+            "port": 8000,
+            "site_name": "Example site",
+            "root_page_id": home.pk,
+        }
+        changed = site.pk is None or any(getattr(site, k) != v for k, v in wanted.items())
+        if changed:
+            for key, value in wanted.items():
+                setattr(site, key, value)
+            site.save()
+        self.say(changed, "default site localhost:8000", verb="updated")
+
+    def ensure_page(self, parent: Page, title: str, slug: str, body: str) -> ContentPage:
+        page = parent.get_children().filter(slug=slug).specific().first()
+        created = page is None
+        if created:
+            page = parent.add_child(instance=ContentPage(title=title, slug=slug, body=body))
+        self.say(created, f"page {title!r} at {page.get_url()}")
+        return page
+
+    def ensure_access_list(self) -> AccessList:
+        course = AccessList.objects.filter(name=LIST_NAME).first()
+        created = course is None
+        if created:
+            course = api.create_access_list(LIST_NAME, description="Buyers of Course A.")
+        self.say(created, f"access list {LIST_NAME!r}")
+        return course
+
+    def ensure_protected(self, page: Page, course: AccessList) -> None:
+        exists = PageAccessRestriction.objects.filter(page=page).exists()
+        if not exists:
+            api.protect(page, mode="code", access_lists=[course])
+        self.say(not exists, f"member access on {page.title!r}: one-time email code")
+
+    def ensure_buyer(self, course: AccessList) -> None:
+        # Left alone while active; (re)granted when missing or revoked, e.g. in the admin.
+        active = Grant.objects.filter(
+            access_list=course, email=BUYER_EMAIL, revoked_at__isnull=True
+        ).exists()
+        if not active:
+            api.grant_access(BUYER_EMAIL, course, name=BUYER_NAME, source="manual")
+        self.say(not active, f"grant for {BUYER_EMAIL} ({BUYER_NAME}) on {LIST_NAME!r}")

@@ -1,0 +1,125 @@
+"""Fixtures for the browser tests: Debian's chromium driven by Playwright's sync API against
+pytest-django's ``live_server``.
+
+Never ``playwright install``: the browser is the system's ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MISSING = f"Debian's chromium is not installed at {CHROMIUM}: apt-get install chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium per test module. Skips (or, with WMA_REQUIRE_BROWSER=1 as in CI, fails)
+    when the browser is not installed, so a developer without it still runs the rest.
+
+    Playwright's sync API runs its asyncio loop in the main thread, where Django then refuses
+    ORM calls (``SynchronousOnlyOperation``): the tests' own fixtures, assertions and the
+    transactional flush. DJANGO_ALLOW_ASYNC_UNSAFE lifts that check while the browser runs;
+    it never fired elsewhere (the live server's threads have no event loop). Module scope
+    stops the loop before other modules' tests run, so they see a plain main thread.
+    """
+    required = os.environ.get("WMA_REQUIRE_BROWSER") == "1"
+    if not os.path.exists(CHROMIUM):
+        if required:
+            pytest.fail(MISSING, pytrace=False)
+        pytest.skip(MISSING)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the package is in the "testing" extra
+        reason = "The playwright package is not installed: pip install -e '.[testing]'"
+        if required:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    with pytest.MonkeyPatch.context() as env, sync_playwright() as playwright:
+        env.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def site_root(transactional_db, live_server):
+    """The default Site and its home page, pointed at the live server.
+
+    ``live_server`` needs ``transactional_db``, which empties every table after each test,
+    including the rows Wagtail's data migrations made (locale, root page, home, site): the
+    first such test still sees them, later ones must build them again.
+    """
+    from wagtail.models import Locale, Page, Site
+
+    host, port = live_server.thread.host, live_server.thread.port
+    home = Page.objects.filter(depth=2).first()
+    if home is None:
+        Locale.objects.get_or_create(language_code="en")
+        root = Page.objects.filter(depth=1).first() or Page.add_root(
+            instance=Page(title="Root", slug="root")
+        )
+        home = root.add_child(instance=Page(title="Home", slug="home"))
+    Site.objects.update_or_create(
+        is_default_site=True,
+        defaults={"hostname": host, "port": port, "root_page": home, "site_name": "Test site"},
+    )
+    return home
+
+
+@pytest.fixture
+def new_context(browser, request):
+    """Factory for a fresh browser context (own cookies), closed after the test.
+
+    ``/favicon.ico`` is answered by the browser itself: the live server shares one in-memory
+    SQLite connection between its threads, and a favicon request racing a form post through
+    Wagtail's serve view is a source of flakiness that has nothing to do with the flow.
+    """
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        context.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot(request):
+    """``screenshot(page, "step")`` saves tests/browser/artifacts/<test>-<n>-<step>.png when
+    WMA_SCREENSHOTS=1, and does nothing otherwise."""
+    enabled = os.environ.get("WMA_SCREENSHOTS") == "1"
+    prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+    counter = iter(range(1, 100))
+
+    def take(page, step: str) -> None:
+        if not enabled:
+            return
+        ARTIFACTS.mkdir(exist_ok=True)
+        ignore = ARTIFACTS / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Screenshots of the browser tests (WMA_SCREENSHOTS=1).\n*\n")
+        page.screenshot(
+            path=str(ARTIFACTS / f"{prefix}-{next(counter):02d}-{step}.png"), full_page=True
+        )
+
+    return take
