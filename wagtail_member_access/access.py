@@ -25,7 +25,15 @@ from .conf import app_settings
 from .members import is_privileged, normalize_email
 from .models import Grant, PageAccessRestriction
 
-__all__ = ["Decision", "Rule", "can_view", "decide", "email_may_view", "rules_for_page"]
+__all__ = [
+    "Decision",
+    "Rule",
+    "can_view",
+    "decide",
+    "email_may_view",
+    "email_mode",
+    "rules_for_page",
+]
 
 Mode = PageAccessRestriction.Mode
 
@@ -235,6 +243,13 @@ def can_view(user, page) -> bool:
     """May ``user`` (or ``AnonymousUser``/None) view ``page``? The same rules as the page serve,
     including editors' right to view pages they may edit. Does not record an access."""
     return _decide_for_user(user, page, rules_for_page(page), touch=False).allowed
+
+
+def email_mode(rules) -> str | None:
+    """How a page is unlocked by email: the mode of the innermost email restriction on its
+    path (the most specific setting wins), or None if no restriction is unlocked by email."""
+    modes = [rule.mode for rule in rules if rule.by_email]
+    return modes[-1] if modes else None
 
 
 def email_may_view(email: str, page, *, rules=None) -> str | None:

@@ -64,6 +64,32 @@ class AppSettings:
         """Minimum time between two emails to one browser for one page (default 60 s)."""
         return _as_timedelta("RESEND_COOLDOWN", self._get("RESEND_COOLDOWN", 60))
 
+    # --- magic links --------------------------------------------------------------------------
+
+    @property
+    def LINK_VALIDITY(self) -> timedelta:
+        """How long a magic link can be used (default 30 minutes, as elopage's): long enough
+        to switch to the mail app and back, short enough that an old email is no key."""
+        return _as_timedelta("LINK_VALIDITY", self._get("LINK_VALIDITY", timedelta(minutes=30)))
+
+    @property
+    def NOTIFY_LINK_VALIDITY(self) -> timedelta:
+        """Validity of the link in the "your access is ready" email (default 24 hours): it
+        is read when the buyer gets to it, not seconds after asking."""
+        return _as_timedelta(
+            "NOTIFY_LINK_VALIDITY", self._get("NOTIFY_LINK_VALIDITY", timedelta(hours=24))
+        )
+
+    @property
+    def RATE_LINK_PER_IP(self) -> str:
+        """Magic-link openings and confirmations accepted from one client IP."""
+        return self._get("RATE_LINK_PER_IP", "60/10m")
+
+    @property
+    def SIGN_IN_REDIRECT_URL(self) -> str:
+        """Where a member lands after signing in from the sign-in page without a ``next``."""
+        return self._get("SIGN_IN_REDIRECT_URL", "/")
+
     # --- rate limits (django-ratelimit rate strings, e.g. "5/h", "30/10m") ---------------
 
     @property

@@ -26,9 +26,13 @@ __all__ = ["KINDS", "RenderedEmail", "render_email", "send_email"]
 logger = logging.getLogger("wagtail_member_access")
 
 #: Each kind of email and the placeholders its templates may use.
+_UNLOCK = ("page_title", "page_url", "site_name", "email")
 KINDS: dict[str, tuple[str, ...]] = {
-    "unlock_code": ("code", "minutes", "page_title", "page_url", "site_name", "email"),
-    "access_ready": ("name", "email", "list_name", "pages", "site_name", "expires"),
+    "unlock_code": ("code", "minutes", *_UNLOCK),
+    "unlock_link": ("link", "link_minutes", *_UNLOCK),
+    "unlock_code_or_link": ("code", "minutes", "link", "link_minutes", *_UNLOCK),
+    "sign_in": ("code", "minutes", "link", "link_minutes", "site_name", "email"),
+    "access_ready": ("name", "email", "list_name", "pages", "site_name", "expires", "link_hours"),
 }
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "is_privileged",
     "mask_email",
     "normalize_email",
+    "sign_in_address",
     "sign_in_member",
 ]
 
@@ -80,6 +81,24 @@ def find_member(email: str):
         logger.warning("Several accounts share %s; none is signed in by email.", mask_email(email))
         raise NotAllowed("ambiguous")
     return users[0] if users else None
+
+
+def sign_in_address(email: str) -> str | None:
+    """The address to send a sign-in code or link to, if ``email`` may sign in by email: an
+    active member account (never staff), or an active grant on any list (the account is then
+    created on first sign-in). None otherwise."""
+    from .models import Grant
+
+    try:
+        user = find_member(email)
+    except NotAllowed:
+        return None
+    if user is not None:
+        if not user.is_active or is_privileged(user):
+            return None
+        return normalize_email(getattr(user, user.get_email_field_name()))
+    grant = Grant.objects.active().filter(email=email).values_list("email", flat=True).first()
+    return grant
 
 
 def _create_member(email: str):

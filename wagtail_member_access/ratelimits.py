@@ -13,7 +13,7 @@ from wagtail.models import Site
 
 from .conf import app_settings
 
-__all__ = ["send_limited", "verify_limited"]
+__all__ = ["link_limited", "send_limited", "verify_limited"]
 
 
 def _hit(request, group: str, key, rate: str) -> bool:
@@ -45,3 +45,8 @@ def send_limited(request, email: str) -> bool:
 def verify_limited(request) -> bool:
     """Count a code submission from this client IP; True if over the limit."""
     return _hit(request, "verify.ip", "ip", app_settings.RATE_VERIFY_PER_IP)
+
+
+def link_limited(request) -> bool:
+    """Count a magic-link opening or confirmation from this client IP; True if over."""
+    return _hit(request, "link.ip", "ip", app_settings.RATE_LINK_PER_IP)

@@ -12,12 +12,13 @@ from django_tasks import task
 
 from .conf import app_settings
 
-__all__ = ["deliver_access_ready", "deliver_unlock_code", "enqueue", "enqueue_after_response"]
+__all__ = ["deliver_access_ready", "deliver_challenge", "enqueue", "enqueue_after_response"]
 
 
 @task()
-def deliver_unlock_code(challenge_id: int) -> None:
-    from .flows import deliver_unlock_code as deliver
+def deliver_challenge(challenge_id: int) -> None:
+    """Send the code and/or magic link of a challenge (see ``flows.deliver``)."""
+    from .flows import deliver
 
     deliver(challenge_id)
 

@@ -1,4 +1,4 @@
-"""One-time codes: made, stored and redeemed here.
+"""One-time codes and magic links: made, stored and redeemed here.
 
 * Codes come from django-otp's ``random_number_token`` (``random.SystemRandom``), keep their
   leading zeros, and are stored only as an HMAC keyed with ``SECRET_KEY`` and bound to the
@@ -6,13 +6,20 @@
 * A code is valid for ``CODE_VALIDITY``, works once, and dies after ``CODE_MAX_ATTEMPTS``
   wrong tries. Failures also count per email across codes (``EmailThrottle``, django-otp's
   exponential back-off).
+* Magic-link tokens are 256 random bits (``secrets.token_urlsafe(32)``), stored as an HMAC,
+  valid for ``LINK_VALIDITY``. Looking a link up (:func:`peek_link`, for GET and HEAD) changes
+  nothing, so email scanners that open links cannot use them up; only :func:`redeem_link`
+  (the confirm POST) does.
 * Redemption is a conditional ``UPDATE … WHERE redeemed_at IS NULL`` that must touch one row,
-  so of two concurrent redemptions exactly one wins, on SQLite as on PostgreSQL.
+  so of two concurrent redemptions exactly one wins, on SQLite as on PostgreSQL. Code and
+  link of one challenge share that row: using one cancels the other.
 """
 
 from __future__ import annotations
 
 import enum
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,9 +31,24 @@ from django_otp.util import random_number_token
 from .conf import app_settings
 from .models import EmailChallenge, EmailThrottle
 
-__all__ = ["Outcome", "Redemption", "hash_code", "issue_code", "redeem_code", "start_challenge"]
+__all__ = [
+    "Issued",
+    "Outcome",
+    "Redemption",
+    "hash_code",
+    "hash_link",
+    "issue",
+    "issue_code",
+    "peek_link",
+    "redeem_code",
+    "redeem_link",
+    "start_challenge",
+]
 
 _SALT = "wagtail_member_access.tokens.code"
+_LINK_SALT = "wagtail_member_access.tokens.link"
+#: What ``secrets.token_urlsafe(32)`` makes: 43 characters of the URL-safe alphabet.
+LINK_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 def hash_code(challenge_id: int, code: str) -> str:
@@ -34,46 +56,90 @@ def hash_code(challenge_id: int, code: str) -> str:
     return salted_hmac(_SALT, f"{challenge_id}:{code}", algorithm="sha256").hexdigest()
 
 
-def start_challenge(email: str, page, *, language: str = "") -> EmailChallenge:
-    """Record a request for a code. No code exists yet: :func:`issue_code` makes it, in the
-    background task, and only if the email may view the page."""
+def hash_link(token: str) -> str:
+    """The stored (and looked-up) form of a link token: HMAC-SHA256 keyed with ``SECRET_KEY``."""
+    return salted_hmac(_LINK_SALT, token, algorithm="sha256").hexdigest()
+
+
+def start_challenge(
+    email: str,
+    page=None,
+    *,
+    purpose=EmailChallenge.Purpose.UNLOCK,
+    language: str = "",
+    site=None,
+    next_url: str = "",
+) -> EmailChallenge:
+    """Record a request for a code or link. Nothing secret exists yet: :func:`issue` makes
+    it, in the background task, and only if the email may have access."""
     now = timezone.now()
     return EmailChallenge.objects.create(
-        purpose=EmailChallenge.Purpose.UNLOCK,
+        purpose=purpose,
         email=email,
         page=page,
+        site=site,
+        next_url=next_url,
         language=language,
         created_at=now,
         expires_at=now + app_settings.CODE_VALIDITY,
     )
 
 
-def issue_code(challenge: EmailChallenge) -> str | None:
-    """Make the code for ``challenge`` and return it (for the email only), or None if the
-    challenge was already issued or cancelled. Earlier open codes for the same email and page
-    stop working (SECURITY 4)."""
-    code = random_number_token(app_settings.CODE_LENGTH)
+@dataclass(frozen=True)
+class Issued:
+    """The secrets of an issued challenge, for the email only; never stored or logged."""
+
+    code: str = ""
+    link_token: str = ""
+
+
+def issue(
+    challenge: EmailChallenge,
+    *,
+    code: bool,
+    link: bool,
+    link_validity=None,
+    replace_others: bool = True,
+) -> Issued | None:
+    """Make the code and/or link token for ``challenge`` and return them, or None if the
+    challenge was already issued or cancelled. With ``replace_others``, earlier open requests
+    for the same email and page (or sign-in) stop working (SECURITY 4)."""
     now = timezone.now()
+    secret_code = random_number_token(app_settings.CODE_LENGTH) if code else ""
+    token = secrets.token_urlsafe(32) if link else ""
     issued = EmailChallenge.objects.filter(
-        pk=challenge.pk, code_hash="", cancelled_at__isnull=True, redeemed_at__isnull=True
+        pk=challenge.pk,
+        code_hash="",
+        link_hash="",
+        cancelled_at__isnull=True,
+        redeemed_at__isnull=True,
     ).update(
-        code_hash=hash_code(challenge.pk, code),
+        code_hash=hash_code(challenge.pk, secret_code) if code else "",
+        link_hash=hash_link(token) if link else "",
         issued_at=now,
         expires_at=now + app_settings.CODE_VALIDITY,
+        link_expires_at=now + (link_validity or app_settings.LINK_VALIDITY) if link else None,
     )
     if not issued:
         return None
-    EmailChallenge.objects.filter(
-        purpose=challenge.purpose,
-        email=challenge.email,
-        page_id=challenge.page_id,
-        redeemed_at__isnull=True,
-        cancelled_at__isnull=True,
-    ).exclude(pk=challenge.pk).update(
-        cancelled_at=now, cancel_reason=EmailChallenge.CancelReason.REPLACED
-    )
+    if replace_others:
+        EmailChallenge.objects.filter(
+            purpose=challenge.purpose,
+            email=challenge.email,
+            page_id=challenge.page_id,
+            redeemed_at__isnull=True,
+            cancelled_at__isnull=True,
+        ).exclude(pk=challenge.pk).update(
+            cancelled_at=now, cancel_reason=EmailChallenge.CancelReason.REPLACED
+        )
     challenge.refresh_from_db()
-    return code
+    return Issued(code=secret_code, link_token=token)
+
+
+def issue_code(challenge: EmailChallenge) -> str | None:
+    """Make a code only (the ``code`` mode) and return it, or None (see :func:`issue`)."""
+    issued = issue(challenge, code=True, link=False)
+    return issued.code if issued else None
 
 
 def cancel(challenge: EmailChallenge, reason: str) -> None:
@@ -105,13 +171,18 @@ class Redemption:
 
 
 def redeem_code(challenge_id, page, code: str) -> Redemption:
-    """Try ``code`` against the challenge the visitor's session holds for ``page``.
+    """Try ``code`` against the challenge the visitor's session holds for ``page`` (None: the
+    member sign-in).
 
     Never raises for bad input: the outcome says why a code was refused. Wrong tries are
     counted on the challenge and on the email, atomically.
     """
     challenge = EmailChallenge.objects.filter(
-        pk=challenge_id, purpose=EmailChallenge.Purpose.UNLOCK, page_id=page.pk
+        pk=challenge_id,
+        purpose=EmailChallenge.Purpose.UNLOCK
+        if page is not None
+        else EmailChallenge.Purpose.SIGN_IN,
+        page_id=page.pk if page is not None else None,
     ).first()
     if challenge is None:
         return Redemption(Outcome.MISSING)
@@ -156,3 +227,46 @@ def redeem_code(challenge_id, page, code: str) -> Redemption:
     if challenge.failed_attempts >= max_attempts:
         return Redemption(Outcome.EXHAUSTED, challenge)
     return Redemption(Outcome.WRONG, challenge)
+
+
+def _link_state(token: str) -> Redemption:
+    if not isinstance(token, str) or not LINK_TOKEN_RE.match(token):
+        return Redemption(Outcome.MISSING)
+    challenge = (
+        EmailChallenge.objects.select_related("page", "site")
+        .filter(link_hash=hash_link(token))
+        .first()
+    )
+    if challenge is None:
+        return Redemption(Outcome.MISSING)
+    if challenge.redeemed_at or challenge.cancelled_at:
+        return Redemption(Outcome.USED, challenge)
+    if challenge.link_expires_at is None or challenge.link_expires_at <= timezone.now():
+        return Redemption(Outcome.EXPIRED, challenge)
+    return Redemption(Outcome.OK, challenge)
+
+
+def peek_link(token: str) -> Redemption:
+    """What a link is, without using it: for GET and HEAD, which email scanners send.
+    Outcome OK means "can still be confirmed"; never raises for a malformed token."""
+    return _link_state(token)
+
+
+def redeem_link(token: str) -> Redemption:
+    """Use a link (the confirm POST). Exactly one of concurrent redemptions wins; the
+    challenge's code stops working too."""
+    state = _link_state(token)
+    if not state.ok:
+        return state
+    now = timezone.now()
+    won = EmailChallenge.objects.filter(
+        pk=state.challenge.pk,
+        link_hash=state.challenge.link_hash,
+        redeemed_at__isnull=True,
+        cancelled_at__isnull=True,
+        link_expires_at__gt=now,
+    ).update(redeemed_at=now)
+    if won != 1:
+        return Redemption(Outcome.USED, state.challenge)
+    state.challenge.redeemed_at = now
+    return state

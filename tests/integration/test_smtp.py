@@ -154,7 +154,7 @@ def test_smtp_down_then_send_a_new_code(
     assert (
         "wagtail_member_access",
         logging.ERROR,
-        "Could not send a code to a**@example.com (ConnectionRefusedError).",
+        "Could not send the unlock_code email to a**@example.com (ConnectionRefusedError).",
     ) in log_lines(debug_log)
     # The visitor is on the code step, with "send a new code" after the cooldown.
     html = client.get(page.url).content.decode()

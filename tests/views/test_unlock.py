@@ -154,7 +154,7 @@ def test_email_is_sent_after_the_response_not_inside_it(
     ask(client, protected_page, "ana@example.com")
     ask(Client(), protected_page, "nobody@example.com")
     assert mailoutbox == []
-    assert [r.task.name for r in backend.results] == ["deliver_unlock_code"] * 2
+    assert [r.task.name for r in backend.results] == ["deliver_challenge"] * 2
     assert [r.args for r in backend.results] == [
         [c.pk] for c in EmailChallenge.objects.order_by("pk")
     ]

@@ -11,16 +11,19 @@ from ..conf import app_settings
 
 
 class EmailChallenge(models.Model):
-    """One request for an emailed code: who asked, for which page, and its state.
+    """One request for an emailed code and/or magic link: who asked, for what, and its state.
 
-    The visitor's session holds the challenge's id (that binds the code to the browser), the
-    code itself exists only in the email: we store an HMAC of it. A challenge is created by the
-    request (the same work for listed and unlisted emails) and *issued* by the background task
-    that sends the email, only if the email may view the page.
+    The visitor's session holds the challenge's id (that binds the *code* to the browser); the
+    link works in any browser. Code and link exist only in the email: we store HMACs of them.
+    A challenge is created by the request (the same work for listed and unlisted emails) and
+    *issued* by the background task that sends the email, only if the email may have access.
+    Redeeming the code or the link marks the whole challenge redeemed, so using one cancels
+    the other.
     """
 
     class Purpose(models.TextChoices):
         UNLOCK = "unlock", _("Unlock a page")
+        SIGN_IN = "sign_in", _("Member sign-in")
 
     class CancelReason(models.TextChoices):
         NOT_ELIGIBLE = "not_eligible", _("The email may not view the page")
@@ -38,7 +41,18 @@ class EmailChallenge(models.Model):
         verbose_name=_("page"),
     )
     language = models.CharField(_("language"), max_length=16, blank=True)
+    site = models.ForeignKey(
+        "wagtailcore.Site",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("site"),
+    )
+    next_url = models.CharField(_("return URL"), max_length=2000, blank=True)
     code_hash = models.CharField(_("code hash"), max_length=64, blank=True)
+    link_hash = models.CharField(_("link hash"), max_length=64, blank=True, db_index=True)
+    link_expires_at = models.DateTimeField(_("link expires at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)

@@ -1,0 +1,94 @@
+"""What every visitor view shares: private responses, safe return URLs, the 429 page, and
+the email → code/link steps rendered for a page unlock and the member sign-in alike."""
+
+from __future__ import annotations
+
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from .. import flows
+from ..conf import app_settings
+from ..forms import CodeForm, EmailForm
+
+
+def private(response):
+    """Protected, unlock and token responses: never cached, varied on the session cookie."""
+    add_never_cache_headers(response)
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+def quiet(response):
+    """Token URLs: keep Django's request logger from writing the path (with the token) for a
+    4xx response, and send no Referer to anything the page links to or loads."""
+    response._has_been_logged = True
+    response["Referrer-Policy"] = "no-referrer"
+    return private(response)
+
+
+def is_safe_next(request, value: str | None) -> bool:
+    """Only paths inside this site (SECURITY 20): no scheme, no host, no ``//`` or ``/\\``."""
+    return bool(
+        value
+        and value.startswith("/")
+        and not value.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(
+            value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    )
+
+
+def safe_next(request, value: str | None, default: str) -> str:
+    return value if is_safe_next(request, value) else default
+
+
+def redirect(url):
+    response = HttpResponseRedirect(url)
+    response.status_code = 303  # see other: the browser GETs the target
+    return private(response)
+
+
+def ratelimited_response(request):
+    return private(
+        TemplateResponse(
+            request,
+            "wagtail_member_access/ratelimited.html",
+            {"base_template": app_settings.BASE_TEMPLATE},
+            status=429,
+        )
+    )
+
+
+def steps_context(
+    request,
+    page,
+    *,
+    sends_code,
+    sends_link,
+    actions,
+    next_url,
+    email_form=None,
+    code_form=None,
+    error=None,
+) -> dict:
+    """Context for ``_email_steps.html``: the email step, or (after a request from this
+    browser) the "check your inbox" step with code entry, resend and change-email."""
+    state = flows.pending_challenge(request, page)
+    return {
+        "base_template": app_settings.BASE_TEMPLATE,
+        "step": "code" if state else "email",
+        "sends_code": sends_code,
+        "sends_link": sends_link,
+        "actions": actions,
+        "pending_email": state["email"] if state else "",
+        "resend_wait": flows.cooldown_seconds_left(state) if state else 0,
+        "code_minutes": int(app_settings.CODE_VALIDITY.total_seconds() // 60),
+        "link_minutes": int(app_settings.LINK_VALIDITY.total_seconds() // 60),
+        "code_length": app_settings.CODE_LENGTH,
+        "email_form": email_form or EmailForm(initial={"next": next_url}),
+        "code_form": code_form or CodeForm(initial={"next": next_url}),
+        "next_url": next_url,
+        "error": error,
+    }
