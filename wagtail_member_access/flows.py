@@ -185,7 +185,10 @@ def deliver(challenge_id: int) -> None:
         )
         tokens.cancel(challenge, EmailChallenge.CancelReason.SEND_FAILED)
         logger.error(
-            "Could not send the %s email to %s (%s).", kind, mask_email(recipient), type(exc).__name__
+            "Could not send the %s email to %s (%s).",
+            kind,
+            mask_email(recipient),
+            type(exc).__name__,
         )
 
 

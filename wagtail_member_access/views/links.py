@@ -1,13 +1,24 @@
 """Magic links. Opening one (GET or HEAD, any number of times, by anyone: email scanners
 such as Outlook Safe Links, Mimecast and Barracuda open links before people do) changes
 nothing and shows a "Continue" page; only its CSRF-protected POST uses the link, signs the
-member in and redirects to a URL without the token."""
+member in and redirects to a URL without the token.
+
+Why our own CSRF token here: token pages send ``Referrer-Policy: no-referrer`` so the token
+never reaches another site, and under that policy browsers send ``Origin: null`` and no
+``Referer`` with the form's POST. Django's CSRF middleware refuses such a POST (and on HTTPS
+always would). So the confirm form carries a random value kept in the visitor's session
+(the synchronizer-token pattern): another site can make a browser POST, but cannot know it.
+"""
 
 from __future__ import annotations
 
+import secrets
+
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .. import flows, ratelimits
@@ -68,28 +79,65 @@ def _invalid(request, result):
     )
 
 
+CONFIRM_KEY = "wagtail_member_access.link_confirm"
+
+
+def _confirm_value(request) -> str:
+    value = request.session.get(CONFIRM_KEY)
+    if not value:
+        value = request.session[CONFIRM_KEY] = secrets.token_urlsafe(32)
+    return value
+
+
+def _confirm_ok(request) -> bool:
+    expected = request.session.get(CONFIRM_KEY) or ""
+    given = request.POST.get("confirm") or ""
+    return bool(expected) and constant_time_compare(expected, given)
+
+
+def _forbidden(request):
+    context = {
+        "base_template": app_settings.BASE_TEMPLATE,
+        "heading": _("Please use the button on the link's page"),
+        "message": _(
+            "We could not confirm that this request came from the page the link "
+            "opens. Open the link from the email again and press the button."
+        ),
+        "retry_url": request.path,
+        "retry_label": _("Open the link again"),
+    }
+    return quiet(
+        TemplateResponse(request, "wagtail_member_access/link_invalid.html", context, status=403)
+    )
+
+
+@csrf_exempt  # protected by _confirm_ok instead: see the module docstring
 @require_http_methods(["GET", "HEAD", "POST"])
 def link(request, token):
     if ratelimits.link_limited(request):
         return quiet(ratelimited_response(request))
+    state = flows.open_link(token)  # changes nothing
+    if not state.ok:
+        return _invalid(request, state)
     if request.method != "POST":
-        result = flows.open_link(token)
-        if not result.ok:
-            return _invalid(request, result)
-        challenge = result.challenge
-        page = challenge.page.specific if challenge.page_id else None
-        site = page.get_site() if page else challenge.site
-        context = {
-            "base_template": app_settings.BASE_TEMPLATE,
-            "title": page.title
-            if page
-            else _("Sign in to %(site)s")
-            % {"site": (site.site_name or site.hostname) if site else ""},
-            "page_title": page.title if page else "",
-            "email": challenge.email,
-        }
-        return quiet(TemplateResponse(request, "wagtail_member_access/link_confirm.html", context))
+        return _confirm_page(request, state.challenge)
+    if not _confirm_ok(request):
+        return _forbidden(request)
     result = flows.confirm_link(request, token)
     if not result.ok:
         return _invalid(request, result)
     return quiet(redirect(flows.landing_url(result.challenge, request)))
+
+
+def _confirm_page(request, challenge):
+    page = challenge.page.specific if challenge.page_id else None
+    site = page.get_site() if page else challenge.site
+    site_name = (site.site_name or site.hostname) if site else ""
+    context = {
+        "base_template": app_settings.BASE_TEMPLATE,
+        "title": page.title if page else _("Sign in to %(site)s") % {"site": site_name},
+        "page_title": page.title if page else "",
+        "email": challenge.email,
+        "confirm": _confirm_value(request),
+    }
+    return quiet(TemplateResponse(request, "wagtail_member_access/link_confirm.html", context))
