@@ -33,6 +33,9 @@ HOME_BODY = (
     f"Open it, enter <b>{BUYER_EMAIL}</b> and ask for a code. The email with the code is "
     'printed in the terminal and shown in the <a href="/outbox/">demo outbox</a>. Any other '
     "email address gets no code (and the page does not tell you so).</p>"
+    "<p><b>Course A – Bonus video</b> is unlocked by a magic link instead, and the "
+    "<b>Members' area</b> by a code or a link (one email carries both). Buyers can also "
+    '<a href="/access/sign-in/">sign in</a> without a password.</p>'
     "<p>Editors: sign in to the admin as admin / admin to see the access list, the grant and "
     "the page's history.</p>"
 )
@@ -45,6 +48,14 @@ LESSON_BODY = (
     "the Course A access list.</p>"
     "<p>Your sign-in also opens every other page this email has access to, such as the "
     "worksheet below: it inherits this page's protection.</p>"
+)
+VIDEO_BODY = (
+    "<p>The bonus video of Course A. This page is set to <b>magic link</b>: enter your email "
+    "and open the link from the email, in this browser or any other.</p>"
+)
+MEMBERS_BODY = (
+    "<p>The members' area. This page is set to <b>code or link</b>: one email carries both; "
+    "use whichever is handier, the other then stops working.</p>"
 )
 WORKSHEET_BODY = (
     "<p>The worksheet for lesson 1. This page has no protection of its own: it is protected "
@@ -64,8 +75,12 @@ class Command(BaseCommand):
             self.ensure_page(home, "About this demo", "about", PUBLIC_BODY)
             lesson = self.ensure_page(home, "Course A – Lesson 1", LESSON_SLUG, LESSON_BODY)
             self.ensure_page(lesson, "Lesson 1 – Worksheet", "worksheet", WORKSHEET_BODY)
+            video = self.ensure_page(home, "Course A – Bonus video", "course-a-video", VIDEO_BODY)
+            members = self.ensure_page(home, "Members' area", "members-area", MEMBERS_BODY)
             course = self.ensure_access_list()
-            self.ensure_protected(lesson, course)
+            self.ensure_protected(lesson, course, "code")
+            self.ensure_protected(video, course, "link")
+            self.ensure_protected(members, course, "code_or_link")
             self.ensure_buyer(course)
         if self.verbosity:
             self.stdout.write(
@@ -136,11 +151,11 @@ class Command(BaseCommand):
         self.say(created, f"access list {LIST_NAME!r}")
         return course
 
-    def ensure_protected(self, page: Page, course: AccessList) -> None:
+    def ensure_protected(self, page: Page, course: AccessList, mode: str) -> None:
         exists = PageAccessRestriction.objects.filter(page=page).exists()
         if not exists:
-            api.protect(page, mode="code", access_lists=[course])
-        self.say(not exists, f"member access on {page.title!r}: one-time email code")
+            api.protect(page, mode=mode, access_lists=[course])
+        self.say(not exists, f"member access on {page.title!r}: {mode}")
 
     def ensure_buyer(self, course: AccessList) -> None:
         # Left alone while active; (re)granted when missing or revoked, e.g. in the admin.
