@@ -13,9 +13,33 @@ UNLOCK = "wagtail_member_access.unlock"
 UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
 
 
+#: Stored values shown in the editor's language (entries store the raw value).
+_DISPLAY = {
+    "mode": {
+        "members": _("Signed-in members"),
+        "code": _("One-time email code"),
+        "link": _("Magic link"),
+        "code_or_link": _("Email code or magic link"),
+    },
+    "method": {"code": _("code"), "link": _("link")},
+    "reason": {
+        "wrong": _("wrong code"),
+        "expired": _("expired"),
+        "exhausted": _("too many tries"),
+        "used": _("already used"),
+        "throttled": _("throttled"),
+        "missing": _("no request"),
+        "no_access": _("no access"),
+    },
+}
+
+
 class _Formatter(LogFormatter):
     def format_message(self, log_entry):
-        data = log_entry.data or {}
+        data = dict(log_entry.data or {})
+        for key, labels in _DISPLAY.items():
+            if key in data:
+                data[key] = labels.get(data[key], data[key])
         try:
             return self.message % data
         except (KeyError, TypeError, ValueError):
@@ -29,7 +53,7 @@ def register(actions) -> None:
         (UNPROTECT, _("Remove member access"), _("Member access removed")),
         (GRANT, _("Grant access"), _("Access granted to %(email)s on “%(list)s”")),
         (REVOKE, _("Revoke access"), _("Access revoked for %(email)s on “%(list)s”")),
-        (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an email %(method)s")),
+        (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an emailed %(method)s")),
         (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),
     ]:
         formatter = type("Formatter", (_Formatter,), {"label": label, "message": message})
