@@ -193,9 +193,10 @@ def _evaluate(rules, *, authenticated: bool, email: str, group_ids, at) -> tuple
 
 
 def _may_edit(user, page) -> bool:
-    # Editors who may edit a page may view it (they would see it in preview anyway). Only
-    # users who can reach the admin are asked, so members pay no permission queries.
-    if not user.is_authenticated or not is_privileged(user):
+    # Editors who may edit a page may view it (they would see it in preview anyway). Asked
+    # only when the grants refused, so a member who may see the page pays no permission
+    # queries; a refused one pays two (loading their permissions) to be sure.
+    if not user or not user.is_authenticated or not is_privileged(user):
         return False
     return page.permissions_for_user(user).can_edit()
 

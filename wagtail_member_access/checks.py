@@ -67,6 +67,10 @@ def check_settings(app_configs, **kwargs):
         app_settings.CODE_LENGTH  # noqa: B018  (validates)
         app_settings.CODE_VALIDITY  # noqa: B018
         app_settings.RESEND_COOLDOWN  # noqa: B018
+        app_settings.CODE_MAX_ATTEMPTS  # noqa: B018
+        app_settings.THROTTLE_FACTOR  # noqa: B018
+        app_settings.LINK_VALIDITY  # noqa: B018
+        app_settings.NOTIFY_LINK_VALIDITY  # noqa: B018
     except Exception as exc:
         errors.append(checks.Error(str(exc), id="wagtail_member_access.E003"))
     backend = app_settings.AUTHENTICATION_BACKEND

@@ -1,0 +1,209 @@
+"""System checks: settings that would make access control unsafe or broken are reported at
+start-up, with the exact id and message."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+
+from wagtail_member_access.checks import (
+    check_ratelimit_cache,
+    check_session_engine,
+    check_settings,
+)
+
+LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+REDIS = "django.core.cache.backends.redis.RedisCache"
+
+
+def ids(messages):
+    return [m.id for m in messages]
+
+
+# --- E001: sessions ------------------------------------------------------------------------------
+
+
+def test_signed_cookie_sessions_are_an_error(settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    [error] = check_session_engine(None)
+    assert error.id == "wagtail_member_access.E001"
+    assert error.level == checks.ERROR
+    assert error.msg == (
+        "wagtail-member-access cannot use the signed-cookie session backend: a session stored "
+        "in the browser cannot be ended when access is revoked, and it would carry code "
+        "requests to the client."
+    )
+    assert error.hint == (
+        "Set SESSION_ENGINE to a server-side backend, e.g. "
+        "'django.contrib.sessions.backends.db' or '…backends.cache'."
+    )
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cache",
+        "django.contrib.sessions.backends.cached_db",
+    ],
+)
+def test_server_side_sessions_pass(settings, engine):
+    settings.SESSION_ENGINE = engine
+    assert check_session_engine(None) == []
+
+
+# --- E002 / W001: the rate-limit cache ---------------------------------------------------------
+
+
+def test_unknown_ratelimit_cache_alias_is_an_error(settings):
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}}
+    settings.RATELIMIT_USE_CACHE = "ratelimits"
+    [error] = check_ratelimit_cache(None)
+    assert error.id == "wagtail_member_access.E002"
+    assert error.level == checks.ERROR
+    assert error.msg == "The rate-limit cache 'ratelimits' is not in CACHES."
+    assert error.hint == "Set RATELIMIT_USE_CACHE to a configured cache alias."
+
+
+def test_locmem_ratelimit_cache_is_a_warning_in_production(settings):
+    settings.DEBUG = False
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}}
+    [warning] = check_ratelimit_cache(None)
+    assert warning.id == "wagtail_member_access.W001"
+    assert warning.level == checks.WARNING
+    assert warning.msg == (
+        "Rate limits of wagtail-member-access are counted in cache 'default' "
+        f"({LOCMEM}), which is local to one process: with several processes or servers the "
+        "limits do not hold."
+    )
+    assert warning.hint == (
+        "Use a shared cache with atomic increment (Redis or Memcached) and point "
+        "RATELIMIT_USE_CACHE at it."
+    )
+
+
+@pytest.mark.parametrize(
+    ("backend", "reason"),
+    [
+        ("django.core.cache.backends.dummy.DummyCache", "counts nothing"),
+        ("django.core.cache.backends.filebased.FileBasedCache", "has no atomic increment"),
+        ("django.core.cache.backends.db.DatabaseCache", "has no atomic increment"),
+    ],
+)
+def test_other_unshared_caches_are_warned_about_with_their_reason(settings, backend, reason):
+    settings.DEBUG = False
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}, "limits": {"BACKEND": backend}}
+    settings.RATELIMIT_USE_CACHE = "limits"
+    [warning] = check_ratelimit_cache(None)
+    assert warning.id == "wagtail_member_access.W001"
+    assert f"in cache 'limits' ({backend}), which {reason}:" in warning.msg
+
+
+def test_locmem_ratelimit_cache_is_fine_with_debug(settings):
+    settings.DEBUG = True
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}}
+    assert check_ratelimit_cache(None) == []
+
+
+def test_redis_ratelimit_cache_passes(settings):
+    settings.DEBUG = False
+    settings.CACHES = {
+        "default": {"BACKEND": LOCMEM},
+        "shared": {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:6379/0"},
+    }
+    settings.RATELIMIT_USE_CACHE = "shared"
+    assert check_ratelimit_cache(None) == []
+
+
+def test_the_ratelimit_cache_is_the_default_alias_unless_set(settings):
+    settings.DEBUG = False
+    settings.CACHES = {
+        "default": {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:6379/0"},
+        "local": {"BACKEND": LOCMEM},
+    }
+    del settings.RATELIMIT_USE_CACHE
+    assert check_ratelimit_cache(None) == []
+
+
+# --- E003 / E004: our own settings ---------------------------------------------------------
+
+
+def test_valid_settings_pass(settings):
+    assert check_settings(None) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CODE_LENGTH", 4, "WAGTAIL_MEMBER_ACCESS_CODE_LENGTH must be an integer from 6 to 8."),
+        ("CODE_LENGTH", "6", "WAGTAIL_MEMBER_ACCESS_CODE_LENGTH must be an integer from 6 to 8."),
+        (
+            "CODE_VALIDITY",
+            "10m",
+            "WAGTAIL_MEMBER_ACCESS_CODE_VALIDITY must be a number of seconds or a "
+            "datetime.timedelta, not '10m'.",
+        ),
+        (
+            "RESEND_COOLDOWN",
+            None,
+            "WAGTAIL_MEMBER_ACCESS_RESEND_COOLDOWN must be a number of seconds or a "
+            "datetime.timedelta, not None.",
+        ),
+    ],
+)
+def test_bad_code_settings_are_an_error(settings, name, value, message):
+    setattr(settings, f"WAGTAIL_MEMBER_ACCESS_{name}", value)
+    [error] = check_settings(None)
+    assert error.id == "wagtail_member_access.E003"
+    assert error.level == checks.ERROR
+    assert error.msg == message
+
+
+def test_authentication_backend_not_in_authentication_backends_is_an_error(settings):
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    settings.WAGTAIL_MEMBER_ACCESS_AUTHENTICATION_BACKEND = "myproject.auth.MemberBackend"
+    [error] = check_settings(None)
+    assert error.id == "wagtail_member_access.E004"
+    assert error.level == checks.ERROR
+    assert error.msg == (
+        "WAGTAIL_MEMBER_ACCESS_AUTHENTICATION_BACKEND 'myproject.auth.MemberBackend' is not in "
+        "AUTHENTICATION_BACKENDS, so signed-in members would be signed out at once."
+    )
+
+
+def test_authentication_backend_listed_passes(settings):
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "myproject.auth.MemberBackend",
+    ]
+    settings.WAGTAIL_MEMBER_ACCESS_AUTHENTICATION_BACKEND = "myproject.auth.MemberBackend"
+    assert check_settings(None) == []
+
+
+def test_bad_code_length_and_backend_are_both_reported(settings):
+    settings.WAGTAIL_MEMBER_ACCESS_CODE_LENGTH = 9
+    settings.WAGTAIL_MEMBER_ACCESS_AUTHENTICATION_BACKEND = "myproject.auth.MemberBackend"
+    assert ids(check_settings(None)) == [
+        "wagtail_member_access.E003",
+        "wagtail_member_access.E004",
+    ]
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+def test_checks_are_registered_with_their_tags():
+    registered = checks.registry.registry.get_checks()
+    assert check_session_engine in registered
+    assert check_ratelimit_cache in registered
+    assert check_settings in registered
+    assert checks.Tags.security in check_session_engine.tags
+    assert checks.Tags.caches in check_ratelimit_cache.tags
+
+
+def test_run_checks_reports_our_errors(settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    settings.WAGTAIL_MEMBER_ACCESS_CODE_LENGTH = 5
+    found = ids(checks.run_checks())
+    assert "wagtail_member_access.E001" in found
+    assert "wagtail_member_access.E003" in found

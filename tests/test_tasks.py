@@ -1,0 +1,196 @@
+"""Background work: which task backend runs it, that it runs only once the response is sent,
+and that delivering a challenge is safe to run twice (task backends retry)."""
+
+from __future__ import annotations
+
+import logging
+from smtplib import SMTPException
+
+import pytest
+from django.http import HttpResponse
+from django_tasks import task_backends
+
+from tests.factories import make_page
+from wagtail_member_access import api, emails, tasks, tokens
+from wagtail_member_access.models import EmailChallenge
+
+pytestmark = pytest.mark.django_db
+
+IMMEDIATE = {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
+DUMMY = {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}
+
+
+@pytest.fixture
+def mail_backend(settings):
+    """A second task backend, "mail", that records tasks without running them."""
+    settings.TASKS = {"default": IMMEDIATE, "mail": DUMMY}
+    settings.WAGTAIL_MEMBER_ACCESS_TASK_BACKEND = "mail"
+    return task_backends["mail"]
+
+
+@pytest.fixture
+def challenge(protected_page, buyer):
+    return tokens.start_challenge("ana@example.com", protected_page)
+
+
+# --- which backend ---------------------------------------------------------------------------
+
+
+def test_enqueue_uses_the_configured_backend_alias(mail_backend, challenge, mailoutbox):
+    tasks.enqueue(tasks.deliver_challenge, challenge.pk)
+    [result] = mail_backend.results
+    assert result.task.name == "deliver_challenge"
+    assert result.args == [challenge.pk]
+    assert result.backend == "mail"
+    assert mailoutbox == []  # the default (immediate) backend ran nothing
+
+
+def test_enqueue_uses_the_default_backend_unless_configured(settings, challenge):
+    settings.TASKS = {"default": DUMMY}
+    tasks.enqueue(tasks.deliver_challenge, challenge.pk)
+    assert [r.backend for r in task_backends["default"].results] == ["default"]
+
+
+def test_access_ready_email_goes_through_the_configured_backend(
+    mail_backend, course, protected_page, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        grant = api.grant_access("ana@example.com", course, notify=True)
+    [result] = mail_backend.results
+    assert (result.task.name, result.args) == ("deliver_access_ready", [grant.pk])
+    assert mailoutbox == []
+
+
+def test_the_immediate_backend_runs_the_task_at_once(settings, challenge, mailoutbox):
+    settings.TASKS = {"default": IMMEDIATE}
+    tasks.enqueue(tasks.deliver_challenge, challenge.pk)
+    assert [m.to for m in mailoutbox] == [["ana@example.com"]]
+
+
+# --- after the response ------------------------------------------------------------------------
+
+
+def test_enqueue_after_response_waits_for_the_response_to_be_closed(mail_backend, challenge):
+    response = HttpResponse("sent")
+    tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
+    assert mail_backend.results == []
+    response.close()
+    assert [r.args for r in mail_backend.results] == [[challenge.pk]]
+
+
+def test_enqueue_after_response_runs_once_per_call(mail_backend, challenge, buyer, home):
+    response = HttpResponse("sent")
+    tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
+    tasks.enqueue_after_response(response, tasks.deliver_access_ready, buyer.pk)
+    response.close()
+    assert [(r.task.name, r.args) for r in mail_backend.results] == [
+        ("deliver_challenge", [challenge.pk]),
+        ("deliver_access_ready", [buyer.pk]),
+    ]
+
+
+# --- deliver_challenge -------------------------------------------------------------------------
+
+
+def test_delivering_twice_sends_one_email(challenge, mailoutbox):
+    tasks.deliver_challenge.call(challenge.pk)
+    challenge.refresh_from_db()
+    issued = (challenge.code_hash, challenge.issued_at)
+    tasks.deliver_challenge.call(challenge.pk)
+    assert len(mailoutbox) == 1
+    challenge.refresh_from_db()
+    assert (challenge.code_hash, challenge.issued_at) == issued
+
+
+def test_cancelled_challenge_is_not_delivered(challenge, mailoutbox):
+    tokens.cancel(challenge, EmailChallenge.CancelReason.REPLACED)
+    tasks.deliver_challenge.call(challenge.pk)
+    assert mailoutbox == []
+    challenge.refresh_from_db()
+    assert (challenge.code_hash, challenge.issued_at) == ("", None)
+    assert challenge.cancel_reason == "replaced"
+
+
+def test_vanished_challenge_is_ignored(mailoutbox):
+    tasks.deliver_challenge.call(987654)
+    assert mailoutbox == []
+
+
+def test_challenge_whose_page_was_deleted_is_ignored(protected_page, buyer, mailoutbox):
+    challenge = tokens.start_challenge("ana@example.com", protected_page)
+    EmailChallenge.objects.filter(pk=challenge.pk).update(page=None)
+    tasks.deliver_challenge.call(challenge.pk)
+    assert mailoutbox == []
+
+
+def test_email_without_access_is_cancelled_quietly(protected_page, mailoutbox, caplog):
+    challenge = tokens.start_challenge("nobody@example.com", protected_page)
+    with caplog.at_level(logging.INFO, logger="wagtail_member_access"):
+        tasks.deliver_challenge.call(challenge.pk)
+    assert mailoutbox == []
+    challenge.refresh_from_db()
+    assert (challenge.cancel_reason, challenge.code_hash) == ("not_eligible", "")
+    assert caplog.messages == ["No unlock email sent to n*****@example.com: no access."]
+
+
+def test_mail_server_failure_is_recorded_and_cancels_the_challenge(
+    challenge, mailoutbox, monkeypatch, caplog
+):
+    def fail(*args, **kwargs):
+        raise SMTPException("connection refused")
+
+    monkeypatch.setattr(emails.EmailMultiAlternatives, "send", fail)
+    with caplog.at_level(logging.ERROR, logger="wagtail_member_access"):
+        tasks.deliver_challenge.call(challenge.pk)
+    challenge.refresh_from_db()
+    assert challenge.send_error == "SMTPException: connection refused"
+    assert challenge.cancel_reason == "send_failed"
+    assert caplog.messages == [
+        "Could not send the unlock_code email to a**@example.com (SMTPException)."
+    ]
+    monkeypatch.undo()
+    tasks.deliver_challenge.call(challenge.pk)  # a retry does not resend a cancelled code
+    assert mailoutbox == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "subject"),
+    [
+        ("code", r"Your code for Lesson: \d{6}"),
+        ("link", r"Your link to Lesson"),
+        ("code_or_link", r"Your code for Lesson: \d{6}"),
+    ],
+)
+def test_the_email_kind_follows_the_page_mode(home, course, buyer, mailoutbox, mode, subject):
+    import re
+
+    page = make_page(home, title="Lesson", slug="lesson")
+    api.protect(page, mode=mode, access_lists=[course])
+    challenge = tokens.start_challenge("ana@example.com", page)
+    tasks.deliver_challenge.call(challenge.pk)
+    [message] = mailoutbox
+    assert re.fullmatch(subject, message.subject)
+    challenge.refresh_from_db()
+    assert bool(challenge.code_hash) is (mode != "link")
+    assert bool(challenge.link_hash) is (mode != "code")
+    assert ("http://localhost/access/link/" in message.body) is (mode != "code")
+
+
+# --- deliver_access_ready ---------------------------------------------------------------------
+
+
+def test_access_ready_is_not_sent_for_a_vanished_or_revoked_grant(
+    protected_page, buyer, course, mailoutbox
+):
+    tasks.deliver_access_ready.call(987654)
+    api.revoke_access("ana@example.com", course)
+    tasks.deliver_access_ready.call(buyer.pk)
+    assert mailoutbox == []
+
+
+def test_access_ready_for_a_list_that_protects_nothing_names_the_default_site(
+    course, buyer, mailoutbox
+):
+    tasks.deliver_access_ready.call(buyer.pk)
+    [message] = mailoutbox
+    assert "you now have access to Course A on localhost." in message.body
