@@ -51,13 +51,21 @@ class AppSettings:
     @property
     def CODE_MAX_ATTEMPTS(self) -> int:
         """Wrong tries allowed on one code; after that even the right code is refused."""
-        return int(self._get("CODE_MAX_ATTEMPTS", 5))
+        value = self._get("CODE_MAX_ATTEMPTS", 5)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ImproperlyConfigured(
+                f"{PREFIX}CODE_MAX_ATTEMPTS must be an integer of 1 or more."
+            )
+        return value
 
     @property
     def THROTTLE_FACTOR(self) -> int:
         """Seconds of back-off after failures per email, doubled per failure (django-otp's
         ``ThrottlingMixin``): 1, 2, 4, 8 … A new code does not reset it. 0 disables it."""
-        return int(self._get("THROTTLE_FACTOR", 1))
+        value = self._get("THROTTLE_FACTOR", 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ImproperlyConfigured(f"{PREFIX}THROTTLE_FACTOR must be an integer of 0 or more.")
+        return value
 
     @property
     def RESEND_COOLDOWN(self) -> timedelta:
@@ -149,6 +157,82 @@ class AppSettings:
         """Backend a member is signed in with (default: the first of ``AUTHENTICATION_BACKENDS``
         that can load users). It must be listed in ``AUTHENTICATION_BACKENDS``."""
         return self._get("AUTHENTICATION_BACKEND", None)
+
+    # --- purchase webhook (docs/webhooks.md) ----------------------------------------------------
+
+    def _secrets(self, name: str, value) -> tuple[str, ...]:
+        """One secret, or a list while rotating (each is accepted). ``None`` or ``""`` means
+        none (so ``os.environ.get(..., "")`` works). Short secrets are refused: an HMAC key that
+        can be guessed protects nothing. The message never contains the value."""
+        if value is None or value == "":
+            return ()
+        values = (value,) if isinstance(value, str) else value
+        if (
+            not isinstance(values, list | tuple)
+            or not values
+            or not all(isinstance(v, str) and len(v) >= 16 for v in values)
+        ):
+            raise ImproperlyConfigured(
+                f"{PREFIX}{name} must be a string of at least 16 characters (or a list of such "
+                "strings while you rotate secrets); generate one with "
+                '`python -c "import secrets; print(secrets.token_urlsafe(32))"`.'
+            )
+        return tuple(values)
+
+    @property
+    def WEBHOOK_SECRET(self) -> tuple[str, ...]:
+        """The purchase webhook's shared secret(s) for lists without their own (default
+        ``None``: the webhook is off for them). Returned as a tuple of accepted secrets."""
+        return self._secrets("WEBHOOK_SECRET", self._get("WEBHOOK_SECRET", None))
+
+    @property
+    def WEBHOOK_LIST_SECRETS(self) -> dict[str, tuple[str, ...]]:
+        """Per-list secrets, ``{list slug: secret}`` (default ``{}``). A list's own secret
+        replaces ``WEBHOOK_SECRET`` for it, so a shop holding one list's secret cannot grant
+        another list. Kept in settings (the environment), not in the database, so neither a
+        database dump nor an editor's screen shows them."""
+        value = self._get("WEBHOOK_LIST_SECRETS", None) or {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ImproperlyConfigured(
+                f"{PREFIX}WEBHOOK_LIST_SECRETS must be a dict of access-list slug to secret."
+            )
+        secrets = {}
+        for slug, secret in value.items():
+            secrets[slug] = self._secrets(f"WEBHOOK_LIST_SECRETS[{slug!r}]", secret)
+        return {slug: s for slug, s in secrets.items() if s}
+
+    @property
+    def WEBHOOK_TOLERANCE(self) -> timedelta:
+        """How far a webhook's signed timestamp may be from now, either way (default 5
+        minutes): an older (replayed) or future-dated request is refused."""
+        value = _as_timedelta("WEBHOOK_TOLERANCE", self._get("WEBHOOK_TOLERANCE", 300))
+        if value <= timedelta(0):
+            raise ImproperlyConfigured(f"{PREFIX}WEBHOOK_TOLERANCE must be positive.")
+        return value
+
+    @property
+    def WEBHOOK_MAX_BODY_SIZE(self) -> int:
+        """Largest webhook body accepted, in bytes (default 65536); larger ones get 413
+        before anything is parsed."""
+        value = self._get("WEBHOOK_MAX_BODY_SIZE", 64 * 1024)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ImproperlyConfigured(
+                f"{PREFIX}WEBHOOK_MAX_BODY_SIZE must be a positive number of bytes."
+            )
+        return value
+
+    @property
+    def RATE_WEBHOOK_PER_IP(self) -> str:
+        """Refused, unauthenticated webhook calls accepted from one client IP (default
+        ``"30/10m"``); after that the IP gets 429 until the window ends. Correctly signed
+        calls are never counted, so a busy shop is never slowed down."""
+        return self._get("RATE_WEBHOOK_PER_IP", "30/10m")
+
+    @property
+    def STRIPE_WEBHOOK_SECRET(self) -> tuple[str, ...]:
+        """The signing secret (``whsec_…``) of the Stripe endpoint that sends
+        ``checkout.session.completed`` (default ``None``: the Stripe adapter is off)."""
+        return self._secrets("STRIPE_WEBHOOK_SECRET", self._get("STRIPE_WEBHOOK_SECRET", None))
 
 
 app_settings = AppSettings()

@@ -9,6 +9,7 @@ PROTECT = "wagtail_member_access.protect"
 UNPROTECT = "wagtail_member_access.unprotect"
 GRANT = "wagtail_member_access.grant"
 REVOKE = "wagtail_member_access.revoke"
+IMPORT = "wagtail_member_access.import"
 UNLOCK = "wagtail_member_access.unlock"
 UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
 
@@ -53,6 +54,11 @@ def register(actions) -> None:
         (UNPROTECT, _("Remove member access"), _("Member access removed")),
         (GRANT, _("Grant access"), _("Access granted to %(email)s on “%(list)s”")),
         (REVOKE, _("Revoke access"), _("Access revoked for %(email)s on “%(list)s”")),
+        (
+            IMPORT,
+            _("Import grants"),
+            _("Imported %(created)s new, %(updated)s updated grants into “%(list)s”"),
+        ),
         (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an emailed %(method)s")),
         (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),
     ]:

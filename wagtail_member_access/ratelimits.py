@@ -8,12 +8,12 @@ django-ratelimit's ``RATELIMIT_IP_META_KEY`` says (``REMOTE_ADDR`` unless config
 
 from __future__ import annotations
 
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage, is_ratelimited
 from wagtail.models import Site
 
 from .conf import app_settings
 
-__all__ = ["link_limited", "send_limited", "verify_limited"]
+__all__ = ["link_limited", "send_limited", "verify_limited", "webhook_limited"]
 
 
 def _hit(request, group: str, key, rate: str) -> bool:
@@ -50,3 +50,24 @@ def verify_limited(request) -> bool:
 def link_limited(request) -> bool:
     """Count a magic-link opening or confirmation from this client IP; True if over."""
     return _hit(request, "link.ip", "ip", app_settings.RATE_LINK_PER_IP)
+
+
+def webhook_limited(request, *, refused: bool = False) -> bool:
+    """Has this client IP used up ``RATE_WEBHOOK_PER_IP`` refused webhook calls?
+
+    Only calls refused before their signature is verified count: the webhook view reads the
+    count first (``refused=False``) and records each such refusal (``refused=True``). A flood
+    of forged or junk calls is stopped, while a shop's correctly signed calls, however many,
+    are never counted.
+    """
+    usage = get_usage(
+        request,
+        group="wagtail_member_access.webhook.ip",
+        key="ip",
+        rate=app_settings.RATE_WEBHOOK_PER_IP,
+        increment=refused,
+    )
+    # ``>=``: the count read without incrementing is the refusals so far, so the limit is
+    # reached after exactly that many. (A cache failure reads as 0 of 0: refused, as
+    # django-ratelimit itself fails closed.)
+    return usage is not None and usage["count"] >= usage["limit"]

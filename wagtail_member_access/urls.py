@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import links, sign_in, unlock
+from .views import links, sign_in, unlock, webhooks
 
 app_name = "wagtail_member_access"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("sign-in/code/", sign_in.sign_in_code, name="sign_in_code"),
     path("sign-in/change-email/", sign_in.sign_in_change, name="sign_in_change"),
     path("link/<str:token>/", links.link, name="link"),
+    path("webhooks/purchase/", webhooks.purchase, name="purchase_webhook"),
+    path("webhooks/stripe/", webhooks.stripe, name="stripe_webhook"),
 ]
