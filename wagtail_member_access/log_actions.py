@@ -10,6 +10,13 @@ UNPROTECT = "wagtail_member_access.unprotect"
 GRANT = "wagtail_member_access.grant"
 REVOKE = "wagtail_member_access.revoke"
 IMPORT = "wagtail_member_access.import"
+EXTEND = "wagtail_member_access.extend"
+EXPIRE = "wagtail_member_access.expire"
+REMIND = "wagtail_member_access.remind"
+INVITE = "wagtail_member_access.invite"
+RESET_SENT = "wagtail_member_access.reset_sent"
+PASSWORD_CHANGED = "wagtail_member_access.password_changed"
+BULK_EMAIL = "wagtail_member_access.bulk_email"
 UNLOCK = "wagtail_member_access.unlock"
 UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
 
@@ -58,6 +65,25 @@ def register(actions) -> None:
             IMPORT,
             _("Import grants"),
             _("Imported %(created)s new, %(updated)s updated grants into “%(list)s”"),
+        ),
+        (
+            EXTEND,
+            _("Change access period"),
+            _("Access of %(email)s on “%(list)s” now ends %(expires_at)s"),
+        ),
+        (EXPIRE, _("Access expired"), _("Access of %(email)s on “%(list)s” expired")),
+        (
+            REMIND,
+            _("Expiry reminder sent"),
+            _("Expiry reminder sent to %(email)s for “%(list)s”"),
+        ),
+        (INVITE, _("Invite member"), _("Invitation sent to %(email)s")),
+        (RESET_SENT, _("Password reset sent"), _("Password reset email sent to %(email)s")),
+        (PASSWORD_CHANGED, _("Password changed"), _("Password of %(email)s changed")),
+        (
+            BULK_EMAIL,
+            _("Bulk email"),
+            _("%(kind)s emails: %(sent)s sent, %(failed)s failed of %(total)s"),
         ),
         (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an emailed %(method)s")),
         (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),

@@ -1,5 +1,14 @@
 from .challenges import EmailChallenge, EmailThrottle
 from .lists import AccessList, Grant
+from .members import BulkEmailJob, MemberProfile
 from .restrictions import PageAccessRestriction
 
-__all__ = ["AccessList", "EmailChallenge", "EmailThrottle", "Grant", "PageAccessRestriction"]
+__all__ = [
+    "AccessList",
+    "BulkEmailJob",
+    "EmailChallenge",
+    "EmailThrottle",
+    "Grant",
+    "MemberProfile",
+    "PageAccessRestriction",
+]

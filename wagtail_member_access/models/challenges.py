@@ -24,6 +24,8 @@ class EmailChallenge(models.Model):
     class Purpose(models.TextChoices):
         UNLOCK = "unlock", _("Unlock a page")
         SIGN_IN = "sign_in", _("Member sign-in")
+        INVITE = "invite", _("Invitation")
+        RESET = "reset", _("Password reset")
 
     class CancelReason(models.TextChoices):
         NOT_ELIGIBLE = "not_eligible", _("The email may not view the page")

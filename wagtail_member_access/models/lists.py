@@ -14,6 +14,24 @@ class AccessList(models.Model):
     name = models.CharField(_("name"), max_length=255)
     slug = models.SlugField(_("slug"), max_length=255, unique=True)
     description = models.TextField(_("description"), blank=True)
+    site = models.ForeignKey(
+        "wagtailcore.Site",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("site"),
+        help_text=_("The site whose pages this list may open. Leave empty for all sites."),
+    )
+    default_days = models.PositiveIntegerField(
+        _("default access period (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "How long access lasts when a grant is added without an expiry date (by hand, "
+            "import or purchase). Leave empty for unlimited access."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -84,6 +102,10 @@ class Grant(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     last_access_at = models.DateTimeField(_("last access"), null=True, blank=True)
+    #: When the expiry reminder for the current ``expires_at`` was sent (None: not yet).
+    reminder_sent_at = models.DateTimeField(_("reminder sent"), null=True, blank=True)
+    #: When the expiry of the current ``expires_at`` was recorded (audit log, signal).
+    expiry_recorded_at = models.DateTimeField(_("expiry recorded"), null=True, blank=True)
 
     objects = GrantQuerySet.as_manager()
 
