@@ -11,6 +11,7 @@ from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.test import RequestFactory
 
 from tests.factories import UserFactory, make_page
+from tests.testapp.models import SimplePage
 from wagtail_member_access import access, api
 from wagtail_member_access.models import Grant
 
@@ -279,3 +280,79 @@ def test_email_may_view_uses_the_groups_of_the_existing_account(protected_page, 
     assert access.email_may_view("ana@example.com", grandchild) is None
     ana.groups.add(subscribers)
     assert access.email_may_view("ana@example.com", grandchild) == "ana@example.com"
+
+
+# --- multi-site --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def second_site(db):
+    """A second Wagtail site with its own root page, built from the root node."""
+    from wagtail.models import Page, Site
+
+    root = Page.get_first_root_node()
+    home_b = root.add_child(instance=SimplePage(title="Home B"))
+    return Site.objects.create(hostname="b.example", port=80, root_page=home_b)
+
+
+@pytest.fixture
+def site_a(home):
+    from wagtail.models import Site
+
+    return Site.objects.get(root_page=home)
+
+
+def test_a_list_of_one_site_opens_that_sites_pages(home, site_a, ana):
+    shop = api.create_access_list("Shop A", site=site_a)
+    page = make_page(home, title="A lesson", slug="a-lesson")
+    api.protect(page, mode="code", access_lists=[shop])
+    api.grant_access("ana@example.com", shop)
+    (rule,) = access.rules_for_page(page)
+    assert rule.list_ids == {shop.pk}
+    assert access.can_view(ana, page)
+
+
+def test_a_list_of_another_site_opens_nothing_here_even_if_linked(home, site_a, second_site, ana):
+    # protect() refuses the link (below); a list moved to another site later is also ignored.
+    shop = api.create_access_list("Shop A", site=site_a)
+    page = make_page(home, title="A lesson", slug="a-lesson")
+    api.protect(page, mode="code", access_lists=[shop])
+    api.grant_access("ana@example.com", shop)
+    shop.site = second_site
+    shop.save()
+    (rule,) = access.rules_for_page(page)
+    assert rule.list_ids == frozenset()
+    assert rule.names_lists is True
+    assert not access.can_view(ana, page)
+    assert access.email_may_view("ana@example.com", page) is None
+
+
+def test_a_members_page_naming_only_lists_of_another_site_admits_nobody(
+    home, site_a, second_site, ana
+):
+    # Not "any signed-in member": the restriction names lists, none of which applies here.
+    shop = api.create_access_list("Shop A", site=site_a)
+    page = make_page(home, title="Members", slug="members")
+    api.protect(page, mode="members", access_lists=[shop])
+    api.grant_access("ana@example.com", shop)
+    assert access.can_view(ana, page)
+    shop.site = second_site
+    shop.save()
+    assert not access.can_view(ana, page)
+
+
+def test_a_list_for_all_sites_opens_pages_on_every_site(second_site, course, ana):
+    page_b = make_page(second_site.root_page, title="B lesson", slug="b-lesson")
+    api.protect(page_b, mode="code", access_lists=[course])
+    api.grant_access("ana@example.com", course)
+    assert access.can_view(ana, page_b)
+
+
+def test_multi_site_rules_still_cost_one_query(
+    home, site_a, second_site, ana, django_assert_num_queries
+):
+    shop = api.create_access_list("Shop A", site=site_a)
+    page = make_page(home, title="A lesson", slug="a-lesson")
+    api.protect(page, mode="code", access_lists=[shop])
+    with django_assert_num_queries(1):
+        access.decide(get(page, AnonymousUser()), page)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from wagtail.models import GroupPagePermission, PageLogEntry
 
 from tests.factories import UserFactory, make_page
+from tests.testapp.models import SimplePage
 from wagtail_member_access import api
 from wagtail_member_access.access import rules_for_page
 from wagtail_member_access.models import AccessList, PageAccessRestriction
@@ -327,3 +328,33 @@ def test_members_page_inside_an_email_protected_section_needs_both(protected_pag
     assert api.can_view(ana, child) is False
     ana.groups.add(subscribers)
     assert api.can_view(ana, child) is True
+
+
+# --- multi-site --------------------------------------------------------------------------------
+
+
+def test_protect_refuses_a_list_of_another_site(home):
+    from wagtail.models import Page, Site
+
+    root = Page.get_first_root_node()
+    home_b = root.add_child(instance=SimplePage(title="Home B"))
+    site_b = Site.objects.create(hostname="b.example", port=80, root_page=home_b)
+    shop_b = api.create_access_list("Shop B", site=site_b)
+    page = make_page(home, title="A lesson", slug="a-lesson")
+    with pytest.raises(ValidationError) as excinfo:
+        api.protect(page, mode="code", access_lists=[shop_b])
+    assert excinfo.value.messages == [
+        "These access lists belong to another site and cannot open this page: Shop B."
+    ]
+    assert not PageAccessRestriction.objects.filter(page=page).exists()
+    # The same list protects a page of its own site.
+    page_b = make_page(home_b, title="B lesson", slug="b-lesson")
+    assert api.protect(page_b, mode="code", access_lists=[shop_b]).access_lists.get() == shop_b
+
+
+def test_create_access_list_takes_a_site_and_a_default_period(home):
+    course = api.create_access_list("Course D", default_days=30)
+    assert course.site is None
+    assert course.default_days == 30
+    with pytest.raises(ValidationError):
+        api.create_access_list("Course E", default_days=0)

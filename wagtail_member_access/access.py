@@ -20,10 +20,11 @@ from datetime import datetime
 import swapper
 from django.db import connection
 from django.utils import timezone
+from wagtail.models import Site
 
 from .conf import app_settings
 from .members import is_privileged, normalize_email
-from .models import Grant, PageAccessRestriction
+from .models import AccessList, Grant, PageAccessRestriction
 
 __all__ = [
     "Decision",
@@ -46,8 +47,12 @@ class Rule:
     page_id: int
     depth: int
     mode: str
+    #: The access lists that open it on this page's site (lists of other sites left out).
     list_ids: frozenset[int]
     group_ids: frozenset[int]
+    #: True when the restriction names any access list, even one of another site: a
+    #: members-only restriction naming lists never falls back to "any signed-in member".
+    names_lists: bool = False
 
     @property
     def by_email(self) -> bool:
@@ -82,38 +87,64 @@ def _rules_sql(placeholders: int) -> str:
     # Hand-written SQL for the two queries on every page view: building the same query with
     # the ORM costs many times more than running it (measured in ``make bench``). Every name
     # comes from the models' metadata, quoted; every value is a parameter.
+    #
+    # An access list that belongs to one site opens pages of that site only: its link is
+    # dropped unless the list has no site or its site's root page is one of the page's
+    # ancestors (or the page itself). Same single query.
     page = swapper.load_model("wagtailcore", "Page")._meta
     restriction = PageAccessRestriction._meta
     lists = PageAccessRestriction.access_lists.through._meta
     groups = PageAccessRestriction.groups.through._meta
+    access_list = AccessList._meta
+    site = Site._meta
     r_id, r_page = _q(restriction.pk.column), _q(restriction.get_field("page").column)
     link = _q(lists.get_field("pageaccessrestriction").column)
     group_link = _q(groups.get_field("pageaccessrestriction").column)
+    list_site = _q(access_list.get_field("site").column)
     paths = ", ".join(["%s"] * placeholders)
     return (
         f"SELECT r.{r_id}, r.{r_page}, p.{_q('depth')}, r.{_q('mode')}, "
-        f"l.{_q(lists.get_field('accesslist').column)}, g.{_q(groups.get_field('group').column)} "
+        f"a.{_q(access_list.pk.column)}, g.{_q(groups.get_field('group').column)}, "
+        f"l.{_q(lists.get_field('accesslist').column)} "
         f"FROM {_q(restriction.db_table)} r "
         f"INNER JOIN {_q(page.db_table)} p ON p.{_q(page.pk.column)} = r.{r_page} "
         f"LEFT OUTER JOIN {_q(lists.db_table)} l ON l.{link} = r.{r_id} "
+        f"LEFT OUTER JOIN {_q(access_list.db_table)} a "
+        f"ON a.{_q(access_list.pk.column)} = l.{_q(lists.get_field('accesslist').column)} "
+        f"AND (a.{list_site} IS NULL OR a.{list_site} IN ("
+        f"SELECT s.{_q(site.pk.column)} FROM {_q(site.db_table)} s "
+        f"INNER JOIN {_q(page.db_table)} sp "
+        f"ON sp.{_q(page.pk.column)} = s.{_q(site.get_field('root_page').column)} "
+        f"WHERE sp.{_q('path')} IN ({paths}))) "
         f"LEFT OUTER JOIN {_q(groups.db_table)} g ON g.{group_link} = r.{r_id} "
         f"WHERE p.{_q('path')} IN ({paths}) ORDER BY p.{_q('depth')}"
     )
 
 
 def rules_for_page(page) -> tuple[Rule, ...]:
-    """Every restriction on ``page`` and its ancestors, outermost first. One query."""
+    """Every restriction on ``page`` and its ancestors, outermost first, each with the access
+    lists that may open it on this page's site. One query."""
     paths = _ancestor_paths(page)
     with connection.cursor() as cursor:
-        cursor.execute(_rules_sql(len(paths)), paths)
+        cursor.execute(_rules_sql(len(paths)), paths * 2)
         rows = cursor.fetchall()
     collected: dict[int, dict] = {}
-    for rid, page_id, depth, mode, list_id, group_id in rows:
+    for rid, page_id, depth, mode, list_id, group_id, linked_list_id in rows:
         entry = collected.setdefault(
-            rid, {"page_id": page_id, "depth": depth, "mode": mode, "lists": set(), "groups": set()}
+            rid,
+            {
+                "page_id": page_id,
+                "depth": depth,
+                "mode": mode,
+                "lists": set(),
+                "groups": set(),
+                "names_lists": False,
+            },
         )
         if list_id is not None:
             entry["lists"].add(list_id)
+        if linked_list_id is not None:
+            entry["names_lists"] = True
         if group_id is not None:
             entry["groups"].add(group_id)
     return tuple(
@@ -124,6 +155,7 @@ def rules_for_page(page) -> tuple[Rule, ...]:
             mode=e["mode"],
             list_ids=frozenset(e["lists"]),
             group_ids=frozenset(e["groups"]),
+            names_lists=e["names_lists"],
         )
         for rid, e in collected.items()
     )
@@ -181,7 +213,7 @@ def _evaluate(rules, *, authenticated: bool, email: str, group_ids, at) -> tuple
         if rule.list_ids & granted_lists:
             continue
         if rule.mode == Mode.MEMBERS:
-            if not rule.list_ids and not rule.group_ids:
+            if not rule.names_lists and not rule.group_ids:
                 continue
             if rule.group_ids:
                 if groups is None:

@@ -37,12 +37,26 @@ __all__ = [
 MODES = tuple(PageAccessRestriction.Mode.values)
 
 
-def create_access_list(name: str, *, slug: str | None = None, description: str = "") -> AccessList:
+def create_access_list(
+    name: str,
+    *,
+    slug: str | None = None,
+    description: str = "",
+    site=None,
+    default_days: int | None = None,
+) -> AccessList:
     """Create an access list (a product, course or membership tier) and return it.
 
-    ``slug`` defaults to a slug of ``name``, made unique with a number if taken. Raises
-    ``ValidationError`` for an empty name.
+    ``slug`` defaults to a slug of ``name``, made unique with a number if taken. ``site`` (a
+    Wagtail ``Site``) limits the list to that site's pages; None (the default) means every
+    site. ``default_days`` is the access period given to new grants added without an expiry
+    (None: unlimited). Raises ``ValidationError`` for an empty name or a ``default_days``
+    below 1.
     """
+    if default_days is not None and (
+        not isinstance(default_days, int) or isinstance(default_days, bool) or default_days < 1
+    ):
+        raise ValidationError("default_days must be a whole number of days, 1 or more.")
     name = (name or "").strip()
     if not name:
         raise ValidationError("An access list needs a name.", code="name")
@@ -51,7 +65,13 @@ def create_access_list(name: str, *, slug: str | None = None, description: str =
     while AccessList.objects.filter(slug=candidate).exists():
         n += 1
         candidate = f"{base}-{n}"
-    return AccessList.objects.create(name=name, slug=candidate, description=description)
+    return AccessList.objects.create(
+        name=name,
+        slug=candidate,
+        description=description,
+        site=site,
+        default_days=default_days,
+    )
 
 
 def protect(
@@ -68,7 +88,8 @@ def protect(
     least one access list (only emails with an active grant on one of them can unlock);
     ``members`` with no lists and no groups admits any signed-in member. Raises
     ``ValidationError`` (and changes nothing) for an unknown mode or an email mode without
-    lists. The change is written to the page's history, as ``user`` if given.
+    lists, or for an access list that belongs to another site than the page's. The change is
+    written to the page's history, as ``user`` if given.
     """
     if mode not in MODES:
         raise ValidationError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", code="mode")
@@ -79,6 +100,16 @@ def protect(
             f"Mode {mode!r} needs at least one access list: only emails on a list can unlock.",
             code="lists",
         )
+    foreign = [al for al in access_lists if al.site_id is not None]
+    if foreign:
+        site = page.get_site()
+        foreign = [al.name for al in foreign if site is None or al.site_id != site.pk]
+        if foreign:
+            raise ValidationError(
+                "These access lists belong to another site and cannot open this page: "
+                f"{', '.join(foreign)}.",
+                code="site",
+            )
     with transaction.atomic():
         restriction, _ = PageAccessRestriction.objects.update_or_create(
             page=page, defaults={"mode": mode}
