@@ -158,6 +158,31 @@ class AppSettings:
         that can load users). It must be listed in ``AUTHENTICATION_BACKENDS``."""
         return self._get("AUTHENTICATION_BACKEND", None)
 
+    # --- CSV import and expiry (docs/import.md, docs/expiry.md) ------------------------------
+
+    @property
+    def IMPORT_MAX_ROWS(self) -> int:
+        """Most data rows one CSV import reads (default 200,000); a larger file is refused
+        before anything is written. Bounds an import's time and memory."""
+        value = self._get("IMPORT_MAX_ROWS", 200_000)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ImproperlyConfigured(f"{PREFIX}IMPORT_MAX_ROWS must be a positive integer.")
+        return value
+
+    @property
+    def EXPIRY_REMINDER_DAYS(self) -> int | None:
+        """Days before a grant expires that ``manage.py member_access_expire`` emails the
+        member a reminder (default ``None``: no reminders)."""
+        value = self._get("EXPIRY_REMINDER_DAYS", None)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise ImproperlyConfigured(
+                f"{PREFIX}EXPIRY_REMINDER_DAYS must be None (no reminders) or a whole number "
+                "of days of 1 or more."
+            )
+        return value
+
     # --- purchase webhook (docs/webhooks.md) ----------------------------------------------------
 
     def _secrets(self, name: str, value) -> tuple[str, ...]:

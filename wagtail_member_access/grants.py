@@ -18,7 +18,7 @@ from .members import mask_email, normalize_email
 from .models import AccessList, Grant
 from .signals import access_granted, access_revoked
 
-__all__ = ["grant", "import_grants", "revoke", "revoke_reference"]
+__all__ = ["KEEP", "grant", "import_grants", "revoke", "revoke_reference"]
 
 logger = logging.getLogger("wagtail_member_access")
 
@@ -169,6 +169,17 @@ def revoke_reference(access_list: AccessList, reference: str, *, by=None) -> Gra
 #: Fields an import may set; the others (source, reference, added_by …) are the import's own.
 IMPORT_FIELDS = ("name", "starts_at", "expires_at", "note")
 
+
+class _Keep:
+    def __repr__(self):
+        return "KEEP"
+
+
+#: An import value meaning "as it is": an existing grant keeps its value, a new grant gets
+#: the default (for ``expires_at``: the list's ``default_days`` from the start, else
+#: unlimited). What an empty expiry cell means (docs/import.md).
+KEEP = _Keep()
+
 #: Up to this many rows, existing grants are looked up by email; above it, the list is read
 #: once (a file of a few rows into a list of a million grants must not read the million).
 _IMPORT_IN_LOOKUP_LIMIT = 500
@@ -190,18 +201,22 @@ def import_grants(
     ``rows`` maps normalised emails to tuples whose first ``len(fields)`` items are the new
     values of ``fields`` (a subset of :data:`IMPORT_FIELDS`; further items are ignored, the
     importer keeps the line number there). A field not in ``fields`` is left as it is on
-    existing grants. The rows must already be validated (:mod:`wagtail_member_access.imports`
-    does that); ``rows`` is consumed (emptied), so that a large import never holds two copies.
+    existing grants, and so is a value :data:`KEEP` (a new grant gets the field's default; for
+    ``expires_at`` the list's ``default_days`` from the row's start or now, else unlimited,
+    also when ``expires_at`` is not in ``fields``). The rows must already be validated
+    (:mod:`wagtail_member_access.imports` does that); ``rows`` is consumed (emptied), so that a
+    large import never holds two copies.
 
     An existing grant whose fields all match and that is not revoked is unchanged and not
     written. Any other existing grant is updated, a revoked one restored, and its source
-    becomes ``import`` (as :func:`grant` does). New grants get ``source="import"`` and
-    ``added_by``. Existing grants are read in one query; everything is written in one
-    transaction, ``batch_size`` rows per ``executemany``, with one audit-log entry on the list
-    when anything changed. No per-grant log entries, model signals or ``access_granted``
-    signals: 100,000 of them would cost more than the import itself. ``dry_run=True`` only
-    counts. If another request creates a grant for one of the new emails meanwhile, the
-    ``IntegrityError`` propagates and nothing is written.
+    becomes ``import`` (as :func:`grant` does); a changed expiry clears ``reminder_sent_at``
+    and ``expiry_recorded_at``, so the new period is reminded and recorded. New grants get
+    ``source="import"`` and ``added_by``. Existing grants are read in one query; everything
+    is written in one transaction, ``batch_size`` rows per ``executemany``, with one audit-log
+    entry on the list when anything changed. No per-grant log entries, model signals or
+    ``access_granted`` signals: 100,000 of them would cost more than the import itself.
+    ``dry_run=True`` only counts. If another request creates a grant for one of the new emails
+    meanwhile, the ``IntegrityError`` propagates and nothing is written.
     """
     fields = tuple(fields)
     if not set(fields) <= set(IMPORT_FIELDS):
@@ -215,18 +230,23 @@ def import_grants(
         existing = Grant.objects.filter(access_list=access_list)
         if len(rows) <= _IMPORT_IN_LOOKUP_LIMIT:
             existing = existing.filter(email__in=list(rows))
-        to_update: list[tuple[int, tuple]] = []
+        to_update: list[tuple[int, tuple, tuple]] = []
         unchanged = 0
-        for pk, email, revoked_at, *current in existing.values_list(
-            "pk", "email", "revoked_at", *fields
+        expires_index = fields.index("expires_at") if "expires_at" in fields else None
+        for pk, email, revoked_at, reminded, recorded, *current in existing.values_list(
+            "pk", "email", "revoked_at", "reminder_sent_at", "expiry_recorded_at", *fields
         ).iterator(chunk_size=batch_size):
             row = rows.pop(email, None)
             if row is None:
                 continue
-            if revoked_at is None and tuple(current) == row[:width]:
+            values = tuple(c if v is KEEP else v for v, c in zip(row[:width], current, strict=True))
+            if revoked_at is None and tuple(current) == values:
                 unchanged += 1
-            else:
-                to_update.append((pk, row))
+                continue
+            if expires_index is not None and values[expires_index] != current[expires_index]:
+                # A new expiry is a new period: remind and record its end afresh (expiry.py).
+                reminded = recorded = None
+            to_update.append((pk, values, (reminded, recorded)))
         new, updated = len(rows), len(to_update)
         if dry_run or not (new or updated):
             rows.clear()
@@ -274,13 +294,33 @@ def import_grants(
         ]
         slots = [(columns.index(opts.get_field(name)), name) for name in fields]
         email_slot = columns.index(opts.get_field("email"))
+        expires_slot = columns.index(opts.get_field("expires_at"))
+        starts_index = fields.index("starts_at") if "starts_at" in fields else None
+        period = timedelta(days=access_list.default_days) if access_list.default_days else None
+
+        def new_value(name: str, row: tuple):
+            """A new grant's value for KEEP (or a column the file does not have)."""
+            if name != "expires_at":
+                return opts.get_field(name).get_default()
+            if period is None:
+                return None  # unlimited
+            starts = row[starts_index] if starts_index is not None else None
+            return (starts if isinstance(starts, datetime) else now) + period
+
         # SQL built from model metadata only (quoted names); every value is a parameter.
         insert_sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
             qn(opts.db_table),
             ", ".join(qn(f.column) for f in columns),
             ", ".join(["%s"] * len(columns)),
         )
-        set_fields = [*fields, "revoked_at", "source", "updated_at"]
+        set_fields = [
+            *fields,
+            "revoked_at",
+            "source",
+            "updated_at",
+            "reminder_sent_at",
+            "expiry_recorded_at",
+        ]
         update_sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
             qn(opts.db_table),
             ", ".join(f"{qn(opts.get_field(name).column)} = %s" for name in set_fields),
@@ -296,7 +336,12 @@ def import_grants(
                     values = template.copy()
                     values[email_slot] = email
                     for i, (slot, name) in enumerate(slots):
-                        values[slot] = prep(name, row[i])
+                        value = row[i]
+                        if value is KEEP:
+                            value = new_value(name, row)
+                        values[slot] = prep(name, value)
+                    if expires_index is None and period is not None:
+                        values[expires_slot] = prep("expires_at", new_value("expires_at", row))
                     params.append(values)
                 cursor.executemany(insert_sql, params)
             rows.clear()
@@ -304,8 +349,17 @@ def import_grants(
                 cursor.executemany(
                     update_sql,
                     [
-                        [*(prep(name, row[i]) for i, name in enumerate(fields)), *update_tail, pk]
-                        for pk, row in to_update[start : start + batch_size]
+                        [
+                            *(
+                                prep(name, value)
+                                for name, value in zip(fields, values, strict=True)
+                            ),
+                            *update_tail,
+                            prep("reminder_sent_at", flags[0]),
+                            prep("expiry_recorded_at", flags[1]),
+                            pk,
+                        ]
+                        for pk, values, flags in to_update[start : start + batch_size]
                     ],
                 )
         log(

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import grants
+from .conf import app_settings
 from .members import normalize_email
 from .models import AccessList, Grant
 
@@ -76,12 +77,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 _ALIASES = {alias: column for column, aliases in COLUMNS.items() for alias in aliases}
 _HEADER_JUNK = re.compile(r"[\s\-_.]+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: German Excel writes dates as 31.12.2026; day first is unambiguous with dots.
+_GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 _DATETIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 )
 _NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 _NAME_MAX_LENGTH = Grant._meta.get_field("name").max_length
 _CHUNK_SIZE = 64 * 1024
+#: Longest line read (bytes): a file without line breaks must not be read into memory whole.
+MAX_LINE_BYTES = 1024 * 1024
+#: What an expiry cell says for "unlimited" (compared case-insensitively); an empty cell
+#: keeps an existing grant's expiry instead (see docs/import.md).
+UNLIMITED = ("unlimited", "unbegrenzt", "unbefristet")
 _DELIMITERS = (",", ";", "\t")
 _SHOWN_VALUE_LENGTH = 80
 
@@ -229,10 +237,36 @@ def _lines(file: BinaryIO) -> Iterator[str]:
                 )
             if chunk.startswith(codecs.BOM_UTF8):
                 chunk = chunk[len(codecs.BOM_UTF8) :]
+            if b"\x00" in chunk:
+                # UTF-16 without a byte order mark, or a binary file such as an .xlsx: NUL
+                # bytes are valid UTF-8, so decoding alone would not notice.
+                raise InvalidFile(
+                    _(
+                        "The file is not CSV text (it contains NUL bytes): it is UTF-16 text or "
+                        "a spreadsheet file. Save it as “CSV UTF-8” and import it again."
+                    ),
+                    line=1,
+                )
         if not chunk:
             break
         parts = (rest + chunk).split(b"\n")
         rest = parts.pop()
+        if len(rest) > MAX_LINE_BYTES or any(len(part) > MAX_LINE_BYTES for part in parts):
+            long_line = (
+                number
+                + 1
+                + next(
+                    (i for i, part in enumerate(parts) if len(part) > MAX_LINE_BYTES), len(parts)
+                )
+            )
+            raise InvalidFile(
+                _(
+                    "Line %(line)s is longer than %(max)s MB; this is not a CSV file of "
+                    "grants. Nothing was imported."
+                )
+                % {"line": long_line, "max": MAX_LINE_BYTES // (1024 * 1024)},
+                line=long_line,
+            )
         for part in parts:
             number += 1
             try:
@@ -282,6 +316,9 @@ def _date_parser(tz: tzinfo):
                 # Access "until 2026-12-31" ends when 2027-01-01 begins.
                 day += timedelta(days=1)
             return timezone.make_aware(datetime.combine(day, time.min), tz)
+        if match := _GERMAN_DATE.fullmatch(value):
+            day_of_month, month, year = (int(part) for part in match.groups())
+            return parse(f"{year:04d}-{month:02d}-{day_of_month:02d}", end_of_day)
         if _DATETIME.fullmatch(value):
             moment = datetime.fromisoformat(value)
             if timezone.is_naive(moment):
@@ -306,7 +343,7 @@ def _read(file: BinaryIO, result: ImportResult, tz: tzinfo) -> tuple[dict, tuple
 
     counts = {d: header_line.count(d) for d in _DELIMITERS}
     delimiter = max(_DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
-    reader = csv.reader(chain([header_line], lines), delimiter=delimiter)
+    reader = csv.reader(chain([header_line], lines), delimiter=delimiter, strict=True)
     try:
         headers = next(reader)
     except csv.Error as exc:
@@ -342,6 +379,7 @@ def _read(file: BinaryIO, result: ImportResult, tz: tzinfo) -> tuple[dict, tuple
     field_indexes = [indexes[f] for f in fields]
     width = len(headers)
     parse_date = _date_parser(tz)
+    max_rows = app_settings.IMPORT_MAX_ROWS
     rows: dict[str, tuple] = {}
     errors = result.errors
 
@@ -356,6 +394,16 @@ def _read(file: BinaryIO, result: ImportResult, tz: tzinfo) -> tuple[dict, tuple
         if not any(cells) or not any(cell.strip() for cell in cells):
             continue
         result.rows += 1
+        if result.rows > max_rows:
+            raise InvalidFile(
+                _(
+                    "The file has more than %(max)s rows, the most one import takes "
+                    "(WAGTAIL_MEMBER_ACCESS_IMPORT_MAX_ROWS). Split it into several files. "
+                    "Nothing was imported."
+                )
+                % {"max": f"{max_rows:,}"},
+                line=line,
+            )
         cells = [cell.strip() for cell in cells]
         if len(cells) > width and any(cells[width:]):
             errors.append(
@@ -429,15 +477,31 @@ def _validate(cells, email_index, fields, field_indexes, result, parse_date):
                 return _("The name contains a line break or another control character."), None
         elif name in ("starts_at", "expires_at"):
             if not value:
+                # An empty start: from the start. An empty expiry keeps an existing grant's
+                # expiry and gives a new one the list's default period (re-importing a file
+                # must not shorten or lift periods set since).
+                value = grants.KEEP if name == "expires_at" else None
+            elif name == "expires_at" and value.casefold() in UNLIMITED:
                 value = None
             else:
                 try:
                     value = parse_date(value, name == "expires_at")
                 except (ValueError, OverflowError):
+                    if name == "expires_at":
+                        return (
+                            _(
+                                "“%(value)s” in column “%(column)s” is not a valid date: use "
+                                "YYYY-MM-DD, DD.MM.YYYY or an ISO date and time such as "
+                                "2026-12-31T18:00, “unlimited”, or leave it empty."
+                            )
+                            % {"value": _shown(value), "column": result.columns[name]},
+                            None,
+                        )
                     return (
                         _(
                             "“%(value)s” in column “%(column)s” is not a valid date: use "
-                            "YYYY-MM-DD or an ISO date and time such as 2026-12-31T18:00."
+                            "YYYY-MM-DD, DD.MM.YYYY or an ISO date and time such as "
+                            "2026-12-31T18:00."
                         )
                         % {"value": _shown(value), "column": result.columns[name]},
                         None,
@@ -446,7 +510,7 @@ def _validate(cells, email_index, fields, field_indexes, result, parse_date):
     if "starts_at" in fields and "expires_at" in fields:
         starts = values[1 + fields.index("starts_at")]
         expires = values[1 + fields.index("expires_at")]
-        if starts is not None and expires is not None and expires <= starts:
+        if isinstance(starts, datetime) and isinstance(expires, datetime) and expires <= starts:
             return (
                 _(
                     "The access would end (%(expires)s) before it starts (%(starts)s): "
