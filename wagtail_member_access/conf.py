@@ -183,6 +183,15 @@ class AppSettings:
             )
         return value
 
+    @property
+    def BULK_EMAIL_INTERVAL(self) -> timedelta:
+        """Pause between two emails of a bulk send (default 0.2 seconds, 300 a minute), so
+        that a mail provider's sending limits hold. 0 sends as fast as the server accepts."""
+        value = _as_timedelta("BULK_EMAIL_INTERVAL", self._get("BULK_EMAIL_INTERVAL", 0.2))
+        if value < timedelta(0):
+            raise ImproperlyConfigured(f"{PREFIX}BULK_EMAIL_INTERVAL must not be negative.")
+        return value
+
     # --- purchase webhook (docs/webhooks.md) ----------------------------------------------------
 
     def _secrets(self, name: str, value) -> tuple[str, ...]:
@@ -258,6 +267,72 @@ class AppSettings:
         """The signing secret (``whsec_…``) of the Stripe endpoint that sends
         ``checkout.session.completed`` (default ``None``: the Stripe adapter is off)."""
         return self._secrets("STRIPE_WEBHOOK_SECRET", self._get("STRIPE_WEBHOOK_SECRET", None))
+
+    # --- member accounts (docs/member-accounts.md) ------------------------------------------
+
+    @property
+    def LOGIN_URL(self) -> str | None:
+        """Where a signed-out visitor of a members-only page is sent (with ``?next=``). Default
+        ``None``: Wagtail's ``WAGTAIL_FRONTEND_LOGIN_URL`` if the project set it, otherwise our
+        own member sign-in page (``wagtail_member_access:sign_in``)."""
+        return self._get("LOGIN_URL", None)
+
+    @property
+    def INVITATION_VALIDITY(self) -> timedelta:
+        """How long the set-your-password link of an invitation works (default 7 days)."""
+        return _as_timedelta(
+            "INVITATION_VALIDITY", self._get("INVITATION_VALIDITY", timedelta(days=7))
+        )
+
+    @property
+    def INVITATION_INITIAL_PASSWORD(self) -> bool:
+        """Put a generated initial password in invitations (default ``False``). It works for
+        one sign-in, after which the member must choose their own password."""
+        value = self._get("INVITATION_INITIAL_PASSWORD", False)
+        if not isinstance(value, bool):
+            raise ImproperlyConfigured(
+                f"{PREFIX}INVITATION_INITIAL_PASSWORD must be True or False."
+            )
+        return value
+
+    @property
+    def TERMS_URL(self) -> str:
+        """The address of your terms (default ``""``: no terms step). When set, a member accepts
+        them when setting their first password; the time is kept on their profile."""
+        return self._get("TERMS_URL", "") or ""
+
+    @property
+    def RESET_LINK_VALIDITY(self) -> timedelta:
+        """How long the link in a password-reset email works (default 24 hours). The code in
+        the same email works for ``CODE_VALIDITY``, in the browser that asked."""
+        return _as_timedelta(
+            "RESET_LINK_VALIDITY", self._get("RESET_LINK_VALIDITY", timedelta(hours=24))
+        )
+
+    @property
+    def RATE_PASSWORD_PER_ACCOUNT(self) -> str:
+        """Failed password sign-ins accepted for one email address or username (default
+        ``"10/15m"``); then password sign-in for it pauses until the window ends (NIST
+        SP 800-63B allows at most 100 in a row)."""
+        return self._get("RATE_PASSWORD_PER_ACCOUNT", "10/15m")
+
+    @property
+    def RATE_PASSWORD_PER_IP(self) -> str:
+        """Failed password sign-ins accepted from one client IP (default ``"30/15m"``)."""
+        return self._get("RATE_PASSWORD_PER_IP", "30/15m")
+
+    # --- admin --------------------------------------------------------------------------------
+
+    @property
+    def IMPORT_MAX_SIZE(self) -> int:
+        """Largest CSV file the admin's import accepts, in bytes (default 20 MB: about 200,000
+        rows). A larger upload is refused before it is read."""
+        value = self._get("IMPORT_MAX_SIZE", 20_000_000)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ImproperlyConfigured(
+                f"{PREFIX}IMPORT_MAX_SIZE must be a positive number of bytes."
+            )
+        return value
 
 
 app_settings = AppSettings()

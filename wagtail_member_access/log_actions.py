@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from wagtail.log_actions import LogFormatter
 
@@ -30,6 +34,12 @@ _DISPLAY = {
         "code_or_link": _("Email code or magic link"),
     },
     "method": {"code": _("code"), "link": _("link")},
+    "kind": {
+        "reset": _("Password reset"),
+        "sign_in": _("Sign-in link"),
+        "invite": _("Invitation"),
+        "access_ready": _("Access email"),
+    },
     "reason": {
         "wrong": _("wrong code"),
         "expired": _("expired"),
@@ -42,12 +52,27 @@ _DISPLAY = {
 }
 
 
+def _display_moment(value) -> str:
+    """A stored ISO date and time in the editor's time zone and format; None: no end."""
+    if not value:
+        return _("never (unlimited)")
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return date_format(moment, "DATETIME_FORMAT")
+
+
 class _Formatter(LogFormatter):
     def format_message(self, log_entry):
         data = dict(log_entry.data or {})
         for key, labels in _DISPLAY.items():
             if key in data:
                 data[key] = labels.get(data[key], data[key])
+        if "expires_at" in data:
+            data["expires_at"] = _display_moment(data["expires_at"])
         try:
             return self.message % data
         except (KeyError, TypeError, ValueError):

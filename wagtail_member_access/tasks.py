@@ -12,7 +12,13 @@ from django_tasks import task
 
 from .conf import app_settings
 
-__all__ = ["deliver_access_ready", "deliver_challenge", "enqueue", "enqueue_after_response"]
+__all__ = [
+    "deliver_access_ready",
+    "deliver_challenge",
+    "enqueue",
+    "enqueue_after_response",
+    "send_bulk_email",
+]
 
 
 @task()
@@ -28,6 +34,14 @@ def deliver_access_ready(grant_id: int) -> None:
     from .flows import deliver_access_ready as deliver
 
     deliver(grant_id)
+
+
+@task()
+def send_bulk_email(job_id: int) -> None:
+    """Send a bulk email job, throttled (see ``bulk.run``)."""
+    from .bulk import run
+
+    run(job_id)
 
 
 def enqueue(task_obj, *args) -> None:
