@@ -34,8 +34,22 @@ READY = {
 }
 
 
+#: Sample values of the member-account placeholders (invitation, reset, notices).
+ACCOUNT = {
+    "name": "Ana",
+    "days": "7",
+    "sign_in_url": "http://localhost/access/sign-in/",
+    "password": "",
+    "link_hours": "24",
+    "changed_at": "2025-01-01 10:00",
+    "reset_url": "http://localhost/access/password/forgot/",
+    "set_password_link": "",
+    "invite_days": "",
+}
+
+
 def context_for(kind: str, **changes) -> dict:
-    base = READY if kind == "access_ready" else UNLOCK
+    base = ACCOUNT | (READY if kind == "access_ready" else UNLOCK)
     return {name: base[name] for name in KINDS[kind]} | changes
 
 

@@ -32,7 +32,22 @@ KINDS: dict[str, tuple[str, ...]] = {
     "unlock_link": ("link", "link_minutes", *_UNLOCK),
     "unlock_code_or_link": ("code", "minutes", "link", "link_minutes", *_UNLOCK),
     "sign_in": ("code", "minutes", "link", "link_minutes", "site_name", "email"),
-    "access_ready": ("name", "email", "list_name", "pages", "site_name", "expires", "link_hours"),
+    "access_ready": (
+        "name",
+        "email",
+        "list_name",
+        "pages",
+        "site_name",
+        "expires",
+        "link_hours",
+        "set_password_link",
+        "invite_days",
+    ),
+    # Member accounts (accounts.py, docs/member-accounts.md).
+    "invitation": ("name", "email", "link", "days", "site_name", "sign_in_url", "password"),
+    "password_reset": ("code", "minutes", "link", "link_hours", "site_name", "email"),
+    "password_changed": ("email", "site_name", "changed_at", "reset_url"),
+    "sign_in_link": ("link", "link_hours", "site_name", "email"),
 }
 
 

@@ -144,6 +144,11 @@ def deliver(challenge_id: int) -> None:
     )
     if challenge is None or challenge.cancelled_at or challenge.code_hash or challenge.link_hash:
         return
+    if challenge.purpose == Purpose.RESET:  # a forgotten-password request
+        from .accounts import deliver_reset
+
+        deliver_reset(challenge)
+        return
     if challenge.purpose == Purpose.UNLOCK:
         if challenge.page is None:
             return
@@ -312,7 +317,11 @@ def deliver_access_ready(grant_id: int) -> None:
             entry["link"] = link_url(page.get_site(), issued.link_token)
         pages.append((page, entry))
     site = pages[0][0].get_site() if pages else Site.objects.filter(is_default_site=True).first()
-    context = {
+    from .accounts import access_ready_invitation
+
+    # Members without a password also get a set-your-password link: one email, not two.
+    invitation = access_ready_invitation(grant.email, site)
+    context = invitation | {
         "name": grant.name,
         "email": grant.email,
         "list_name": grant.access_list.name,

@@ -170,18 +170,20 @@ class Redemption:
         return self.outcome is Outcome.OK
 
 
-def redeem_code(challenge_id, page, code: str) -> Redemption:
+def redeem_code(challenge_id, page, code: str, *, purpose=None) -> Redemption:
     """Try ``code`` against the challenge the visitor's session holds for ``page`` (None: the
-    member sign-in).
+    member sign-in, or the challenge of ``purpose``, e.g. a password reset).
 
     Never raises for bad input: the outcome says why a code was refused. Wrong tries are
     counted on the challenge and on the email, atomically.
     """
+    if purpose is None:
+        purpose = (
+            EmailChallenge.Purpose.UNLOCK if page is not None else EmailChallenge.Purpose.SIGN_IN
+        )
     challenge = EmailChallenge.objects.filter(
         pk=challenge_id,
-        purpose=EmailChallenge.Purpose.UNLOCK
-        if page is not None
-        else EmailChallenge.Purpose.SIGN_IN,
+        purpose=purpose,
         page_id=page.pk if page is not None else None,
     ).first()
     if challenge is None:
@@ -229,12 +231,17 @@ def redeem_code(challenge_id, page, code: str) -> Redemption:
     return Redemption(Outcome.WRONG, challenge)
 
 
-def _link_state(token: str) -> Redemption:
+#: What a magic link may be: an invitation or reset link is only usable on its own page
+#: (which sets a password), never as a plain sign-in link, and the other way round.
+MAGIC_LINK_PURPOSES = (EmailChallenge.Purpose.UNLOCK, EmailChallenge.Purpose.SIGN_IN)
+
+
+def _link_state(token: str, purposes=MAGIC_LINK_PURPOSES) -> Redemption:
     if not isinstance(token, str) or not LINK_TOKEN_RE.match(token):
         return Redemption(Outcome.MISSING)
     challenge = (
         EmailChallenge.objects.select_related("page", "site")
-        .filter(link_hash=hash_link(token))
+        .filter(link_hash=hash_link(token), purpose__in=purposes)
         .first()
     )
     if challenge is None:
@@ -246,16 +253,17 @@ def _link_state(token: str) -> Redemption:
     return Redemption(Outcome.OK, challenge)
 
 
-def peek_link(token: str) -> Redemption:
+def peek_link(token: str, *, purposes=MAGIC_LINK_PURPOSES) -> Redemption:
     """What a link is, without using it: for GET and HEAD, which email scanners send.
-    Outcome OK means "can still be confirmed"; never raises for a malformed token."""
-    return _link_state(token)
+    Outcome OK means "can still be confirmed"; never raises for a malformed token. A link of
+    another purpose than ``purposes`` is MISSING."""
+    return _link_state(token, purposes)
 
 
-def redeem_link(token: str) -> Redemption:
+def redeem_link(token: str, *, purposes=MAGIC_LINK_PURPOSES) -> Redemption:
     """Use a link (the confirm POST). Exactly one of concurrent redemptions wins; the
     challenge's code stops working too."""
-    state = _link_state(token)
+    state = _link_state(token, purposes)
     if not state.ok:
         return state
     now = timezone.now()

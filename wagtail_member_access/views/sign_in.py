@@ -1,23 +1,39 @@
-"""The member sign-in page: email me a code or a link. No password (member accounts with
-passwords extend this page). Staff are never signed in here: they get the same neutral
-screen and no email, and sign in to the admin with their password."""
+"""The member sign-in page, one address for members and editors (seed 004): email and
+password, or "email me a code or link".
+
+Password failures are rate-limited per account and per client IP (SECURITY 23) and get one
+message whatever was wrong (no enumeration). Editors who sign in here with their password go
+back where they came from, or to the admin. Staff are never signed in by a code or link: they
+get the same neutral screen and no email."""
 
 from __future__ import annotations
 
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import flows, ratelimits
+from ..accounts import (
+    PasswordSignIn,
+    authenticate_password,
+    complete_password_sign_in,
+    password_failed,
+    password_limited,
+)
 from ..conf import app_settings
-from ..forms import CodeForm, EmailForm
+from ..forms import CodeForm, EmailForm, PasswordSignInForm
 from ..tasks import deliver_challenge, enqueue_after_response
 from ..tokens import Outcome
 from .common import private, ratelimited_response, redirect, safe_next, steps_context
 from .unlock import MESSAGES
 
 SIGN_IN_MESSAGES = MESSAGES | {Outcome.NO_ACCESS: _("This email address cannot sign in here.")}
+PASSWORD_REFUSED = _(
+    "The email address or password is not right. Check them, or sign in with an emailed code "
+    "or link instead."
+)
 
 
 def _actions() -> dict:
@@ -33,7 +49,9 @@ def _next(request) -> str:
     return safe_next(request, value, app_settings.SIGN_IN_REDIRECT_URL)
 
 
-def _render(request, *, email_form=None, code_form=None, error=None):
+def _render(
+    request, *, email_form=None, code_form=None, error=None, password_form=None, status=200
+):
     context = steps_context(
         request,
         None,
@@ -45,7 +63,17 @@ def _render(request, *, email_form=None, code_form=None, error=None):
         code_form=code_form,
         error=error,
     )
-    return private(TemplateResponse(request, "wagtail_member_access/sign_in.html", context))
+    user = request.user
+    context |= {
+        "password_form": password_form or PasswordSignInForm(initial={"next": _next(request)}),
+        "password_error": getattr(password_form, "refused", None),
+        "signed_in_as": getattr(user, user.get_email_field_name(), "") or user.get_username()
+        if user.is_authenticated
+        else "",
+    }
+    return private(
+        TemplateResponse(request, "wagtail_member_access/sign_in.html", context, status=status)
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -88,3 +116,31 @@ def sign_in_code(request):
 def sign_in_change(request):
     flows.clear_challenge(request)
     return redirect(f"{reverse('wagtail_member_access:sign_in')}?next={_next(request)}")
+
+
+@require_POST
+def sign_in_password(request):
+    """Email (or an editor's username) and password. Members go to ``next`` (or the sign-in
+    default), editors to ``next`` or the admin, members with an initial password to the
+    forced change first."""
+    form = PasswordSignInForm(request.POST)
+    if not form.is_valid():
+        return _render(request, password_form=form, status=400)
+    identifier = form.cleaned_data["email"]
+    if password_limited(request, identifier):
+        return ratelimited_response(request)
+    user = authenticate_password(request, identifier, form.cleaned_data["password"])
+    if user is None:
+        password_failed(request, identifier)
+        form.refused = PASSWORD_REFUSED
+        return _render(request, password_form=form, status=400)
+    flows.clear_challenge(request)
+    result = complete_password_sign_in(request, user)
+    given = request.POST.get("next")
+    if result.kind is PasswordSignIn.STAFF:
+        return redirect(safe_next(request, given, reverse("wagtailadmin_home")))
+    next_url = _next(request)
+    if result.kind is PasswordSignIn.MUST_CHANGE:
+        change = reverse("wagtail_member_access:change_password")
+        return redirect(f"{change}?{urlencode({'next': next_url})}")
+    return redirect(next_url)

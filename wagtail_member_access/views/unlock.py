@@ -16,10 +16,11 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from .. import access, flows, ratelimits
+from .. import access, accounts, flows, ratelimits
 from ..conf import app_settings
 from ..forms import CodeForm, EmailForm
 from ..models import PageAccessRestriction
@@ -86,21 +87,36 @@ def render_unlock(
     return private(TemplateResponse(request, "wagtail_member_access/unlock.html", context))
 
 
+def login_url() -> str:
+    """Where signed-out visitors of members-only pages sign in: our ``LOGIN_URL`` setting,
+    else Wagtail's ``WAGTAIL_FRONTEND_LOGIN_URL``, else our member sign-in page."""
+    return (
+        app_settings.LOGIN_URL
+        or getattr(settings, "WAGTAIL_FRONTEND_LOGIN_URL", None)
+        or reverse("wagtail_member_access:sign_in")
+    )
+
+
 def denied_response(request, page, decision):
-    """What a visitor who may not see ``page`` gets instead."""
+    """What a visitor who may not see ``page`` gets instead: the unlock form (email modes),
+    the sign-in page and back (members-only, signed out), or a 403 page that says what the
+    member's access does include (members-only, signed in without the right grant): never
+    a sign-in loop."""
     rule = decision.failed
     if rule.by_email:
         return render_unlock(request, page, decision)
     if not request.user.is_authenticated:
-        login_url = getattr(settings, "WAGTAIL_FRONTEND_LOGIN_URL", None) or settings.LOGIN_URL
-        return private(redirect_to_login(request.get_full_path(), login_url))
+        return private(redirect_to_login(request.get_full_path(), login_url()))
+    context = {
+        "page": page,
+        "base_template": app_settings.BASE_TEMPLATE,
+        "entries": accounts.member_access(request.user, request),
+        "signed_in_as": getattr(request.user, request.user.get_email_field_name(), "")
+        or request.user.get_username(),
+        "switch_url": f"{login_url()}?{urlencode({'next': request.get_full_path()})}",
+    }
     return private(
-        TemplateResponse(
-            request,
-            "wagtail_member_access/no_access.html",
-            {"page": page, "base_template": app_settings.BASE_TEMPLATE},
-            status=403,
-        )
+        TemplateResponse(request, "wagtail_member_access/no_access.html", context, status=403)
     )
 
 
@@ -110,6 +126,10 @@ def gate(callback):
     @functools.wraps(callback)
     def inner(page, request, serve_args, serve_kwargs):
         decision = access.decide(request, page)
+        if decision.restricted and accounts.pending_step(request) == "password":
+            # Signed in with an initial password: choose your own before any member page.
+            change = reverse("wagtail_member_access:change_password")
+            return redirect(f"{change}?{urlencode({'next': request.get_full_path()})}")
         if not decision.allowed:
             return denied_response(request, page, decision)
         response = callback(page, request, serve_args, serve_kwargs)

@@ -1,0 +1,301 @@
+"""Member-account pages: forgotten password (code or link), invitation and reset links,
+set / change password, "My access", sign out.
+
+Invitation and reset links (``/access/invitation/<token>/``, ``/access/password/reset/<token>/``)
+change nothing when opened (email scanners open links first): the GET only checks the token,
+keeps it in the visitor's server-side session and redirects to ``/access/password/set/`` (as
+Django's own password-reset view does), so the token leaves the address bar before any form
+is shown. The set-password POST is what uses the link. Every failure is a friendly page with
+a way to ask again, never a 500; token URLs send ``Referrer-Policy: no-referrer`` and are kept
+out of Django's request log.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import logout
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import accounts, ratelimits
+from ..conf import app_settings
+from ..forms import (
+    EmailForm,
+    MemberPasswordChangeForm,
+    MemberSetPasswordForm,
+    ResetCodeForm,
+)
+from ..members import is_privileged
+from ..models import EmailChallenge
+from ..tasks import deliver_challenge, enqueue_after_response
+from ..tokens import Outcome
+from .common import private, quiet, ratelimited_response, redirect, safe_next
+from .unlock import MESSAGES
+
+Purpose = EmailChallenge.Purpose
+
+#: The invitation or reset link this browser opened: ``{"token", "purpose"}``.
+SET_SESSION_KEY = "wagtail_member_access.set_password"
+
+INVALID = {
+    Outcome.EXPIRED: (
+        _("This link has expired"),
+        _("For your security, the link only worked for a limited time. Ask for a new one below."),
+    ),
+    Outcome.USED: (
+        _("This link has already been used"),
+        _(
+            "Each link works once, and a newer email replaces an older one. If you already "
+            "chose your password, sign in with it; otherwise ask for a new link."
+        ),
+    ),
+    Outcome.MISSING: (
+        _("This link is not valid"),
+        _("The link may be incomplete: some email programs break long links. Ask for a new one."),
+    ),
+    Outcome.NO_ACCESS: (
+        _("This account cannot set a password here"),
+        _(
+            "This email address cannot sign in here (any more). If you think it should, "
+            "contact the site's owner."
+        ),
+    ),
+}
+
+RESET_MESSAGES = MESSAGES | {
+    Outcome.MISSING: _("Ask for a code first."),
+    Outcome.NO_ACCESS: _("This email address cannot sign in here."),
+}
+
+
+def _ctx(**extra) -> dict:
+    return {"base_template": app_settings.BASE_TEMPLATE} | extra
+
+
+def _sign_in_url(next_url: str = "") -> str:
+    url = reverse("wagtail_member_access:sign_in")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def _invalid(request, outcome: Outcome):
+    heading, message = INVALID[outcome]
+    status = {Outcome.MISSING: 404, Outcome.NO_ACCESS: 403}.get(outcome, 410)
+    context = _ctx(
+        heading=heading,
+        message=message,
+        retry_url=reverse("wagtail_member_access:forgot_password"),
+        retry_label=_("Ask for a new link"),
+    )
+    return quiet(
+        TemplateResponse(request, "wagtail_member_access/link_invalid.html", context, status=status)
+    )
+
+
+# --- invitation and reset links -----------------------------------------------------------------
+
+
+def _open_token(request, token: str, purpose):
+    if ratelimits.link_limited(request):
+        return quiet(ratelimited_response(request))
+    state = accounts.token_state(token, purpose)  # changes nothing
+    if not state.ok:
+        return _invalid(request, state.outcome)
+    request.session[SET_SESSION_KEY] = {"token": token, "purpose": str(purpose)}
+    return quiet(redirect(reverse("wagtail_member_access:set_password")))
+
+
+@require_http_methods(["GET", "HEAD"])
+def invitation(request, token):
+    """An invitation link: check it, keep it in the session, go to the set-password page."""
+    return _open_token(request, token, Purpose.INVITE)
+
+
+@require_http_methods(["GET", "HEAD"])
+def password_reset_link(request, token):
+    """A password-reset link: check it, keep it in the session, go to the set-password page."""
+    return _open_token(request, token, Purpose.RESET)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def set_password(request):
+    """Choose a password with the invitation or reset link opened in this browser."""
+    held = request.session.get(SET_SESSION_KEY)
+    if not held:
+        return _invalid(request, Outcome.MISSING)
+    token, purpose = held["token"], held["purpose"]
+    state = accounts.token_state(token, purpose)
+    if not state.ok:
+        request.session.pop(SET_SESSION_KEY, None)
+        return _invalid(request, state.outcome)
+    email = state.challenge.email
+    user = accounts.user_for_email(email)
+    terms = purpose == Purpose.INVITE and accounts.terms_required(user)
+    form = MemberSetPasswordForm(
+        user, request.POST if request.method == "POST" else None, terms=terms
+    )
+    if request.method == "POST":
+        if ratelimits.link_limited(request):
+            return ratelimited_response(request)
+        if form.is_valid():
+            result = accounts.set_password_with_token(
+                request,
+                token,
+                purpose,
+                form.cleaned_data["new_password1"],
+                accept_terms=bool(form.cleaned_data.get("accept_terms")),
+            )
+            request.session.pop(SET_SESSION_KEY, None)
+            if not result.ok:
+                return _invalid(request, result.outcome)
+            return redirect(reverse("wagtail_member_access:my_access"))
+    context = _ctx(
+        form=form,
+        email=email,
+        invitation=purpose == Purpose.INVITE,
+        terms_url=app_settings.TERMS_URL,
+    )
+    status = 400 if form.is_bound else 200
+    return private(
+        TemplateResponse(request, "wagtail_member_access/set_password.html", context, status=status)
+    )
+
+
+# --- forgotten password ----------------------------------------------------------------------
+
+
+def _render_forgot(request, *, email_form=None, code_form=None, error=None, status=200):
+    state = accounts.pending_reset(request)
+    if state and code_form is None:
+        code_form = ResetCodeForm(accounts.transient_user(state["email"]))
+    context = _ctx(
+        step="code" if state else "email",
+        pending_email=state["email"] if state else "",
+        resend_wait=accounts.reset_cooldown_left(state) if state else 0,
+        code_minutes=int(app_settings.CODE_VALIDITY.total_seconds() // 60),
+        link_hours=max(1, int(app_settings.RESET_LINK_VALIDITY.total_seconds() // 3600)),
+        email_form=email_form or EmailForm(),
+        code_form=code_form,
+        error=error,
+    )
+    return private(
+        TemplateResponse(
+            request, "wagtail_member_access/password_reset.html", context, status=status
+        )
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def forgot_password(request):
+    """GET: ask for the email (or, after asking, the code step). POST: the same redirect for
+    every well-formed address, whether or not it has an account (no enumeration)."""
+    if request.method != "POST":
+        return _render_forgot(request)
+    form = EmailForm(request.POST)
+    if not form.is_valid():
+        return _render_forgot(request, email_form=form, status=400)
+    email = form.cleaned_data["email"]
+    if ratelimits.send_limited(request, email):
+        return ratelimited_response(request)
+    challenge = accounts.request_password_reset(request, email)
+    response = redirect(reverse("wagtail_member_access:forgot_password"))
+    if challenge is not None:
+        enqueue_after_response(response, deliver_challenge, challenge.pk)
+    return response
+
+
+@require_POST
+def forgot_password_code(request):
+    """The code from the reset email and the new password, on one form."""
+    state = accounts.pending_reset(request)
+    if state is None:
+        return _render_forgot(request, error=RESET_MESSAGES[Outcome.MISSING], status=400)
+    form = ResetCodeForm(accounts.transient_user(state["email"]), request.POST)
+    if not form.is_valid():
+        return _render_forgot(request, code_form=form, status=400)
+    if ratelimits.verify_limited(request):
+        return ratelimited_response(request)
+    result = accounts.reset_with_code(
+        request, form.cleaned_data["code"], form.cleaned_data["new_password1"]
+    )
+    if result.ok:
+        return redirect(reverse("wagtail_member_access:my_access"))
+    if result.outcome is Outcome.MISSING:
+        accounts.clear_reset(request)
+    return _render_forgot(request, error=RESET_MESSAGES[result.outcome], status=400)
+
+
+@require_POST
+def forgot_password_change(request):
+    """ "Use a different email address": forget this browser's reset request."""
+    accounts.clear_reset(request)
+    return redirect(reverse("wagtail_member_access:forgot_password"))
+
+
+# --- signed-in members -----------------------------------------------------------------------
+
+
+def _next(request, default: str) -> str:
+    return safe_next(request, request.POST.get("next") or request.GET.get("next"), default)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_password(request):
+    """Choose a password: forced after signing in with an initial password (no current
+    password asked: it no longer works), otherwise a change that needs the current one (or a
+    first password for a member who so far signed in by email)."""
+    if not request.user.is_authenticated:
+        return private(redirect(_sign_in_url(request.get_full_path())))
+    if is_privileged(request.user):  # editors change their password in the admin
+        return redirect(reverse("wagtailadmin_account"))
+    user = request.user
+    forced = accounts.pending_step(request) == "password"
+    next_url = _next(request, reverse("wagtail_member_access:my_access"))
+    data = request.POST if request.method == "POST" else None
+    terms = forced and accounts.terms_required(user)
+    if user.has_usable_password() and not forced:
+        form = MemberPasswordChangeForm(user, data, terms=terms)
+    else:
+        form = MemberSetPasswordForm(user, data, terms=terms)
+    if request.method == "POST" and form.is_valid():
+        accounts.change_password(
+            request,
+            form.cleaned_data["new_password1"],
+            accept_terms=bool(form.cleaned_data.get("accept_terms")),
+        )
+        return redirect(next_url)
+    context = _ctx(form=form, forced=forced, next_url=next_url, terms_url=app_settings.TERMS_URL)
+    status = 400 if form.is_bound else 200
+    return private(
+        TemplateResponse(
+            request, "wagtail_member_access/change_password.html", context, status=status
+        )
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+def my_access(request):
+    """Every access list the member is on, what it opens, and until when."""
+    if not request.user.is_authenticated:
+        return private(redirect(_sign_in_url(request.get_full_path())))
+    if accounts.pending_step(request) == "password":
+        return redirect(
+            f"{reverse('wagtail_member_access:change_password')}?"
+            f"{urlencode({'next': request.get_full_path()})}"
+        )
+    user = request.user
+    context = _ctx(
+        entries=accounts.member_access(user, request),
+        email=getattr(user, user.get_email_field_name(), ""),
+        has_password=user.has_usable_password(),
+        privileged=is_privileged(user),
+    )
+    return private(TemplateResponse(request, "wagtail_member_access/my_access.html", context))
+
+
+@require_POST
+def sign_out(request):
+    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out)."""
+    logout(request)
+    return redirect(_next(request, reverse("wagtail_member_access:sign_in")))
