@@ -48,6 +48,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "password_reset": ("code", "minutes", "link", "link_hours", "site_name", "email"),
     "password_changed": ("email", "site_name", "changed_at", "reset_url"),
     "sign_in_link": ("link", "link_hours", "site_name", "email"),
+    # Expiry reminders (expiry.py, docs/expiry.md).
+    "expiry_reminder": ("name", "email", "list_name", "pages", "site_name", "expires"),
 }
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "deliver_challenge",
     "enqueue",
     "enqueue_after_response",
+    "record_expiries",
     "send_bulk_email",
 ]
 
@@ -42,6 +43,16 @@ def send_bulk_email(job_id: int) -> None:
     from .bulk import run
 
     run(job_id)
+
+
+@task()
+def record_expiries() -> dict[str, int]:
+    """Send the due expiry reminders and record passed expiries (``expiry.run``), as
+    ``manage.py member_access_expire`` does; returns the counts. Schedule it with your task
+    worker's scheduler, or run the command from cron."""
+    from .expiry import run
+
+    return run().counts()
 
 
 def enqueue(task_obj, *args) -> None:
