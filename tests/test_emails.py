@@ -49,7 +49,7 @@ ACCOUNT = {
 
 
 def context_for(kind: str, **changes) -> dict:
-    base = ACCOUNT | (READY if kind == "access_ready" else UNLOCK)
+    base = ACCOUNT | (READY if kind in ("access_ready", "expiry_reminder") else UNLOCK)
     return {name: base[name] for name in KINDS[kind]} | changes
 
 
