@@ -276,3 +276,14 @@ def test_member_access_of_nobody_is_empty():
 
     assert accounts.member_access(AnonymousUser()) == []
     assert accounts.member_access(None) == []
+
+
+def test_an_account_for_a_long_address_fits_the_user_model(mailoutbox, home):
+    # The username of a model with a short required username (30 characters in
+    # tests.usernameuser) is derived from the address and must fit.
+    email = "a.very.long.local.part.indeed@members.example.org"
+    assert accounts.send_invitation(email) is True
+    User = get_user_model()
+    user = User._default_manager.get(**{User.get_email_field_name(): email})
+    username_field = User._meta.get_field(User.USERNAME_FIELD)
+    assert len(getattr(user, User.USERNAME_FIELD)) <= (username_field.max_length or 254)

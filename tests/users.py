@@ -15,7 +15,7 @@ def make_user(email: str, password: str | None = PASSWORD, **flags):
     one) and ``password`` (None: unusable)."""
     User = get_user_model()
     fields = {User.get_email_field_name(): email}
-    if User.USERNAME_FIELD != User.get_email_field_name():
+    if User.get_email_field_name() != User.USERNAME_FIELD:
         fields[User.USERNAME_FIELD] = email.split("@")[0]
     user = User._default_manager.create_user(**fields, password=password)
     if password is None:
