@@ -1,0 +1,89 @@
+"""Member accounts in a real browser (issue 4): an invitation → choose a password → sign out
+→ forgot password → reset by the emailed link → sign in with the new password → the
+members-only page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from tests.browser.test_unlock_flow import wait_for_mail
+from tests.factories import make_page
+from wagtail_member_access import accounts, api
+
+pytestmark = pytest.mark.browser
+
+BODY = "Only for members of the club."
+FIRST = "first chosen passphrase 7"
+SECOND = "second chosen passphrase 8"
+
+
+@pytest.fixture
+def club_page(site_root):
+    club = api.create_access_list("Club")
+    page = make_page(site_root, title="Club room", slug="club-room", body=BODY)
+    api.protect(page, mode="members", access_lists=[club])
+    api.grant_access("ana@example.com", club, name="Ana")
+    return page
+
+
+def fill_new_password(page, password):
+    page.get_by_label("New password", exact=True).fill(password)
+    page.get_by_label("New password confirmation").fill(password)
+
+
+def test_invitation_reset_and_password_sign_in(club_page, live_server, new_context, screenshot):
+    assert accounts.send_invitation("ana@example.com") is True
+    invitation = re.search(
+        r"(http://\S+/access/invitation/[A-Za-z0-9_-]{43}/)", mail.outbox[0].body
+    )
+    assert invitation.group(1).startswith(live_server.url)  # the Site's address
+
+    page = new_context().new_page()
+    page.goto(invitation.group(1))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Choose your password")
+    assert "/access/invitation/" not in page.url  # the token left the address bar
+    fill_new_password(page, FIRST)
+    screenshot(page, "choose-password")
+    page.get_by_role("button", name="Save password and sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("My access")
+    expect(page.locator("main")).to_contain_text("Club")
+    page.get_by_role("link", name="Club room").click()
+    expect(page.locator("main, body").first).to_contain_text(BODY)
+
+    page.goto(live_server.url + "/access/my-access/")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.goto(live_server.url + club_page.url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")  # redirected
+
+    page.get_by_role("link", name="Forgot your password, or never had one?").click()
+    page.get_by_label("Email address").fill("ana@example.com")
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page.get_by_role("status")).to_contain_text("we have sent it an email with a link")
+    screenshot(page, "reset-requested")
+    message = wait_for_mail(page, mail.outbox, count=2)
+    reset = re.search(r"(http://\S+/access/password/reset/[A-Za-z0-9_-]{43}/)", message.body)
+
+    page.goto(reset.group(1))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Choose a new password")
+    fill_new_password(page, SECOND)
+    page.get_by_role("button", name="Save password and sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("My access")
+    assert mail.outbox[-1].subject.startswith("Your password for ")
+    page.get_by_role("button", name="Sign out").click()
+
+    page.goto(live_server.url + club_page.url)
+    page.locator("#id_password_email").fill("ana@example.com")
+    page.locator("#id_password").fill(FIRST)  # the old one no longer works
+    page.get_by_role("button", name="Sign in with password").click()
+    expect(page.get_by_role("alert")).to_contain_text("The email address or password is not right")
+    page.locator("#id_password_email").fill("ana@example.com")
+    page.locator("#id_password").fill(SECOND)
+    page.get_by_role("button", name="Sign in with password").click()
+    expect(page.locator("main, body").first).to_contain_text(BODY)
+    assert page.url == live_server.url + club_page.url
+    screenshot(page, "members-page")
