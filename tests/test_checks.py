@@ -207,3 +207,13 @@ def test_run_checks_reports_our_errors(settings):
     found = ids(checks.run_checks())
     assert "wagtail_member_access.E001" in found
     assert "wagtail_member_access.E003" in found
+
+
+def test_every_invalid_setting_is_reported_not_only_the_first(settings):
+    settings.WAGTAIL_MEMBER_ACCESS_CODE_LENGTH = 4
+    settings.WAGTAIL_MEMBER_ACCESS_BULK_EMAIL_INTERVAL = -1
+    errors = [e for e in check_settings(None) if e.id == "wagtail_member_access.E003"]
+    assert [e.msg for e in errors] == [
+        "WAGTAIL_MEMBER_ACCESS_CODE_LENGTH must be an integer from 6 to 8.",
+        "WAGTAIL_MEMBER_ACCESS_BULK_EMAIL_INTERVAL must not be negative.",
+    ]

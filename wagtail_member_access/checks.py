@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
 
@@ -63,16 +64,14 @@ def check_ratelimit_cache(app_configs, **kwargs):
 @checks.register()
 def check_settings(app_configs, **kwargs):
     errors = []
-    try:
-        app_settings.CODE_LENGTH  # noqa: B018  (validates)
-        app_settings.CODE_VALIDITY  # noqa: B018
-        app_settings.RESEND_COOLDOWN  # noqa: B018
-        app_settings.CODE_MAX_ATTEMPTS  # noqa: B018
-        app_settings.THROTTLE_FACTOR  # noqa: B018
-        app_settings.LINK_VALIDITY  # noqa: B018
-        app_settings.NOTIFY_LINK_VALIDITY  # noqa: B018
-    except Exception as exc:
-        errors.append(checks.Error(str(exc), id="wagtail_member_access.E003"))
+    # Every setting validates itself when read: read them all, report each one that is wrong.
+    for name, value in vars(type(app_settings)).items():
+        if not isinstance(value, property):
+            continue
+        try:
+            getattr(app_settings, name)
+        except ImproperlyConfigured as exc:
+            errors.append(checks.Error(str(exc), id="wagtail_member_access.E003"))
     backend = app_settings.AUTHENTICATION_BACKEND
     if backend and backend not in settings.AUTHENTICATION_BACKENDS:
         errors.append(

@@ -1,0 +1,215 @@
+"""Adding and editing a grant in the admin: saved through grants.grant (source "manual",
+added_by the editor, one audit-log entry, one signal), every refusal a form error that
+changes nothing, and the list's default access period for an empty expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from wagtail.models import ModelLogEntry
+
+from tests.factories import AccessListFactory, GrantFactory
+from wagtail_member_access import api
+from wagtail_member_access.models import Grant
+from wagtail_member_access.signals import access_granted
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/admin/member-access/grants/new/"
+
+
+def form_data(access_list, **values):
+    data = {
+        "access_list": access_list.pk,
+        "email": "ana@example.com",
+        "name": "Ana",
+        "starts_at": "",
+        "expires_at": "",
+        "note": "",
+    }
+    return {**data, **values}
+
+
+def messages(response) -> list[str]:
+    """The messages' text (Wagtail appends an "Edit" button's HTML to success messages)."""
+    return [str(m).split("\n")[0] for m in response.wsgi_request._messages]
+
+
+def errors(response) -> dict:
+    assert response.status_code == 200, response
+    form = response.context["form"]
+    return {k: [str(m) for m in v] for k, v in form.errors.items()}
+
+
+@pytest.fixture
+def signals():
+    calls = []
+
+    def receiver(sender, **kwargs):
+        calls.append(kwargs)
+
+    access_granted.connect(receiver)
+    yield calls
+    access_granted.disconnect(receiver)
+
+
+def test_add_grants_through_the_grant_path(
+    editor_client, editor, course, signals, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(
+            ADD,
+            form_data(
+                course,
+                email=" Ana@Example.COM ",
+                expires_at="2031-01-31 18:00",
+                note="Paid by invoice",
+            ),
+        )
+    assert response.status_code == 302
+    assert response.url == f"/admin/member-access/grants/?access_list={course.pk}"
+    grant = Grant.objects.get()
+    assert (grant.email, grant.name, grant.source, grant.added_by, grant.note) == (
+        "ana@example.com",
+        "Ana",
+        "manual",
+        editor,
+        "Paid by invoice",
+    )
+    assert grant.expires_at.isoformat() == "2031-01-31T18:00:00+00:00"
+    entries = ModelLogEntry.objects.for_instance(grant)
+    assert [e.action for e in entries] == ["wagtail_member_access.grant"]
+    assert entries[0].user == editor
+    assert [(s["grant"].pk, s["created"]) for s in signals] == [(grant.pk, True)]
+    assert messages(response) == ["Access granted to ana@example.com on “Course A”."]
+
+
+def test_empty_expiry_gets_the_lists_default_period(editor_client, clock):
+    course = AccessListFactory(default_days=30)
+    editor_client.post(ADD, form_data(course, starts_at="2031-03-01 09:00"))
+    grant = Grant.objects.get()
+    assert grant.expires_at - grant.starts_at == timedelta(days=30)
+
+    editor_client.post(ADD, form_data(course, email="bea@example.com"))
+    assert Grant.objects.get(email="bea@example.com").expires_at == clock.now + timedelta(days=30)
+
+    editor_client.post(ADD, form_data(course, email="cem@example.com", unlimited="on"))
+    assert Grant.objects.get(email="cem@example.com").expires_at is None
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"email": "not-an-email"}, {"email": ["Enter a valid email address."]}),
+        (
+            {"starts_at": "2031-02-01 00:00", "expires_at": "2031-01-01 00:00"},
+            {"expires_at": ["The access must end after it starts."]},
+        ),
+        (
+            {"expires_at": "2031-01-01 00:00", "unlimited": "on"},
+            {"unlimited": ["Either give an expiry date or tick “Unlimited”, not both."]},
+        ),
+    ],
+)
+def test_add_errors_change_nothing(
+    editor_client, course, signals, values, expected, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(ADD, form_data(course, **values))
+    assert errors(response) == expected
+    assert not Grant.objects.exists()
+    assert not ModelLogEntry.objects.filter(action__startswith="wagtail_member_access").exists()
+    assert signals == []
+
+
+def test_add_for_an_email_already_on_the_list_is_refused(editor_client, course):
+    api.grant_access("ana@example.com", course, name="Old")
+    response = editor_client.post(ADD, form_data(course, name="New"))
+    assert errors(response) == {
+        "email": [
+            "ana@example.com already has a grant on “Course A”. Edit that grant instead (a "
+            "revoked one is restored with the bulk action “Restore”)."
+        ]
+    }
+    assert Grant.objects.get().name == "Old"
+
+
+def test_add_form_preselects_the_list(editor_client, course):
+    response = editor_client.get(ADD, {"access_list": course.pk})
+    assert response.context["form"].initial["access_list"] == course
+
+
+def test_edit_changes_the_grant_and_keeps_email_and_list(editor_client, editor, course, clock):
+    grant = GrantFactory(
+        access_list=course,
+        email="ana@example.com",
+        starts_at=clock.now + timedelta(days=1),
+        expires_at=clock.now + timedelta(days=3),
+        reminder_sent_at=clock.now,
+        expiry_recorded_at=clock.now,
+    )
+    other = AccessListFactory()
+    url = f"/admin/member-access/grants/edit/{grant.pk}/"
+    response = editor_client.post(
+        url,
+        {
+            "access_list": other.pk,  # disabled: ignored
+            "email": "mallory@example.com",  # disabled: ignored
+            "name": "Ana B.",
+            "starts_at": "",
+            "expires_at": "2031-06-30 12:00",
+            "note": "extended by phone",
+        },
+    )
+    assert response.status_code == 302
+    grant.refresh_from_db()
+    assert (grant.email, grant.access_list, grant.name, grant.note) == (
+        "ana@example.com",
+        course,
+        "Ana B.",
+        "extended by phone",
+    )
+    assert grant.starts_at is None  # cleared: access from now on
+    assert grant.expires_at.isoformat() == "2031-06-30T12:00:00+00:00"
+    # A new expiry is a new period: the reminder and the expiry record start again.
+    assert grant.reminder_sent_at is None and grant.expiry_recorded_at is None
+    assert messages(response) == ["The grant of ana@example.com on “Course A” was saved."]
+
+
+def test_edit_needs_an_expiry_or_unlimited(editor_client, course, clock):
+    grant = GrantFactory(access_list=course, expires_at=clock.now + timedelta(days=3))
+    url = f"/admin/member-access/grants/edit/{grant.pk}/"
+    data = {"name": "x", "starts_at": "", "expires_at": "", "note": ""}
+    assert errors(editor_client.post(url, data)) == {
+        "expires_at": ["Enter when the access ends, or tick “Unlimited”."]
+    }
+    grant.refresh_from_db()
+    assert grant.expires_at == clock.now + timedelta(days=3)
+    editor_client.post(url, {**data, "unlimited": "on"})
+    grant.refresh_from_db()
+    assert grant.expires_at is None
+
+
+def test_edit_form_warns_that_saving_restores_a_revoked_grant(editor_client, course, clock):
+    grant = GrantFactory(access_list=course, revoked_at=clock.now)
+    html = editor_client.get(f"/admin/member-access/grants/edit/{grant.pk}/").content.decode()
+    assert "Saving the form restores its access." in html
+
+
+def test_access_list_form_slug_site_and_default_days(editor_client):
+    response = editor_client.post(
+        "/admin/member-access/lists/new/",
+        {"name": "Yoga Kurs", "slug": "", "description": "", "site": "", "default_days": "0"},
+    )
+    assert errors(response) == {
+        "default_days": ["Enter a number of days of 1 or more, or leave it empty."]
+    }
+    editor_client.post(
+        "/admin/member-access/lists/new/",
+        {"name": "Yoga Kurs", "slug": "", "description": "", "site": "", "default_days": "90"},
+    )
+    from wagtail_member_access.models import AccessList
+
+    created = AccessList.objects.get(name="Yoga Kurs")
+    assert (created.slug, created.site, created.default_days) == ("yoga-kurs", None, 90)
