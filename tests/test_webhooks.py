@@ -178,6 +178,45 @@ def test_expires_at_null_is_unlimited(course):
     assert Grant.objects.get().expires_at is None
 
 
+@pytest.fixture
+def monthly(course):
+    course.default_days = 30
+    course.save()
+    return course
+
+
+def test_no_period_gives_the_lists_default_period(monthly, clock):
+    payload = purchase()
+    del payload["duration_days"]
+    assert post(payload).json()["grant"]["expires_at"] == iso(clock.now + timedelta(days=30))
+    assert Grant.objects.get().expires_at == clock.now + timedelta(days=30)
+
+
+def test_a_renewal_without_a_period_gets_the_default_period_from_now(monthly, clock):
+    """A purchase states the access it sold: the list's period, from the time of purchase,
+    also for a buyer whose earlier access had expired (or ran longer)."""
+    api.grant_access("ana@example.com", monthly, expires_at=clock.now + timedelta(days=400))
+    clock.advance(days=1)
+    assert post(purchase(duration_days=None, reference="order-2")).status_code == 200
+    grant = Grant.objects.get()
+    assert (grant.expires_at, grant.reference) == (clock.now + timedelta(days=30), "order-2")
+
+
+def test_expires_at_null_is_unlimited_even_with_a_default_period(monthly):
+    assert post(purchase(duration_days=None, expires_at=None)).status_code == 200
+    assert Grant.objects.get().expires_at is None
+
+
+def test_an_explicit_period_wins_over_the_default(monthly, clock):
+    post(purchase(duration_days=365))
+    assert Grant.objects.get().expires_at == clock.now + timedelta(days=365)
+
+
+def test_stripe_without_a_period_gets_the_default_period(monthly, clock):
+    stripe_post(stripe_event())
+    assert Grant.objects.get().expires_at == clock.now + timedelta(days=30)
+
+
 def test_a_new_purchase_restores_access_revoked_after_an_earlier_refund(course, clock):
     post(purchase())
     post({"event": "revoke", "list": "course-a", "reference": "order-1001"})
@@ -1026,7 +1065,7 @@ def test_stripe_delivers_twice_and_grants_once(course):
     assert state() == before
 
 
-def test_stripe_unlimited_when_no_period_in_metadata(course):
+def test_stripe_unlimited_when_no_period_in_metadata_and_no_default(course):
     stripe_post(stripe_event())
     assert Grant.objects.get().expires_at is None
 

@@ -111,9 +111,10 @@ class Purchase:
     reference: str
     email: str | None = None
     name: str | None = None
-    #: None with no ``duration`` = unlimited, as in ``api.grant_access``: a purchase states
-    #: the access it sold, so buying an unlimited product also lifts an old expiry.
-    expires_at: datetime | None = None
+    #: ``grants.DEFAULT`` when the event gives no period: the list's default access period
+    #: (``default_days``), else unlimited. ``None`` (``"expires_at": null``): unlimited. A
+    #: purchase states the access it sold, so it also replaces an existing grant's expiry.
+    expires_at: datetime | None | object = grants.DEFAULT
     duration: timedelta | None = None
     notify: bool = False
     extra_log: dict = field(default_factory=dict)
@@ -342,7 +343,8 @@ def parse_purchase(data: dict) -> Purchase:
         raise _invalid(
             "expires_at_and_duration", "Give either 'expires_at' or 'duration_days', not both."
         )
-    expires_at = _expires_at(data.get("expires_at"))
+    # No period at all: the list's default; an explicit null: unlimited.
+    expires_at = _expires_at(data["expires_at"]) if "expires_at" in data else grants.DEFAULT
     duration = _duration(data["duration_days"]) if data.get("duration_days") is not None else None
     notify = data.get("notify", False)
     if not isinstance(notify, bool):
