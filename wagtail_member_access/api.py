@@ -141,7 +141,7 @@ def grant_access(
     *,
     name: str | None = None,
     starts_at: datetime | None = None,
-    expires_at: datetime | None = None,
+    expires_at: datetime | None | object = grants.DEFAULT,
     duration: timedelta | None = None,
     source: str = Grant.Source.API,
     reference: str | None = None,
@@ -154,15 +154,18 @@ def grant_access(
     One grant per (email, list): granting again updates it and restores a revoked one. The
     same non-empty ``reference`` (an order id) returns the existing grant unchanged, so a
     retried purchase grants once. ``expires_at=None`` means unlimited; ``duration`` counts
-    from ``starts_at`` or now. ``notify=True`` emails the member that their access is ready,
-    with links to the pages. Raises ``ValidationError`` and changes nothing for a malformed
-    email, an expiry before the start, or both ``expires_at`` and ``duration``.
+    from ``starts_at`` or now. With neither, the grant (new or existing) gets the list's
+    ``default_days`` from its start or now, and is unlimited when the list has none;
+    ``starts_at=None`` keeps an existing grant's start. ``notify=True`` emails the member
+    that their access is ready, with links to the pages. Raises ``ValidationError`` and
+    changes nothing for a malformed email, an expiry before the start, or both
+    ``expires_at`` and ``duration``.
     """
     obj, _ = grants.grant(
         email,
         access_list,
         name=name,
-        starts_at=starts_at,
+        starts_at=grants.UNSET if starts_at is None else starts_at,
         expires_at=expires_at,
         duration=duration,
         source=source,

@@ -18,11 +18,42 @@ from .members import mask_email, normalize_email
 from .models import AccessList, Grant
 from .signals import access_granted, access_revoked
 
-__all__ = ["KEEP", "grant", "import_grants", "revoke", "revoke_reference"]
+__all__ = [
+    "DEFAULT",
+    "KEEP",
+    "UNSET",
+    "extend",
+    "grant",
+    "import_grants",
+    "restore",
+    "revoke",
+    "revoke_many",
+    "revoke_reference",
+    "set_unlimited",
+]
 
 logger = logging.getLogger("wagtail_member_access")
 
-_UNSET = object()
+
+class _Unset:
+    def __repr__(self):
+        return "UNSET"
+
+
+#: "Not given" for :func:`grant`'s ``starts_at`` and ``expires_at`` (``None`` means "none":
+#: no start, unlimited).
+UNSET = _Unset()
+
+
+class _Default:
+    def __repr__(self):
+        return "DEFAULT"
+
+
+#: ``expires_at=DEFAULT``: the list's default access period (``default_days`` from the start
+#: or now), for a new and an existing grant alike; unlimited when the list has none. What
+#: ``api.grant_access`` does when neither ``expires_at`` nor ``duration`` is given.
+DEFAULT = _Default()
 
 
 def _log_data(grant: Grant) -> dict:
@@ -41,8 +72,8 @@ def grant(
     access_list: AccessList,
     *,
     name: str | None = None,
-    starts_at: datetime | None = None,
-    expires_at: datetime | None | object = _UNSET,
+    starts_at: datetime | None | _Unset = UNSET,
+    expires_at: datetime | None | _Unset | _Default = UNSET,
     duration: timedelta | None = None,
     source: str = Grant.Source.API,
     reference: str | None = None,
@@ -54,18 +85,27 @@ def grant(
 
     One grant per (email, list): granting again updates the grant and restores it if it was
     revoked. A non-empty ``reference`` (an order id) is an idempotency key: if the list already
-    has a grant with it, that grant is returned unchanged. ``duration`` sets ``expires_at`` to
-    ``starts_at`` (or now) + duration; passing neither keeps an existing grant's expiry (a new
-    grant is then unlimited). Raises ``ValidationError`` for a malformed email or an expiry
-    before the start, and changes nothing then.
+    has a grant with it, that grant is returned unchanged.
+
+    ``starts_at``: a datetime, ``None`` (no start: from now on), or :data:`UNSET` (the default:
+    an existing grant keeps its start). ``expires_at``: a datetime, ``None`` (unlimited), or
+    :data:`UNSET` (the default: an existing grant keeps its expiry; a *new* grant gets the
+    list's ``default_days`` from its start or now, or is unlimited when the list has none),
+    or :data:`DEFAULT` (the list's default period for any grant).
+    ``duration`` sets ``expires_at`` to the start (or now) + duration. A changed expiry clears
+    ``reminder_sent_at`` and ``expiry_recorded_at``, so the expiry reminder and the expiry
+    record follow the new date. Raises ``ValidationError`` for a malformed email, an expiry
+    before the start (also the grant's existing start), or both ``expires_at`` and
+    ``duration``, and changes nothing then.
     """
     email = normalize_email(email)
+    start = starts_at if isinstance(starts_at, datetime) else None
     if duration is not None:
-        if expires_at is not _UNSET and expires_at is not None:
+        if isinstance(expires_at, datetime):
             raise ValidationError("Give either expires_at or duration, not both.", code="both")
-        expires_at = (starts_at or timezone.now()) + duration
-    if expires_at not in (_UNSET, None) and starts_at and expires_at <= starts_at:
-        raise ValidationError("The access must expire after it starts.", code="expires_before")
+        expires_at = (start or timezone.now()) + duration
+    if isinstance(expires_at, datetime) and start and expires_at <= start:
+        raise _expires_before()
     if source not in Grant.Source.values:
         raise ValidationError(f"Unknown source {source!r}.", code="source")
 
@@ -86,14 +126,21 @@ def grant(
                 Grant.objects.select_for_update().get(email=email, access_list=access_list),
                 False,
             )
+        if expires_at is DEFAULT or (created and expires_at is UNSET):
+            # The list's default access period, shared by the admin, the API and the webhook.
+            days = access_list.default_days
+            expires_at = (start or timezone.now()) + timedelta(days=days) if days else None
         if name is not None:
             obj.name = name
         if note is not None:
             obj.note = note
-        if starts_at is not None:
+        if starts_at is not UNSET:
             obj.starts_at = starts_at
-        if expires_at is not _UNSET:
+        if expires_at is not UNSET and expires_at != obj.expires_at:
             obj.expires_at = expires_at
+            _new_period(obj)
+        if obj.starts_at and obj.expires_at and obj.expires_at <= obj.starts_at:
+            raise _expires_before()  # rolls back a grant created above, too
         if reference:
             obj.reference = reference
         if not created:
@@ -113,6 +160,16 @@ def grant(
 
         transaction.on_commit(lambda: send_access_ready(obj))
     return obj, created
+
+
+def _expires_before() -> ValidationError:
+    return ValidationError("The access must expire after it starts.", code="expires_before")
+
+
+def _new_period(obj: Grant) -> None:
+    """A new expiry is a new period: its reminder and its expiry record are still to come."""
+    obj.reminder_sent_at = None
+    obj.expiry_recorded_at = None
 
 
 def revoke(email: str, access_list: AccessList, *, by=None) -> bool:
@@ -164,6 +221,123 @@ def revoke_reference(access_list: AccessList, reference: str, *, by=None) -> Gra
         "Access revoked for %s on list %s (reference).", mask_email(obj.email), access_list.pk
     )
     return obj
+
+
+# --- changes to a selection of grants (the admin's bulk actions) --------------------------------
+
+
+def _locked(grants_qs) -> list[Grant]:
+    """The grants of ``grants_qs``, locked for the rest of the transaction, in a stable order
+    (two bulk changes of overlapping selections never lock in opposite orders)."""
+    return list(
+        grants_qs.select_for_update(of=("self",)).select_related("access_list").order_by("pk")
+    )
+
+
+def _set_expiry(objs: list[tuple[Grant, datetime | None]], by) -> int:
+    for obj, expires_at in objs:
+        obj.expires_at = expires_at
+        _new_period(obj)
+        obj.save(
+            update_fields=["expires_at", "reminder_sent_at", "expiry_recorded_at", "updated_at"]
+        )
+        log(instance=obj, action=log_actions.EXTEND, user=by, data=_log_data(obj))
+        transaction.on_commit(
+            lambda obj=obj: access_granted.send(sender=Grant, grant=obj, created=False)
+        )
+    return len(objs)
+
+
+def extend(grants_qs, *, days: int | None = None, until: datetime | None = None, by=None) -> int:
+    """Lengthen the access of the grants in ``grants_qs``; return how many changed.
+
+    Give exactly one of ``days`` (added to each grant's end, or to now for a grant whose
+    access already ended; unlimited grants stay unlimited) or ``until`` (the new end for
+    every grant). Revoked grants get the new date but stay revoked (:func:`restore` restores
+    them). Each change is written to the audit log (``EXTEND``), sends ``access_granted``
+    (``created=False``) and clears the grant's reminder and expiry records. Raises
+    ``ValidationError`` and changes nothing when ``days`` is not 1 or more, or when ``until``
+    is not after the start of one of the grants (the message names them).
+    """
+    if (days is None) == (until is None):
+        raise ValueError("Give either days or until.")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
+        raise ValidationError("Extend by a whole number of days, 1 or more.", code="days")
+    now = timezone.now()
+    with transaction.atomic():
+        changes, too_early = [], []
+        for obj in _locked(grants_qs):
+            if days is not None:
+                if obj.expires_at is None:
+                    continue
+                new = max(obj.expires_at, now) + timedelta(days=days)
+            else:
+                if obj.starts_at and until <= obj.starts_at:
+                    too_early.append(obj.email)
+                    continue
+                if until == obj.expires_at:
+                    continue
+                new = until
+            changes.append((obj, new))
+        if too_early:
+            raise ValidationError(
+                "The new end is not after the start of the access of %(emails)s.",
+                code="expires_before",
+                params={"emails": ", ".join(too_early)},
+            )
+        changed = _set_expiry(changes, by)
+    logger.info("Access period changed for %s grants.", changed)
+    return changed
+
+
+def set_unlimited(grants_qs, *, by=None) -> int:
+    """Remove the end of the access of the grants in ``grants_qs``; return how many changed
+    (unlimited grants are left as they are). Logged and signalled as :func:`extend` is."""
+    with transaction.atomic():
+        changed = _set_expiry(
+            [(obj, None) for obj in _locked(grants_qs) if obj.expires_at is not None], by
+        )
+    logger.info("Access made unlimited for %s grants.", changed)
+    return changed
+
+
+def restore(grants_qs, *, by=None) -> int:
+    """Undo the revocation of the revoked grants in ``grants_qs``; return how many were
+    restored (grants that are not revoked are left as they are). Each restored grant is
+    logged as a grant and sends ``access_granted`` (``created=False``); a grant whose period
+    has ended meanwhile is restored but stays expired."""
+    with transaction.atomic():
+        objs = [obj for obj in _locked(grants_qs) if obj.revoked_at is not None]
+        for obj in objs:
+            obj.revoked_at = None
+            obj.save(update_fields=["revoked_at", "updated_at"])
+            log(
+                instance=obj,
+                action=log_actions.GRANT,
+                user=by,
+                data=_log_data(obj) | {"created": False, "restored": True},
+            )
+            transaction.on_commit(
+                lambda obj=obj: access_granted.send(sender=Grant, grant=obj, created=False)
+            )
+    logger.info("Access restored for %s grants.", len(objs))
+    return len(objs)
+
+
+def revoke_many(grants_qs, *, by=None) -> int:
+    """Revoke the grants in ``grants_qs`` that are not revoked yet, from the next request on;
+    return how many. Each is logged (``REVOKE``) and sends ``access_revoked``, as
+    :func:`revoke` does."""
+    now = timezone.now()
+    with transaction.atomic():
+        objs = [obj for obj in _locked(grants_qs) if obj.revoked_at is None]
+        for obj in objs:
+            obj.revoked_at = now
+            obj.save(update_fields=["revoked_at", "updated_at"])
+            log(instance=obj, action=log_actions.REVOKE, user=by, data=_log_data(obj))
+            transaction.on_commit(lambda obj=obj: access_revoked.send(sender=Grant, grant=obj))
+    logger.info("Access revoked for %s grants.", len(objs))
+    return len(objs)
 
 
 #: Fields an import may set; the others (source, reference, added_by …) are the import's own.

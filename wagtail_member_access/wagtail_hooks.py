@@ -3,6 +3,7 @@
 from wagtail import hooks
 
 from . import log_actions
+from .admin import bulk_actions as admin_bulk_actions
 from .views.unlock import gate
 
 
@@ -14,3 +15,14 @@ def check_member_access(callback):
 @hooks.register("register_log_actions")
 def register_log_actions(actions):
     log_actions.register(actions)
+
+
+@hooks.register("register_admin_viewset")
+def register_member_access_admin():
+    from .admin.viewsets import member_access_group
+
+    return member_access_group()
+
+
+for _bulk_action in admin_bulk_actions.ACTIONS:
+    hooks.register("register_bulk_action", _bulk_action)

@@ -102,9 +102,9 @@ def test_expiry_moves_a_grant_between_filters(editor_client, course, grants, clo
         "expired@example.com",
         "soon@example.com",
     ]
-    assert emails(
-        editor_client.get(GRANTS, {"access_list": course.pk, "status": "expiring"})
-    ) == ["later@example.com"]
+    assert emails(editor_client.get(GRANTS, {"access_list": course.pk, "status": "expiring"})) == [
+        "later@example.com"
+    ]
 
 
 def test_search_by_email_and_name(editor_client, grants):

@@ -46,7 +46,7 @@ def test_view_only_user_sees_the_listing_but_cannot_change(viewer_client, course
     assert "ana@example.com" in html
     assert "Add grant" not in html
     assert "Import CSV" not in html
-    assert 'data-bulk-action-checkbox' not in html
+    assert "data-bulk-action-checkbox" not in html
     assert "bulk-actions.js" not in html
     assert f"{GRANTS}edit/{grant.pk}/" not in html
     assert denied(viewer_client.get(f"{GRANTS}new/"))
