@@ -1,0 +1,217 @@
+"""CSV and XLSX export of the grants listing (formula cells neutralised), and the CSV import
+view: upload, dry run with counts and every invalid row, then an all-or-nothing import."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from openpyxl import load_workbook
+from wagtail.models import ModelLogEntry
+
+from tests.factories import GrantFactory
+from wagtail_member_access.admin import views as admin_views
+from wagtail_member_access.models import Grant
+
+pytestmark = pytest.mark.django_db
+
+GRANTS = "/admin/member-access/grants/"
+
+EVIL = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tTab", "\rCR"]
+
+
+@pytest.fixture
+def exported(course, clock):
+    GrantFactory(
+        access_list=course,
+        email="ana@example.com",
+        name="Ana",
+        expires_at=clock.now.replace(microsecond=0) + timedelta(days=1),
+        note="plain",
+    )
+    for n, value in enumerate(EVIL):
+        GrantFactory(access_list=course, email=f"x{n}@example.com", name=value, note=value)
+    return course
+
+
+def test_csv_export_neutralises_formulas(editor_client, exported, clock):
+    response = editor_client.get(GRANTS, {"access_list": exported.pk, "export": "csv"})
+    assert response["Content-Type"] == "text/csv"
+    day = f"{clock.now:%Y-%m-%d}"
+    assert response["Content-Disposition"] == f'attachment; filename="grants-course-a-{day}.csv"'
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == [
+        "Email", "Name", "Access list", "Status", "Starts", "Expires", "Revoked",
+        "Last access", "Source", "Reference", "Note", "Created at",
+    ]  # fmt: skip
+    ana = rows[1]
+    expires = clock.now.replace(microsecond=0) + timedelta(days=1)
+    assert ana[:6] == [
+        "ana@example.com",
+        "Ana",
+        "Course A",
+        "Active",
+        "",
+        f"{expires:%Y-%m-%d %H:%M}",
+    ]
+    assert ana[8] == "Added by hand" and ana[10] == "plain"
+    names = {row[0]: (row[1], row[10]) for row in rows[2:]}
+    for n, value in enumerate(EVIL):
+        assert names[f"x{n}@example.com"] == ("'" + value, "'" + value)
+
+
+def test_xlsx_export_is_readable_and_keeps_text_as_text(editor_client, exported):
+    response = editor_client.get(GRANTS, {"access_list": exported.pk, "export": "xlsx"})
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = workbook.active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("Email", "Name", "Access list", "Status")
+    assert rows[1][:4] == ("ana@example.com", "Ana", "Course A", "Active")
+    cells = {row[0].value: row[1] for row in sheet.iter_rows(min_row=3)}
+    assert cells["x0@example.com"].value == EVIL[0]
+    assert cells["x0@example.com"].data_type == "s"  # text, never a formula
+
+
+def test_export_follows_the_filters(editor_client, exported, clock):
+    Grant.objects.filter(email="x1@example.com").update(revoked_at=clock.now)
+    response = editor_client.get(GRANTS, {"status": "revoked", "export": "csv"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row[0] for row in rows[1:]] == ["x1@example.com"]
+
+
+# --- import --------------------------------------------------------------------------------------
+
+GOOD = (
+    "email;name;starts;expires;note\n"
+    "ana@example.com;Ana;;2031-12-31;\n"
+    "bea@example.com;Bea;;;\n"
+    "old@example.com;Old Name;;;\n"
+)
+BAD = "email,name,expires\nana@example.com,Ana,2031-12-31\nnot-an-email,X,\nbea@example.com,Bea,2031-13-45\n"
+
+
+def upload(client, access_list, content: bytes | str, name="buyers.csv"):
+    if isinstance(content, str):
+        content = content.encode()
+    return client.post(
+        f"/admin/member-access/lists/{access_list.pk}/import/",
+        {"file": SimpleUploadedFile(name, content, content_type="text/csv")},
+    )
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(admin_views.tempfile, "gettempdir", lambda: str(tmp_path))
+    return tmp_path / "wagtail_member_access_imports"
+
+
+def test_dry_run_then_import(editor_client, editor, course, upload_dir):
+    GrantFactory(access_list=course, email="old@example.com", name="Old")
+    response = upload(editor_client, course, GOOD)
+    result = response.context["result"]
+    assert (result.new, result.updated, result.unchanged, result.invalid) == (2, 1, 0, 0)
+    assert result.dry_run and not result.written
+    html = response.content.decode()
+    assert "Dry run: nothing has been imported yet" in html
+    assert '<td data-count="new">2</td>' in html
+    assert Grant.objects.filter(access_list=course).count() == 1  # nothing written yet
+    kept = list(upload_dir.glob("*.csv"))
+    assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o600"
+
+    response = editor_client.post(
+        f"/admin/member-access/lists/{course.pk}/import/", {"import": "1"}
+    )
+    assert response.status_code == 302
+    assert response.url == f"{GRANTS}?access_list={course.pk}"
+    assert sorted(course.grants.values_list("email", "name", "source")) == [
+        ("ana@example.com", "Ana", "import"),
+        ("bea@example.com", "Bea", "import"),
+        ("old@example.com", "Old Name", "import"),
+    ]
+    assert list(upload_dir.glob("*.csv")) == []  # cleaned up
+    entry = ModelLogEntry.objects.get(action="wagtail_member_access.import")
+    assert entry.user == editor
+    assert (entry.data["created"], entry.data["updated"], entry.data["file"]) == (
+        2,
+        1,
+        "buyers.csv",
+    )
+    assert [str(m).split("\n")[0] for m in response.wsgi_request._messages] == [
+        "Imported 2 new and 1 updated grants into “Course A” (0 unchanged)."
+    ]
+    # The same file again: nothing to import.
+    response = upload(editor_client, course, GOOD)
+    assert "Nothing to import: every row is already on the list" in response.content.decode()
+
+
+def test_bad_file_shows_every_invalid_row_and_changes_nothing(editor_client, course, upload_dir):
+    response = upload(editor_client, course, BAD)
+    result = response.context["result"]
+    assert (result.new, result.invalid) == (1, 2)
+    html = response.content.decode()
+    assert "The file cannot be imported" in html
+    assert [error.line for error in result.errors] == [3, 4]
+    assert result.errors[0].message == "“not-an-email” is not a valid email address."
+    assert result.errors[1].message.startswith("“2031-13-45” in column “expires” is not a valid")
+    for error in result.errors:  # every invalid row, with its line and reason
+        assert f"<tr><td>{error.line}</td><td>{error.message}</td></tr>" in html
+    assert 'name="import"' not in html
+    assert not Grant.objects.exists()
+    assert list(upload_dir.glob("*.csv")) == []
+    # An "import" without a pending file imports nothing.
+    response = editor_client.post(
+        f"/admin/member-access/lists/{course.pk}/import/", {"import": "1"}
+    )
+    assert not Grant.objects.exists()
+    assert [str(m) for m in response.wsgi_request._messages] == [
+        "The uploaded file is no longer available. Upload it again."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "The file is empty."),
+        ("email\n".encode("utf-16"), "The file is UTF-16 text."),
+        (b"name\nAna\n", "The file has no email column."),
+        (b"email\nj\xf6rg@example.com\n", "Line 2 is not UTF-8 text"),
+    ],
+)
+def test_unreadable_files(editor_client, course, content, message):
+    response = upload(editor_client, course, content)
+    if content == b"":
+        assert response.context["form"].errors == {"file": ["The submitted file is empty."]}
+    else:
+        assert message in response.context["file_error"]
+    assert not Grant.objects.exists()
+
+
+def test_too_large_file_is_refused_before_reading(editor_client, course, settings, upload_dir):
+    settings.WAGTAIL_MEMBER_ACCESS_IMPORT_MAX_SIZE = 1_000_000
+    response = upload(editor_client, course, "email\n" + "a@example.com\n" * 80_000)
+    assert response.context["form"].errors == {
+        "file": [
+            "The file is 1.1 MB; files up to 1 MB can be imported. Split it into smaller files."
+        ]
+    }
+    assert not Grant.objects.exists() and not upload_dir.exists()
+
+
+def test_pending_file_is_bound_to_its_list(editor_client, course, upload_dir):
+    from tests.factories import AccessListFactory
+
+    other = AccessListFactory()
+    upload(editor_client, course, GOOD)
+    response = editor_client.post(f"/admin/member-access/lists/{other.pk}/import/", {"import": "1"})
+    assert not Grant.objects.exists()
+    assert "no longer available" in str(list(response.wsgi_request._messages)[-1])
+
+
+def test_cancel_removes_the_file(editor_client, course, upload_dir):
+    upload(editor_client, course, GOOD)
+    assert len(list(upload_dir.glob("*.csv"))) == 1
+    editor_client.post(f"/admin/member-access/lists/{course.pk}/import/", {"cancel": "1"})
+    assert list(upload_dir.glob("*.csv")) == [] and not Grant.objects.exists()
