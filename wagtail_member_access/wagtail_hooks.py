@@ -26,3 +26,10 @@ def register_member_access_admin():
 
 for _bulk_action in admin_bulk_actions.ACTIONS:
     hooks.register("register_bulk_action", _bulk_action)
+
+
+@hooks.register("register_user_listing_buttons")
+def member_email_buttons(user, request_user):
+    from .admin.members import user_listing_buttons
+
+    return user_listing_buttons(user, request_user)
