@@ -31,6 +31,8 @@ demo: $(STAMP)
 	@echo "Admin:          http://127.0.0.1:8000/admin/ (admin / admin)"
 	@echo "Protected page: http://127.0.0.1:8000/course-a-lesson-1/"
 	@echo "Buyer email:    buyer@example.com (the code is printed below and in the outbox)"
+	@echo "Members only:   http://127.0.0.1:8000/library/ (sign in as buyer@example.com)"
+	@echo "Access lists:   http://127.0.0.1:8000/admin/member-access/lists/"
 	@echo "Demo outbox:    http://127.0.0.1:8000/outbox/"
 	@echo
 	$(MANAGE) runserver 127.0.0.1:8000

@@ -54,7 +54,30 @@ with override_settings(DEMO_OUTBOX_DIR=outbox_dir):
     assert "Welcome to lesson 1" in client.get("/course-a-lesson-1/").content.decode()
     assert "The worksheet" in client.get("/course-a-lesson-1/worksheet/").content.decode()
 
+    # Signed in as the buyer (by the code above): the members-only library opens, and
+    # "my access" lists Course A.
+    assert "members' library" in client.get("/library/").content.decode().lower()
+    assert "Course A" in client.get("/access/my-access/").content.decode()
+    # Signed out, the library sends the visitor to the member sign-in page and back.
+    anonymous = Client()
+    response = anonymous.get("/library/")
+    assert response.status_code == 302 and "/access/sign-in/" in response["Location"], response
+
+    # The editor's screens of the demo's admin.
+    admin = Client()
+    assert admin.login(username="admin", password="admin")
+    for url in (
+        "/admin/member-access/lists/",
+        "/admin/member-access/grants/",
+        "/admin/member-access/emails/",
+        "/admin/member-access/emails/new/",
+    ):
+        assert admin.get(url).status_code == 200, url
+
     with override_settings(DEBUG=False):
         assert client.get("/outbox/").status_code == 404
 
-print(f"demo smoke: seeded twice, code flow via the outbox ({settings.ROOT_URLCONF}) works")
+print(
+    f"demo smoke: seeded twice, code flow via the outbox ({settings.ROOT_URLCONF}), members "
+    "page, my access and the admin screens work"
+)

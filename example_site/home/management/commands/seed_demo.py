@@ -9,10 +9,13 @@ DEMO ONLY: it creates a superuser ``admin`` with the password ``admin``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from wagtail.models import Page, Site
 
 from home.models import ContentPage, HomePage
@@ -57,6 +60,22 @@ MEMBERS_BODY = (
     "<p>The members' area. This page is set to <b>code or link</b>: one email carries both; "
     "use whichever is handier, the other then stops working.</p>"
 )
+LIBRARY_BODY = (
+    "<p>The members' library. This page is set to <b>signed-in members</b> of the Course A "
+    "list: signed-out visitors are sent to the sign-in page (password, code or link) and back "
+    "here; signed-in members without a Course A grant are told what they do have.</p>"
+)
+#: Sample grants for the admin's filters: (email, name, starts in days, expires in days,
+#: revoked). Dates count from the first seeding; the seeding never changes them later.
+SAMPLE_GRANTS = [
+    ("active@example.com", "Active Buyer", None, None, False),
+    ("soon@example.com", "Expiring Soon", -30, 3, False),
+    ("expired@example.com", "Expired Buyer", -60, -1, False),
+    ("upcoming@example.com", "Upcoming Buyer", 10, 40, False),
+    ("refunded@example.com", "Refunded Buyer", None, None, True),
+]
+SAMPLE_LIST = "Course B"
+
 WORKSHEET_BODY = (
     "<p>The worksheet for lesson 1. This page has no protection of its own: it is protected "
     "because it is below Course A – Lesson 1.</p>"
@@ -77,11 +96,14 @@ class Command(BaseCommand):
             self.ensure_page(lesson, "Lesson 1 – Worksheet", "worksheet", WORKSHEET_BODY)
             video = self.ensure_page(home, "Course A – Bonus video", "course-a-video", VIDEO_BODY)
             members = self.ensure_page(home, "Members' area", "members-area", MEMBERS_BODY)
+            library = self.ensure_page(home, "Members' library", "library", LIBRARY_BODY)
             course = self.ensure_access_list()
             self.ensure_protected(lesson, course, "code")
             self.ensure_protected(video, course, "link")
             self.ensure_protected(members, course, "code_or_link")
+            self.ensure_protected(library, course, "members")
             self.ensure_buyer(course)
+            self.ensure_sample_grants()
         if self.verbosity:
             self.stdout.write(
                 self.style.SUCCESS("Demo data ready.")
@@ -156,6 +178,30 @@ class Command(BaseCommand):
         if not exists:
             api.protect(page, mode=mode, access_lists=[course])
         self.say(not exists, f"member access on {page.title!r}: {mode}")
+
+    def ensure_sample_grants(self) -> None:
+        """A second list with grants in every state, for the admin's filters and bulk
+        actions. Created once; left alone afterwards (editors may change them)."""
+        sample = AccessList.objects.filter(name=SAMPLE_LIST).first()
+        if sample is not None:
+            self.say(False, f"access list {SAMPLE_LIST!r} with sample grants")
+            return
+        sample = api.create_access_list(
+            SAMPLE_LIST, description="Sample grants in every state.", default_days=365
+        )
+        now = timezone.now()
+        for email, name, starts, expires, revoked in SAMPLE_GRANTS:
+            api.grant_access(
+                email,
+                sample,
+                name=name,
+                starts_at=now + timedelta(days=starts) if starts is not None else None,
+                expires_at=now + timedelta(days=expires) if expires is not None else None,
+                source="manual",
+            )
+            if revoked:
+                api.revoke_access(email, sample)
+        self.say(True, f"access list {SAMPLE_LIST!r} with {len(SAMPLE_GRANTS)} sample grants")
 
     def ensure_buyer(self, course: AccessList) -> None:
         # Left alone while active; (re)granted when missing or revoked, e.g. in the admin.
