@@ -143,10 +143,18 @@ def test_bulk_email_to_given_addresses_shows_each_failure(sender_client, members
     ("data", "field", "message"),
     [
         ({"kind": "reset"}, "emails", "Choose an access list or give addresses."),
-        ({"kind": "reset", "emails": "ana@example.com\nnope"}, "emails", "Not valid email addresses: nope"),
-        ({"kind": "access_ready", "emails": "ana@example.com"}, "access_list", "Choose the access list whose email to send."),
+        (
+            {"kind": "reset", "emails": "ana@example.com\nnope"},
+            "emails",
+            "Not valid email addresses: nope",
+        ),
+        (
+            {"kind": "access_ready", "emails": "ana@example.com"},
+            "access_list",
+            "Choose the access list whose email to send.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bulk_email_form_errors_change_nothing(sender_client, members, data, field, message):
     response = sender_client.post(ADD, data)
     assert response.status_code == 200
