@@ -521,7 +521,7 @@ def test_a_long_line_later_in_the_file_is_named(course):
     assert excinfo.value.line == 3
 
 
-# --- formula injection ------------------------------------------------------------------------------
+# --- formula injection ---------------------------------------------------------------------
 
 
 def test_formula_like_names_and_notes_are_stored_as_plain_text(course):
@@ -578,9 +578,8 @@ def test_an_integrity_error_mid_way_leaves_nothing(course):
         return execute(sql, params, many, context)
 
     data = "email,name\nold@example.com,New\n" + "".join(f"m{i}@example.com,M\n" for i in range(5))
-    with connection.execute_wrapper(duplicate_second_batch):
-        with pytest.raises(InvalidFile) as excinfo:
-            run(data, course, batch_size=2)
+    with connection.execute_wrapper(duplicate_second_batch), pytest.raises(InvalidFile) as excinfo:
+        run(data, course, batch_size=2)
     assert str(excinfo.value) == (
         "Another change added one of these addresses to the list during the import. Nothing "
         "was imported; import the file again."
