@@ -818,6 +818,16 @@ def test_a_lists_own_secret_replaces_the_global_one(settings, course, course_b):
     ]
 
 
+@pytest.mark.parametrize("spelling", [" course-a", "course-a ", "\tcourse-a\n"])
+def test_padding_the_slug_does_not_sidestep_a_lists_own_secret(settings, course, spelling):
+    # The list is looked up by the stripped slug, so the secret must be chosen by it too.
+    settings.WAGTAIL_MEMBER_ACCESS_WEBHOOK_LIST_SECRETS = {"course-a": LIST_SECRET}
+    refused = post(purchase(list=spelling), secret=SECRET)
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_signature")
+    assert not Grant.objects.exists()
+    assert post(purchase(list=spelling), secret=LIST_SECRET).status_code == 200
+
+
 def test_only_lists_with_a_secret_are_open_without_a_global_secret(settings, course, course_b):
     settings.WAGTAIL_MEMBER_ACCESS_WEBHOOK_SECRET = None
     settings.WAGTAIL_MEMBER_ACCESS_WEBHOOK_LIST_SECRETS = {"course-a": LIST_SECRET}

@@ -531,6 +531,10 @@ class _Endpoint:
 
 def _purchase_secrets(data: dict) -> tuple[str, ...]:
     slug = data.get("list")
+    # The slug is read exactly as parse_purchase() reads it (stripped): a list's own secret
+    # must not be sidestepped by " course-a" signed with the global secret.
+    if isinstance(slug, str):
+        slug = slug.strip()
     own = app_settings.WEBHOOK_LIST_SECRETS.get(slug) if isinstance(slug, str) else None
     secrets = own or app_settings.WEBHOOK_SECRET
     if not secrets:
