@@ -217,3 +217,16 @@ def test_every_invalid_setting_is_reported_not_only_the_first(settings):
         "WAGTAIL_MEMBER_ACCESS_CODE_LENGTH must be an integer from 6 to 8.",
         "WAGTAIL_MEMBER_ACCESS_BULK_EMAIL_INTERVAL must not be negative.",
     ]
+
+
+def test_the_immediate_task_backend_is_flagged_in_production(settings):
+    from wagtail_member_access.checks import check_task_backend
+
+    settings.DEBUG = False
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    assert [w.id for w in check_task_backend(None)] == ["wagtail_member_access.W002"]
+    settings.DEBUG = True
+    assert check_task_backend(None) == []
+    settings.DEBUG = False
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    assert check_task_backend(None) == []

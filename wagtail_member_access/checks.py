@@ -82,3 +82,31 @@ def check_settings(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@checks.register(checks.Tags.security)
+def check_task_backend(app_configs, **kwargs):
+    # With the immediate backend the email is sent while the server closes the response:
+    # the first byte is as fast for listed and unlisted addresses, but the connection (and,
+    # with keep-alive, the next request on it) ends later for a listed one.
+    from django_tasks import task_backends
+    from django_tasks.backends.immediate import ImmediateBackend
+
+    alias = app_settings.TASK_BACKEND
+    try:
+        backend = task_backends[alias]
+    except Exception:  # reported by django-tasks' own checks
+        return []
+    if isinstance(backend, ImmediateBackend) and not settings.DEBUG:
+        return [
+            checks.Warning(
+                f"wagtail-member-access sends its emails with the immediate task backend "
+                f"({alias!r}): the mail is sent in the web process while the response closes, "
+                "so how long a connection stays open can tell whether an address is on an "
+                "access list.",
+                hint="Run a django-tasks worker backend (database or RQ) and point "
+                "WAGTAIL_MEMBER_ACCESS_TASK_BACKEND at it.",
+                id="wagtail_member_access.W002",
+            )
+        ]
+    return []
