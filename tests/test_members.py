@@ -309,3 +309,14 @@ def test_sign_in_member_signs_nobody_in_for_staff():
 # Custom user models (email as USERNAME_FIELD, no username field) take a different branch of
 # ``members._create_member``. AUTH_USER_MODEL is fixed when Django starts, so covering them
 # needs a second settings module and a second test run; this suite covers ``auth.User``.
+
+
+def test_find_member_ignores_look_alikes_that_the_database_folds_together(db):
+    # PostgreSQL's UPPER() folds "ı" (dotless i) to "I", so iexact matches "mıke" to "mike";
+    # SQLite does not. Either way only the exact normalised address is the member.
+    from wagtail_member_access.members import find_member
+
+    mike = UserFactory(username="mike", email="Mike@Example.com")
+    assert find_member("mike@example.com") == mike
+    assert find_member("MIKE@example.com") == mike
+    assert find_member("m\u0131ke@example.com") is None

@@ -68,6 +68,13 @@ def is_privileged(user) -> bool:
     return bool(user.is_staff or user.is_superuser or user.has_perm("wagtailadmin.access_admin"))
 
 
+def _normalized(value) -> str:
+    try:
+        return normalize_email(value or "")
+    except ValidationError:
+        return ""
+
+
 def find_member(email: str):
     """The active or inactive user whose email is ``email`` (case-insensitively), or None.
 
@@ -76,7 +83,13 @@ def find_member(email: str):
     """
     User = get_user_model()
     email_field = User.get_email_field_name()
-    users = list(User._default_manager.filter(**{f"{email_field}__iexact": email})[:2])
+    # ``iexact`` finds the candidates with an index-friendly query; the exact comparison of
+    # normalised addresses then drops look-alikes that a database's case folding matches
+    # (PostgreSQL's UPPER() turns "ı" into "I", so "mıke@…" would find "mike@…" and get a
+    # fresh set of per-address rate limits).
+    candidates = User._default_manager.filter(**{f"{email_field}__iexact": email})[:10]
+    wanted = _normalized(email)
+    users = [u for u in candidates if wanted and _normalized(getattr(u, email_field)) == wanted]
     if len(users) > 1:
         logger.warning("Several accounts share %s; none is signed in by email.", mask_email(email))
         raise NotAllowed("ambiguous")
