@@ -20,7 +20,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -92,6 +92,10 @@ class SendOneView(WagtailAdminTemplateMixin, View):
             raise PermissionDenied
         self.kind = kind
         self.member = get_object_or_404(get_user_model(), pk=pk)
+        if is_privileged(self.member):
+            # Staff get no member emails; and an editor who may send member emails need not
+            # learn the addresses of staff accounts from this page.
+            raise Http404
         return super().dispatch(request, pk, kind)
 
     def get_page_title(self):
@@ -107,7 +111,6 @@ class SendOneView(WagtailAdminTemplateMixin, View):
             self.get_context_data(
                 member=self.member,
                 email=_email_of(self.member),
-                staff=is_privileged(self.member),
                 back_url=reverse("wagtailusers_users:index"),
                 explanation=EXPLANATIONS[self.kind],
             ),
@@ -117,7 +120,7 @@ class SendOneView(WagtailAdminTemplateMixin, View):
         email = _email_of(self.member)
         send = getattr(accounts, SINGLE[self.kind][1])
         try:
-            sent = bool(email) and not is_privileged(self.member) and send(email, by=request.user)
+            sent = bool(email) and send(email, by=request.user)
         except ValidationError:
             sent = False
         if sent:
@@ -126,8 +129,8 @@ class SendOneView(WagtailAdminTemplateMixin, View):
             messages.error(
                 request,
                 _(
-                    "No email was sent to %(email)s: staff and inactive accounts get no member "
-                    "emails, and the mail server may have failed (see the server log)."
+                    "No email was sent to %(email)s: inactive accounts get no member emails, "
+                    "and the mail server may have failed (see the server log)."
                 )
                 % {"email": email or "—"},
             )
