@@ -91,3 +91,14 @@ def test_sign_in_link_never_signs_in_someone_made_staff_since(client, mailoutbox
     member.save()
     response = confirm(Client(), link_path(mailoutbox[0]))
     assert response.status_code == 403
+
+
+def test_a_return_url_with_its_own_query_survives_the_email_step(client, buyer, mailoutbox):
+    response = client.post(
+        reverse("wagtail_member_access:sign_in"),
+        {"email": "ana@example.com", "next": "/course/?page=2&tab=notes"},
+    )
+    assert response.status_code == 303
+    assert response["Location"] == "/access/sign-in/?next=%2Fcourse%2F%3Fpage%3D2%26tab%3Dnotes"
+    page = client.get(response["Location"])
+    assert 'value="/course/?page=2&amp;tab=notes"' in page.content.decode()

@@ -44,6 +44,11 @@ def _actions() -> dict:
     }
 
 
+def _sign_in_url(next_url: str) -> str:
+    # Encoded: a return URL with its own query ("/course/?page=2&tab=notes") stays whole.
+    return f"{reverse('wagtail_member_access:sign_in')}?{urlencode({'next': next_url})}"
+
+
 def _next(request) -> str:
     value = request.POST.get("next") or request.GET.get("next")
     return safe_next(request, value, app_settings.SIGN_IN_REDIRECT_URL)
@@ -90,7 +95,7 @@ def sign_in(request):
         return ratelimited_response(request)
     next_url = _next(request)
     challenge = flows.request_email(request, email, None, next_url=next_url)
-    response = redirect(f"{reverse('wagtail_member_access:sign_in')}?next={next_url}")
+    response = redirect(_sign_in_url(next_url))
     if challenge is not None:
         enqueue_after_response(response, deliver_challenge, challenge.pk)
     return response
@@ -115,7 +120,7 @@ def sign_in_code(request):
 @require_POST
 def sign_in_change(request):
     flows.clear_challenge(request)
-    return redirect(f"{reverse('wagtail_member_access:sign_in')}?next={_next(request)}")
+    return redirect(_sign_in_url(_next(request)))
 
 
 @require_POST
