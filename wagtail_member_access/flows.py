@@ -306,13 +306,15 @@ def deliver_access_ready(grant_id: int) -> None:
         page = restriction.page.specific
         entry = {"title": page.title, "url": page.get_full_url() or "", "link": ""}
         if access.email_may_view(grant.email, page) is not None:
-            challenge = tokens.start_challenge(grant.email, page, site=page.get_site())
+            # Beside, not instead of, a code the member may be waiting for on this page.
+            challenge = tokens.start_challenge(
+                grant.email, page, site=page.get_site(), replace_others=False
+            )
             issued = tokens.issue(
                 challenge,
                 code=False,
                 link=True,
                 link_validity=app_settings.NOTIFY_LINK_VALIDITY,
-                replace_others=False,
             )
             entry["link"] = link_url(page.get_site(), issued.link_token)
         pages.append((page, entry))

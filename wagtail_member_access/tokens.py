@@ -23,7 +23,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django_otp.util import random_number_token
@@ -69,10 +70,29 @@ def start_challenge(
     language: str = "",
     site=None,
     next_url: str = "",
+    replace_others: bool = True,
 ) -> EmailChallenge:
     """Record a request for a code or link. Nothing secret exists yet: :func:`issue` makes
-    it, in the background task, and only if the email may have access."""
+    it, in the background task, and only if the email may have access.
+
+    With ``replace_others``, earlier requests for the same purpose, email and page (or
+    sign-in) stop working now (SECURITY 4). That happens here, at request time and for every
+    address, rather than when a code is issued (which happens for listed addresses only): a
+    code typed into an older request then answers "replaced" whether or not the address is
+    listed, so the answer tells nothing (SECURITY 13)."""
     now = timezone.now()
+    if replace_others:
+        EmailChallenge.objects.filter(
+            Q(cancelled_at__isnull=True)
+            | Q(cancel_reason=EmailChallenge.CancelReason.NOT_ELIGIBLE),
+            purpose=purpose,
+            email=email,
+            page_id=page.pk if page is not None else None,
+            redeemed_at__isnull=True,
+        ).update(
+            cancelled_at=Coalesce("cancelled_at", Value(now)),
+            cancel_reason=EmailChallenge.CancelReason.REPLACED,
+        )
     return EmailChallenge.objects.create(
         purpose=purpose,
         email=email,
@@ -99,11 +119,10 @@ def issue(
     code: bool,
     link: bool,
     link_validity=None,
-    replace_others: bool = True,
 ) -> Issued | None:
     """Make the code and/or link token for ``challenge`` and return them, or None if the
-    challenge was already issued or cancelled. With ``replace_others``, earlier open requests
-    for the same email and page (or sign-in) stop working (SECURITY 4)."""
+    challenge was already issued or cancelled (a newer request replaced it: see
+    :func:`start_challenge`)."""
     now = timezone.now()
     secret_code = random_number_token(app_settings.CODE_LENGTH) if code else ""
     token = secrets.token_urlsafe(32) if link else ""
@@ -122,16 +141,6 @@ def issue(
     )
     if not issued:
         return None
-    if replace_others:
-        EmailChallenge.objects.filter(
-            purpose=challenge.purpose,
-            email=challenge.email,
-            page_id=challenge.page_id,
-            redeemed_at__isnull=True,
-            cancelled_at__isnull=True,
-        ).exclude(pk=challenge.pk).update(
-            cancelled_at=now, cancel_reason=EmailChallenge.CancelReason.REPLACED
-        )
     challenge.refresh_from_db()
     return Issued(code=secret_code, link_token=token)
 

@@ -448,3 +448,23 @@ def test_unlock_is_written_to_the_page_history(client, protected_page, buyer, ma
     failed = entries.get(action="wagtail_member_access.unlock_failed")
     assert failed.data == {"email": "a**@example.com", "reason": "wrong"}
     assert GrantFactory  # factories importable
+
+
+@pytest.mark.parametrize("email", ["ana@example.com", "nobody@example.com"])
+def test_a_request_from_a_second_browser_replaces_the_first_for_every_address(
+    protected_page, buyer, email, mailoutbox
+):
+    # Found in review: codes used to be replaced only when a new one was issued (listed
+    # addresses only), so a code typed into the first browser answered "replaced" for a
+    # listed address and "not right" for an unlisted one. Now both answer "replaced".
+    first, second = Client(), Client()
+    for browser in (first, second):
+        browser.post(request_url(protected_page), {"email": email, "next": protected_page.url})
+    response = first.post(verify_url(protected_page), {"code": "000000"})
+    assert "This code has already been used or replaced by a newer one." in (
+        response.content.decode()
+    )
+    replaced = EmailChallenge.objects.filter(email=email).order_by("pk").first()
+    assert replaced.cancel_reason == EmailChallenge.CancelReason.REPLACED
+    # The immediate task backend sent each listed request's email before the next request.
+    assert len(mailoutbox) == (2 if email == "ana@example.com" else 0)
