@@ -4,6 +4,7 @@
 #   make test    the whole test suite (pass pytest options with ARGS="-k unlock -x")
 #   make lint    ruff, formatting and missing migrations
 #   make bench   the benchmarks in tests/benchmarks/
+#   make docs    build the documentation (mkdocs-material, strict) into site/
 
 PY ?= python3
 VENV = .venv
@@ -12,7 +13,7 @@ STAMP = $(VENV)/.installed
 MANAGE = $(BIN)/python example_site/manage.py
 ARGS ?=
 
-.PHONY: venv install demo test lint bench clean-demo
+.PHONY: venv install demo test lint bench docs clean-demo
 
 venv install: $(STAMP)
 
@@ -55,3 +56,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks -q -s -p no:cacheprovider \
 		-o addopts="-ra --strict-markers" $(ARGS)
+
+# Every warning (a broken link, a page missing from the nav) fails the build.
+docs: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
