@@ -287,3 +287,62 @@ def test_an_account_for_a_long_address_fits_the_user_model(mailoutbox, home):
     user = User._default_manager.get(**{User.get_email_field_name(): email})
     username_field = User._meta.get_field(User.USERNAME_FIELD)
     assert len(getattr(user, User.USERNAME_FIELD)) <= (username_field.max_length or 254)
+
+
+# --- password attempts (SECURITY 23) ----------------------------------------------------------
+
+
+def test_a_password_attempt_is_counted_before_the_password_is_checked(rf, settings):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "2/h"
+    user = make_user("mia@example.com")
+    request = rf.post("/", REMOTE_ADDR="10.0.0.1")
+    first = accounts.password_attempt(request, "mia@example.com")
+    second = accounts.password_attempt(request, user.get_username())
+    # Both are still being checked; a third one is refused, whatever it is named.
+    assert (first.limited, second.limited) == (False, False)
+    assert accounts.password_attempt(request, " MIA@example.com").limited is True
+    # A success takes its count back: one more attempt fits again.
+    first.succeeded()
+    second.succeeded()
+    assert accounts.password_attempt(request, "mia@example.com").limited is False
+
+
+def test_the_change_password_form_counts_against_the_same_account(rf, settings):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "1/h"
+    user = make_user("mia@example.com")
+    request = rf.post("/", REMOTE_ADDR="10.0.0.1")
+    assert accounts.password_attempt(request, user=user).limited is False
+    assert accounts.password_attempt(request, "mia@example.com").limited is True
+
+
+def test_a_cache_that_loses_the_count_refuses(rf, monkeypatch):
+    make_user("mia@example.com")
+    monkeypatch.setattr(accounts, "_incr", lambda key, timeout: None)
+    assert accounts.password_attempt(rf.post("/"), "mia@example.com").limited is True
+
+
+@pytest.mark.parametrize("value", [0, 101, "100", True, None])
+def test_password_max_failures_must_be_one_to_one_hundred(settings, value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from wagtail_member_access.conf import app_settings
+
+    settings.WAGTAIL_MEMBER_ACCESS_PASSWORD_MAX_FAILURES = value
+    with pytest.raises(ImproperlyConfigured) as error:
+        app_settings.PASSWORD_MAX_FAILURES
+    assert str(error.value) == (
+        "WAGTAIL_MEMBER_ACCESS_PASSWORD_MAX_FAILURES must be a whole number from 1 to 100 "
+        "(NIST SP 800-63B allows at most 100 failed attempts in a row)."
+    )
+
+
+def test_a_malformed_password_rate_is_a_clear_error(rf, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_IP = "thirty per hour"
+    with pytest.raises(ImproperlyConfigured) as error:
+        accounts.password_attempt(rf.post("/"), "mia@example.com")
+    assert str(error.value) == (
+        'WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_IP must be a rate such as "10/15m", '
+        "not 'thirty per hour'."
+    )

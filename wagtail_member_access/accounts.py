@@ -11,8 +11,8 @@ actions in the admin and the bulk sender call them (from a request or a backgrou
 
 The visitor's journeys (views call one function each):
 
-* password sign-in: :func:`password_limited`, :func:`authenticate_password`,
-  :func:`complete_password_sign_in`;
+* password sign-in: :func:`password_attempt` (counted before the password is checked),
+  :func:`authenticate_password`, :func:`complete_password_sign_in`;
 * forgotten password: :func:`request_password_reset` (the same work for every address; the
   email is sent by the background task through :func:`deliver_reset`), then either the code
   (:func:`reset_with_code`) or the link (:func:`set_password_with_token`);
@@ -29,18 +29,25 @@ the Wagtail admin's own password reset); members are signed in through
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, login, update_session_auth_hash
-from django.core.exceptions import ValidationError
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import get_random_string
-from django_ratelimit.core import get_usage
+
+# The client IP exactly as the other limits see it (RATELIMIT_IP_META_KEY, IPv6 masking).
+from django_ratelimit.core import _get_ip as client_ip
 from wagtail.log_actions import log
 from wagtail.models import Site
 
@@ -61,18 +68,19 @@ from .tokens import Outcome, Redemption
 
 __all__ = [
     "AccessEntry",
+    "PasswordAttempt",
     "PasswordSignIn",
     "SignInResult",
     "access_ready_invitation",
     "authenticate_password",
     "change_password",
+    "clear_password_failures",
     "clear_reset",
     "complete_password_sign_in",
     "deliver_reset",
     "member_access",
+    "password_attempt",
     "pending_reset",
-    "password_failed",
-    "password_limited",
     "pending_step",
     "request_password_reset",
     "reset_cooldown_left",
@@ -472,6 +480,9 @@ def _finish(request, user, password: str, *, how: str, accept_terms: bool, site,
         if accept_terms and app_settings.TERMS_URL and profile.terms_accepted_at is None:
             profile.terms_accepted_at = now
         profile.save()
+        # A new password ends a run of failed sign-ins (its setter proved the mailbox or the
+        # current password): this is how a member whose password sign-in paused gets it back.
+        clear_password_failures(user)
         log(
             instance=user,
             action=log_actions.PASSWORD_CHANGED,
@@ -585,50 +596,153 @@ def pending_step(request) -> str | None:
 
 
 # --- password sign-in -------------------------------------------------------------------------
+#
+# Three counters guard every password check (SECURITY 23), in the rate-limit cache
+# (``RATELIMIT_USE_CACHE``): failures per account and per client IP in a fixed window
+# (``RATE_PASSWORD_PER_ACCOUNT``, ``RATE_PASSWORD_PER_IP``: they slow guessing down), and the
+# account's failures in a row (``PASSWORD_MAX_FAILURES``: they cap it, as NIST SP 800-63B
+# §5.2.2 asks; a window alone allows 10 every 15 minutes, 960 a day, forever).
+#
+# The account is the user the identifier names (its primary key), so its username and its
+# email share one allowance; an identifier that names no account is counted under its
+# normalised text, the same way and with the same answers (no enumeration).
+#
+# Counting is atomic: each attempt is counted *before* the password is checked, with the
+# cache's own increment (Redis INCR, Memcached incr, a lock in local memory), and the
+# attempt goes on only when its own count is within the limit. Reading the count first and
+# adding a failure after the check would let parallel requests all read the same count and
+# all be checked. A successful attempt then takes its count back (the window counters are
+# decremented, the failures in a row start again at zero), so only failures use the
+# allowance. django-ratelimit cannot take a count back (it does not expose its keys), so
+# these three counters are kept here with the same cache, the same fail-closed rule and the
+# same ``RATELIMIT_ENABLE`` switch; their windows follow ``timezone.now()``.
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE_RE = re.compile(r"(\d+)/(\d*)([smhd])")
 
 
 def _account_key(identifier: str) -> str:
     return " ".join((identifier or "").split()).lower()[:254]
 
 
-def _usage(request, group: str, key, rate: str, increment: bool):
-    return get_usage(
-        request, group=f"wagtail_member_access.{group}", key=key, rate=rate, increment=increment
-    )
+def _split_rate(name: str, rate: str) -> tuple[int, int]:
+    match = _RATE_RE.fullmatch(rate or "")
+    if not match:
+        raise ImproperlyConfigured(
+            f'WAGTAIL_MEMBER_ACCESS_{name} must be a rate such as "10/15m", not {rate!r}.'
+        )
+    count, multiple, unit = match.groups()
+    return int(count), _PERIODS[unit] * int(multiple or 1)
 
 
-def _over(usage) -> bool:
-    # A cache failure reads as no usage: refuse, as django-ratelimit fails closed.
-    return usage is None or usage["count"] >= usage["limit"]
+def _cache():
+    return caches[app_settings.RATELIMIT_CACHE]
 
 
-def password_limited(request, identifier: str) -> bool:
-    """Has this account (normalised email or username) or this client IP used up its failed
-    password sign-ins (``RATE_PASSWORD_PER_ACCOUNT``, ``RATE_PASSWORD_PER_IP``)? Only
-    failures count (:func:`password_failed`), so a member signing in often is never stopped."""
-    account = _account_key(identifier)
-    per_account = _usage(
-        request,
-        "password.account",
-        lambda group, request: account,
-        app_settings.RATE_PASSWORD_PER_ACCOUNT,
-        False,
-    )
-    per_ip = _usage(request, "password.ip", "ip", app_settings.RATE_PASSWORD_PER_IP, False)
-    return _over(per_account) or _over(per_ip)
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
-def password_failed(request, identifier: str) -> None:
-    """Count one failed password sign-in for the account and the client IP."""
-    account = _account_key(identifier)
-    _usage(
-        request,
-        "password.account",
-        lambda group, request: account,
-        app_settings.RATE_PASSWORD_PER_ACCOUNT,
-        True,
-    )
-    _usage(request, "password.ip", "ip", app_settings.RATE_PASSWORD_PER_IP, True)
+def _incr(key: str, timeout) -> int | None:
+    """Add one to ``key`` (created at 0 with ``timeout``) atomically; None if the cache
+    failed (the key vanished between ``add`` and ``incr``, or the cache refused)."""
+    cache = _cache()
+    try:
+        cache.add(key, 0, timeout)
+        return cache.incr(key)
+    except ValueError:
+        return None
+
+
+def _failures_key(account: str) -> str:
+    return f"wagtail_member_access:password.failures:{_digest(account)}"
+
+
+def _account_for(identifier: str):
+    """The user a password for ``identifier`` would be checked against (as
+    :func:`authenticate_password` resolves it), or None."""
+    User = get_user_model()
+    try:
+        email = normalize_email(identifier)
+    except ValidationError:
+        email = None
+    if email:
+        try:
+            user = find_member(email)
+        except NotAllowed:
+            user = None
+        if user is not None:
+            return user
+    try:
+        return User._default_manager.get_by_natural_key(identifier)
+    except (User.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+@dataclass
+class PasswordAttempt:
+    """One counted password check (:func:`password_attempt`). ``limited``: refuse it (429)
+    without checking the password. A failed check needs nothing more (it is counted
+    already); a successful one calls :meth:`succeeded`."""
+
+    limited: bool
+    _window_keys: list[str] = field(default_factory=list, repr=False)
+    _failures_key: str | None = field(default=None, repr=False)
+
+    def succeeded(self) -> None:
+        """Take this attempt's count back: only failures use the allowance."""
+        cache = _cache()
+        for key in self._window_keys:
+            # ValueError: the window ended meanwhile, nothing is left to take back.
+            with contextlib.suppress(ValueError):
+                cache.decr(key)
+        if self._failures_key:
+            cache.delete(self._failures_key)
+
+
+def password_attempt(request, identifier: str = "", *, user=None) -> PasswordAttempt:
+    """Count a password check for ``user`` (the change-password form) or for the account
+    ``identifier`` names (the sign-in form), and for the client IP, before the password is
+    checked. ``limited`` when the account or the IP used up its failures in the window, or
+    the account failed ``PASSWORD_MAX_FAILURES`` times in a row (until a successful check,
+    or a password set from a reset or invitation link)."""
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return PasswordAttempt(False)
+    if user is None:
+        user = _account_for(identifier)
+    account = f"user:{user.pk}" if user is not None else f"name:{_account_key(identifier)}"
+    ip = client_ip(request)
+    now = int(timezone.now().timestamp())
+    attempt = PasswordAttempt(False)
+    for name, value, rate in (
+        ("account", account, app_settings.RATE_PASSWORD_PER_ACCOUNT),
+        ("ip", ip, app_settings.RATE_PASSWORD_PER_IP),
+    ):
+        limit, period = _split_rate(f"RATE_PASSWORD_PER_{name.upper()}", rate)
+        key = f"wagtail_member_access:password.{name}:{period}:{now // period}:{_digest(value)}"
+        count = _incr(key, period + 60)
+        attempt._window_keys.append(key)
+        # None: the cache failed; refuse, as django-ratelimit fails closed.
+        if count is None or count > limit:
+            attempt.limited = True
+    if attempt.limited:
+        # Refused before the password is checked: not a failure in a row (else one burst
+        # would lock the account's password sign-in at once).
+        return attempt
+    attempt._failures_key = _failures_key(account)
+    # No expiry: only a success ends a run of failures, however slow.
+    count = _incr(attempt._failures_key, None)
+    limit = app_settings.PASSWORD_MAX_FAILURES
+    if count is None or count > limit:
+        attempt.limited = True
+        if count == limit + 1:
+            logger.warning("Password sign-in paused for an account: %s failures in a row.", limit)
+    return attempt
+
+
+def clear_password_failures(user) -> None:
+    """Start ``user``'s failures in a row again at zero (after a password was set)."""
+    _cache().delete(_failures_key(f"user:{user.pk}"))
 
 
 def authenticate_password(request, identifier: str, password: str):

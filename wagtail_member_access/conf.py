@@ -311,10 +311,25 @@ class AppSettings:
 
     @property
     def RATE_PASSWORD_PER_ACCOUNT(self) -> str:
-        """Failed password sign-ins accepted for one email address or username (default
-        ``"10/15m"``); then password sign-in for it pauses until the window ends (NIST
-        SP 800-63B allows at most 100 in a row)."""
+        """Failed password checks accepted for one account, whether named by its email or
+        its username (default ``"10/15m"``; an identifier that names no account is counted
+        under its text); then password sign-in for it pauses until the window ends. Windows
+        alone do not cap a patient attacker: see ``PASSWORD_MAX_FAILURES``."""
         return self._get("RATE_PASSWORD_PER_ACCOUNT", "10/15m")
+
+    @property
+    def PASSWORD_MAX_FAILURES(self) -> int:
+        """Failed password checks in a row accepted for one account (default 100, the most
+        NIST SP 800-63B §5.2.2 allows). Then its password sign-in stays paused, however long
+        one waits, until the password is reset (or set from an invitation); a successful
+        check starts the count again. Signing in with an emailed code or link still works."""
+        value = self._get("PASSWORD_MAX_FAILURES", 100)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
+            raise ImproperlyConfigured(
+                f"{PREFIX}PASSWORD_MAX_FAILURES must be a whole number from 1 to 100 "
+                "(NIST SP 800-63B allows at most 100 failed attempts in a row)."
+            )
+        return value
 
     @property
     def RATE_PASSWORD_PER_IP(self) -> str:

@@ -175,6 +175,99 @@ def test_successful_sign_ins_are_not_counted(settings):
         assert sign_in(Client(), "mia@example.com").status_code == 303
 
 
+def test_username_and_email_share_one_account_allowance(settings):
+    # SECURITY 23: alternating "mia" and "mia@example.com" does not double the allowance.
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "4/h"
+    user = make_user("mia@example.com")
+    names = [user.get_username(), "mia@example.com", user.get_username(), " MIA@Example.com"]
+    for n, name in enumerate(names):
+        assert sign_in(Client(REMOTE_ADDR=f"10.0.1.{n}"), name, "wrong").status_code == 400
+    for name in (user.get_username(), "mia@example.com"):
+        assert sign_in(Client(REMOTE_ADDR="10.0.1.9"), name).status_code == 429
+
+
+def test_unknown_identifiers_are_limited_and_answered_the_same(settings):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "2/h"
+    make_user("mia@example.com")
+    answers = {}
+    for email in ("mia@example.com", "nobody@example.com"):
+        statuses = []
+        for n in range(3):
+            response = sign_in(Client(REMOTE_ADDR=f"10.0.2.{n}"), email, "wrong")
+            statuses.append(response.status_code)
+            if response.status_code == 400:
+                assert REFUSED in response.content.decode()
+        answers[email] = statuses
+    assert answers["mia@example.com"] == answers["nobody@example.com"] == [400, 400, 429]
+
+
+def test_at_most_the_maximum_failures_in_a_row_however_slow(settings, clock):
+    # The window (10 per 15 minutes by default) alone would allow 960 failures a day.
+    settings.WAGTAIL_MEMBER_ACCESS_PASSWORD_MAX_FAILURES = 25
+    make_user("mia@example.com")
+    for n in range(25):
+        if n and n % 10 == 0:
+            clock.advance(minutes=16)  # a new window for the account
+        client = Client(REMOTE_ADDR=f"10.0.3.{n}")
+        assert sign_in(client, "mia@example.com", "wrong").status_code == 400
+    clock.advance(days=30)
+    for name in ("mia@example.com", "MIA@example.com"):
+        response = sign_in(Client(REMOTE_ADDR="10.0.3.99"), name)  # right password
+        assert response.status_code == 429
+        assert "Too many requests" in response.content.decode()
+    # Another account is not affected.
+    make_user("ana@example.com")
+    assert sign_in(Client(REMOTE_ADDR="10.0.3.99"), "ana@example.com").status_code == 303
+
+
+def test_the_default_maximum_is_one_hundred_in_a_row(settings, clock):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "1000/d"
+    make_user("mia@example.com")
+    for n in range(100):
+        client = Client(REMOTE_ADDR=f"10.0.{4 + n // 25}.{n}")
+        assert sign_in(client, "mia@example.com", "wrong").status_code == 400, n
+    clock.advance(days=2)
+    assert sign_in(Client(REMOTE_ADDR="10.1.0.1"), "mia@example.com").status_code == 429
+
+
+def test_a_success_or_a_new_password_starts_the_failures_in_a_row_again(settings, mailoutbox):
+    settings.WAGTAIL_MEMBER_ACCESS_PASSWORD_MAX_FAILURES = 3
+    user = make_user("mia@example.com")
+    for _ in range(2):
+        assert sign_in(Client(), "mia@example.com", "wrong").status_code == 400
+    assert sign_in(Client(), "mia@example.com").status_code == 303
+    for _ in range(3):
+        assert sign_in(Client(), "mia@example.com", "wrong").status_code == 400
+    assert sign_in(Client(), "mia@example.com").status_code == 429
+    # A password reset (the way back the docs give) lifts the pause.
+    assert accounts.send_password_reset(user)
+    path = re.search(
+        r"http://[^/\s]+(/access/password/reset/[A-Za-z0-9_-]{43}/)", mailoutbox[-1].body
+    )
+    assert set_password(Client(), path.group(1)).status_code == 303
+    assert sign_in(Client(), "mia@example.com", NEW).status_code == 303
+
+
+def test_parallel_guesses_cannot_overshoot_the_limit(settings, monkeypatch):
+    # The second request arrives while the first one's password is being checked: it must
+    # already see the first attempt counted.
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "1/h"
+    make_user("mia@example.com")
+    from wagtail_member_access.views import sign_in as view
+
+    real = view.authenticate_password
+    nested = []
+
+    def slow_check(request, identifier, password):
+        if not nested:
+            nested.append(sign_in(Client(REMOTE_ADDR="10.0.9.2"), "mia@example.com", "guess 2"))
+        return real(request, identifier, password)
+
+    monkeypatch.setattr(view, "authenticate_password", slow_check)
+    assert sign_in(Client(REMOTE_ADDR="10.0.9.1"), "mia@example.com", "guess 1").status_code == 400
+    assert nested[0].status_code == 429
+
+
 @pytest.mark.parametrize(
     "evil", ["//evil.com/", "https://evil.com/", "/\\evil.com", "javascript:x"]
 )

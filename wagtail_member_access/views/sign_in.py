@@ -1,7 +1,8 @@
 """The member sign-in page, one address for members and editors (seed 004): email and
 password, or "email me a code or link".
 
-Password failures are rate-limited per account and per client IP (SECURITY 23) and get one
+Password failures are rate-limited per account (its username and email alike) and per client
+IP, and capped at ``PASSWORD_MAX_FAILURES`` in a row per account (SECURITY 23); they get one
 message whatever was wrong (no enumeration). Editors who sign in here with their password go
 back where they came from, or to the admin. Staff are never signed in by a code or link: they
 get the same neutral screen and no email."""
@@ -19,8 +20,7 @@ from ..accounts import (
     PasswordSignIn,
     authenticate_password,
     complete_password_sign_in,
-    password_failed,
-    password_limited,
+    password_attempt,
 )
 from ..conf import app_settings
 from ..forms import CodeForm, EmailForm, PasswordSignInForm
@@ -132,13 +132,16 @@ def sign_in_password(request):
     if not form.is_valid():
         return _render(request, password_form=form, status=400)
     identifier = form.cleaned_data["email"]
-    if password_limited(request, identifier):
+    # Counted before the password is checked (parallel guesses cannot overshoot); a failure
+    # needs nothing more, a success takes its count back.
+    attempt = password_attempt(request, identifier)
+    if attempt.limited:
         return ratelimited_response(request)
     user = authenticate_password(request, identifier, form.cleaned_data["password"])
     if user is None:
-        password_failed(request, identifier)
         form.refused = PASSWORD_REFUSED
         return _render(request, password_form=form, status=400)
+    attempt.succeeded()
     flows.clear_challenge(request)
     result = complete_password_sign_in(request, user)
     given = request.POST.get("next")
