@@ -431,6 +431,58 @@ def test_voluntary_change_needs_the_current_password_and_ends_other_sessions(cli
     assert user.check_password(NEW)
 
 
+def change(client, old, new=NEW):
+    return client.post(CHANGE, {"old_password": old, "new_password1": new, "new_password2": new})
+
+
+def test_guessing_the_current_password_is_limited_per_account(client, settings, mailoutbox):
+    # Someone holding a member's session cannot guess their current password without limit.
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "3/h"
+    user = make_user("mia@example.com")
+    client.force_login(user)
+    for n in range(3):
+        response = change(client, f"guess {n}")
+        assert response.status_code == 400
+        assert "Your old password was entered incorrectly." in response.content.decode()
+    response = change(client, PASSWORD)  # the right one, too late
+    assert response.status_code == 429
+    assert "Too many requests" in response.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD) and not mailoutbox
+    # The same account allowance as the sign-in page, from any IP.
+    assert sign_in(Client(REMOTE_ADDR="10.0.5.1"), "mia@example.com").status_code == 429
+
+
+def test_guessing_the_current_password_is_limited_per_ip(settings):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_IP = "2/h"
+    for n, email in enumerate(("mia@example.com", "ana@example.com")):
+        client = Client(REMOTE_ADDR="10.0.6.1")
+        client.force_login(make_user(email))
+        assert change(client, f"guess {n}").status_code == 400
+    client = Client(REMOTE_ADDR="10.0.6.1")
+    client.force_login(make_user("ben@example.com"))
+    assert change(client, PASSWORD).status_code == 429
+
+
+def test_current_password_failures_count_in_a_row(client, settings):
+    settings.WAGTAIL_MEMBER_ACCESS_PASSWORD_MAX_FAILURES = 2
+    client.force_login(make_user("mia@example.com"))
+    assert change(client, "guess 1").status_code == 400
+    assert change(client, "guess 2").status_code == 400
+    assert change(client, PASSWORD).status_code == 429
+
+
+def test_a_right_current_password_is_not_counted(client, settings):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "1/h"
+    client.force_login(make_user("mia@example.com"))
+    # The current password is right but the new one is refused: not a failure.
+    for _ in range(3):
+        response = change(client, PASSWORD, new="123")
+        assert response.status_code == 400
+        assert "Your old password was entered incorrectly." not in response.content.decode()
+    assert change(client, PASSWORD).status_code == 303
+
+
 # --- forgotten password ----------------------------------------------------------------------
 
 

@@ -244,7 +244,8 @@ def _next(request, default: str) -> str:
 def change_password(request):
     """Choose a password: forced after signing in with an initial password (no current
     password asked: it no longer works), otherwise a change that needs the current one (or a
-    first password for a member who so far signed in by email)."""
+    first password for a member who so far signed in by email). Current-password checks
+    count like password sign-ins (per account and per IP, failures in a row): 429 when over."""
     if not request.user.is_authenticated:
         return private(redirect(_sign_in_url(request.get_full_path())))
     if is_privileged(request.user):  # editors change their password in the admin
@@ -256,6 +257,14 @@ def change_password(request):
     terms = forced and accounts.terms_required(user)
     if user.has_usable_password() and not forced:
         form = MemberPasswordChangeForm(user, data, terms=terms)
+        if data is not None:
+            # Whoever holds the session may guess the current password: the same limits as
+            # password sign-in, counted before the form checks it (SECURITY 23).
+            attempt = accounts.password_attempt(request, user=user)
+            if attempt.limited:
+                return ratelimited_response(request)
+            if form.is_valid() or "old_password" not in form.errors:
+                attempt.succeeded()  # the current password was right
     else:
         form = MemberSetPasswordForm(user, data, terms=terms)
     if request.method == "POST" and form.is_valid():
