@@ -509,10 +509,11 @@ def set_password_with_token(
     request, token: str, purpose, password: str, *, accept_terms: bool = False
 ) -> Redemption:
     """Use an invitation or reset link (the set-password POST): set ``password`` (already
-    validated by the form), sign the member in, end their other sessions. For a reset, a
-    "your password was changed" notice is emailed. Outcomes other than OK change nothing:
-    EXPIRED, USED (also when replaced by a newer link), MISSING, NO_ACCESS (the account may
-    not sign in by email: staff, inactive, no access any more)."""
+    validated by the form), sign the member in, end their other sessions. A "your password
+    was changed" notice is emailed after a reset, and after an invitation that replaced a
+    password the account already had (not for a member's first password). Outcomes other
+    than OK change nothing: EXPIRED, USED (also when replaced by a newer link), MISSING,
+    NO_ACCESS (the account may not sign in by email: staff, inactive, no access any more)."""
     state = token_state(token, purpose)
     if not state.ok:
         return state
@@ -527,6 +528,12 @@ def set_password_with_token(
     result = tokens.redeem_link(token, purposes=(purpose,))
     if not result.ok:
         return result
+    # An invitation used on an account that has a password replaces it: the owner is told,
+    # as after a reset (SECURITY 22). A member's first password needs no notice, and the
+    # generated initial password of the same invitation is not one of theirs.
+    had_password = user.has_usable_password() and not (
+        MemberProfile.objects.filter(user=user, must_change_password=True).exists()
+    )
     _finish(
         request,
         user,
@@ -534,7 +541,7 @@ def set_password_with_token(
         how="invite" if purpose == Purpose.INVITE else "reset",
         accept_terms=accept_terms,
         site=state.challenge.site,
-        notify=purpose == Purpose.RESET,
+        notify=purpose == Purpose.RESET or had_password,
     )
     return result
 

@@ -319,6 +319,31 @@ def test_invitation_sets_the_password_and_signs_in(client, mailoutbox, members_p
     assert "This link has already been used" in again.content.decode()
 
 
+def test_an_invitation_that_replaces_a_password_sends_the_notice(client, mailoutbox, buyer):
+    # SECURITY 22: a password the account already had is changed: its owner is told.
+    make_user("ana@example.com")
+    accounts.send_invitation("ana@example.com")
+    client.get(token_path(mailoutbox[0], "invitation"))
+    response = client.post(SET, {"new_password1": NEW, "new_password2": NEW})
+    assert response.status_code == 303
+    assert len(mailoutbox) == 2
+    notice = mailoutbox[1]
+    assert notice.to == ["ana@example.com"]
+    assert notice.subject == "Your password for localhost was changed"
+
+
+def test_an_invitation_with_an_initial_password_sends_no_notice(
+    client, mailoutbox, buyer, settings
+):
+    # The generated initial password is not the member's own: choosing theirs through the
+    # link is their first password.
+    settings.WAGTAIL_MEMBER_ACCESS_INVITATION_INITIAL_PASSWORD = True
+    accounts.send_invitation("ana@example.com")
+    client.get(token_path(mailoutbox[0], "invitation"))
+    assert client.post(SET, {"new_password1": NEW, "new_password2": NEW}).status_code == 303
+    assert len(mailoutbox) == 1
+
+
 def test_password_validators_apply_and_keep_the_link(client, mailoutbox, home):
     accounts.send_invitation("ana@example.com")
     path = token_path(mailoutbox[0], "invitation")
