@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.http import HttpResponse
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
@@ -153,7 +155,14 @@ def test_from_a_view_the_sending_waits_for_the_response(members, mailoutbox):
     assert mailoutbox == []
     job.refresh_from_db()
     assert job.started_at is None
-    response.close()
+    # Closing a response also sends request_finished, whose close_old_connections() would
+    # close the test's database connection on PostgreSQL; Django's test client disconnects
+    # it around requests in the same way.
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
     job.refresh_from_db()
     assert (job.sent, len(mailoutbox)) == (3, 3)
 
