@@ -33,3 +33,24 @@ def member_email_buttons(user, request_user):
     from .admin.members import user_listing_buttons
 
     return user_listing_buttons(user, request_user)
+
+
+@hooks.register("register_admin_viewset")
+def register_page_access_admin():
+    from .admin.page_access import PageAccessViewSet
+
+    return PageAccessViewSet()
+
+
+@hooks.register("register_page_header_buttons")
+def page_access_header_button(page, user, view_name=None, next_url=None):
+    from .admin.page_access import header_button
+
+    return header_button(page, user, view_name, next_url)
+
+
+@hooks.register("register_page_listing_more_buttons")
+def page_access_listing_button(page, user, next_url=None):
+    from .admin.page_access import listing_button
+
+    return listing_button(page, user, next_url)

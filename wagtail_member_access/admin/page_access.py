@@ -1,0 +1,388 @@
+"""The page-level "Member access" view: see and set a page's restriction in the admin.
+
+Reached from the page's header "⋯" menu (and the "⋯" menu of its row in the page explorer),
+like Wagtail's own "Change privacy". It shows the restriction set on the page itself, the
+restrictions it inherits from the pages above (each linking to that page's member-access
+view), and a form to set, change or remove the page's own. Saving goes through
+:func:`wagtail_member_access.api.protect` / :func:`~wagtail_member_access.api.unprotect`, the
+one place that writes restrictions and logs them to the page's history.
+
+Who may use it: whoever Wagtail lets change the page's privacy settings
+(``page.permissions_for_user(user).can_set_view_restrictions()``: superusers, and users with
+the "publish" permission on the page or one of its ancestors). Member access decides who can
+view a live page, exactly as privacy does, so the same editors decide both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import swapper
+from django import forms
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import View
+from wagtail.admin import messages
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.views.pages.utils import get_breadcrumbs_items_for_page
+from wagtail.admin.viewsets.base import ViewSet
+from wagtail.admin.widgets import Button
+from wagtail.permission_policies import ModelPermissionPolicy
+
+from .. import api
+from ..models import AccessList, PageAccessRestriction
+
+__all__ = [
+    "PageAccessForm",
+    "PageAccessView",
+    "PageAccessViewSet",
+    "header_button",
+    "listing_button",
+    "may_set_member_access",
+    "page_access_url",
+]
+
+Mode = PageAccessRestriction.Mode
+#: The form's choice for "no restriction of its own" (Wagtail's privacy form says "none" too).
+NONE = "none"
+
+#: What each mode means for a visitor, shown beside the form.
+MODE_HELP = {
+    NONE: _("No member access: anyone can view the page (unless Wagtail's privacy says no)."),
+    Mode.MEMBERS: _(
+        "Visitors must sign in (password, emailed code or link). With no lists and no groups "
+        "chosen, every signed-in member may view the page; otherwise only members with an "
+        "active grant on a chosen list or in a chosen group."
+    ),
+    Mode.CODE: _(
+        "Visitors enter their email address and type in a one-time code we email them. Only "
+        "addresses with an active grant on a chosen list get a code."
+    ),
+    Mode.LINK: _(
+        "Visitors enter their email address and open a single-use sign-in link we email "
+        "them. Only addresses with an active grant on a chosen list get a link."
+    ),
+    Mode.CODE_OR_LINK: _(
+        "One email carries both a code and a link; visitors use whichever suits them. Only "
+        "addresses with an active grant on a chosen list get it."
+    ),
+}
+
+list_permission_policy = ModelPermissionPolicy(AccessList)
+
+
+def may_set_member_access(user, page) -> bool:
+    """Wagtail's rule for changing a page's privacy ("publish" permission, or superuser; never
+    on the root page)."""
+    return page.permissions_for_user(user).can_set_view_restrictions()
+
+
+def page_access_url(page) -> str:
+    return reverse("wagtail_member_access_pages:edit", args=[page.pk])
+
+
+def _page_model():
+    return swapper.load_model("wagtailcore", "Page")
+
+
+def _ancestor_paths(page) -> list[str]:
+    step = page.steplen
+    return [page.path[:end] for end in range(step, len(page.path) + 1, step)]
+
+
+def _site_lists(page):
+    """The access lists that may protect ``page``: lists for every site, and lists of the
+    page's own site (api.protect refuses the others)."""
+    site = page.get_site()
+    condition = Q(site__isnull=True)
+    if site is not None:
+        condition |= Q(site=site)
+    return AccessList.objects.filter(condition).order_by("name")
+
+
+@dataclass
+class PathState:
+    """The member access on a page's path: its own restriction and its ancestors'."""
+
+    own: PageAccessRestriction | None
+    inherited: list[PageAccessRestriction]
+
+
+def path_state(page) -> PathState:
+    """The restrictions on ``page`` and its ancestors, outermost first, with their page,
+    lists and groups loaded (three queries)."""
+    restrictions = list(
+        PageAccessRestriction.objects.filter(page__path__in=_ancestor_paths(page))
+        .select_related("page")
+        .prefetch_related(
+            Prefetch("access_lists", queryset=AccessList.objects.select_related("site")),
+            Prefetch("groups", queryset=Group.objects.order_by("name")),
+        )
+        .order_by("page__depth")
+    )
+    own = next((r for r in restrictions if r.page_id == page.pk), None)
+    return PathState(own=own, inherited=[r for r in restrictions if r.page_id != page.pk])
+
+
+# --- the form ----------------------------------------------------------------------------------
+
+
+class PageAccessForm(forms.Form):
+    """Mode, access lists and groups of one page. Only validates: saving is the view's call
+    of :func:`api.protect` / :func:`api.unprotect`."""
+
+    mode = forms.ChoiceField(label=_("Who may view this page"), widget=forms.RadioSelect)
+    access_lists = forms.ModelMultipleChoiceField(
+        label=_("Access lists"),
+        queryset=AccessList.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": _(
+                "Access list %(value)s cannot protect this page: it belongs to another site "
+                "or no longer exists."
+            ),
+        },
+        help_text=_(
+            "Addresses with an active grant on any of these lists may view the page. Only "
+            "lists for this page's site or for all sites are offered."
+        ),
+    )
+    groups = forms.ModelMultipleChoiceField(
+        label=_("Groups"),
+        queryset=Group.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Members-only pages: signed-in members of these groups may view the page."),
+    )
+
+    def __init__(self, *args, page, inherited: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.page = page
+        none_label = (
+            _("No restriction of its own (the member access inherited from above still applies)")
+            if inherited
+            else _("None: public")
+        )
+        self.fields["mode"].choices = [(NONE, none_label), *Mode.choices]
+        self.fields["access_lists"].queryset = _site_lists(page)
+
+    def clean(self):
+        data = super().clean()
+        mode = data.get("mode")
+        if mode and mode not in (NONE, Mode.MEMBERS):
+            if "access_lists" in data and not data["access_lists"]:
+                self.add_error(
+                    "access_lists",
+                    _(
+                        "Choose at least one access list: with an email code or link, only "
+                        "addresses with a grant on a chosen list can unlock the page."
+                    ),
+                )
+            if data.get("groups"):
+                self.add_error(
+                    "groups",
+                    _(
+                        "Groups only apply to members-only pages: untick them, or choose "
+                        "“Signed-in members”."
+                    ),
+                )
+        return data
+
+    def changes(self, own: PageAccessRestriction | None) -> bool:
+        """Would saving change the page's own restriction ``own``?"""
+        mode = self.cleaned_data["mode"]
+        if mode == NONE:
+            return own is not None
+        if own is None or own.mode != mode:
+            return True
+        lists = {al.pk for al in self.cleaned_data["access_lists"]}
+        groups = {g.pk for g in self.cleaned_data["groups"]}
+        return lists != {al.pk for al in own.access_lists.all()} or groups != {
+            g.pk for g in own.groups.all()
+        }
+
+
+# --- the view ----------------------------------------------------------------------------------
+
+
+class PageAccessView(WagtailAdminTemplateMixin, View):
+    """GET: the page's member access and the form. POST: validate, then protect or unprotect
+    through the API and come back here (or show the errors, changing nothing)."""
+
+    template_name = "wagtail_member_access/admin/page_access.html"
+    header_icon = "lock"
+    page_title = _("Member access")
+
+    def dispatch(self, request, page_id):
+        self.page = get_object_or_404(_page_model(), id=page_id).specific_deferred
+        if not may_set_member_access(request.user, self.page):
+            raise PermissionDenied
+        self.state = path_state(self.page)
+        return super().dispatch(request, page_id)
+
+    def get_page_subtitle(self):
+        return self.page.get_admin_display_title()
+
+    def get_breadcrumbs_items(self):
+        return [
+            *get_breadcrumbs_items_for_page(self.page, self.request.user),
+            {"url": "", "label": self.page_title},
+        ]
+
+    @cached_property
+    def may_change_lists(self) -> bool:
+        return list_permission_policy.user_has_permission(self.request.user, "change")
+
+    def _list_entries(self, restriction):
+        site = self.page.get_site()
+        entries = []
+        for access_list in restriction.access_lists.all():
+            entries.append(
+                {
+                    "name": access_list.name,
+                    "url": reverse("wagtail_member_access_lists:edit", args=[access_list.pk])
+                    if self.may_change_lists
+                    else "",
+                    "other_site": access_list.site_id is not None
+                    and (site is None or access_list.site_id != site.pk),
+                }
+            )
+        return entries
+
+    def _describe(self, restriction):
+        return {
+            "restriction": restriction,
+            "page": restriction.page,
+            "page_url": page_access_url(restriction.page),
+            "mode": restriction.get_mode_display(),
+            "lists": self._list_entries(restriction),
+            "groups": [group.name for group in restriction.groups.all()],
+            "members": restriction.mode == Mode.MEMBERS,
+        }
+
+    def _mode_help(self, mode):
+        if mode == NONE and self.state.inherited:
+            return _("Only the member access set on the pages above applies.")
+        return MODE_HELP[mode]
+
+    def get_form(self, data=None):
+        own = self.state.own
+        initial = {"mode": NONE}
+        if own is not None:
+            initial = {
+                "mode": own.mode,
+                "access_lists": [al.pk for al in own.access_lists.all()],
+                "groups": [g.pk for g in own.groups.all()],
+            }
+        return PageAccessForm(
+            data, page=self.page, inherited=bool(self.state.inherited), initial=initial
+        )
+
+    def render(self, form, status=200):
+        context = self.get_context_data(
+            page=self.page,
+            form=form,
+            own=self._describe(self.state.own) if self.state.own else None,
+            inherited=[self._describe(r) for r in self.state.inherited],
+            mode_options=[(radio, self._mode_help(radio.data["value"])) for radio in form["mode"]],
+            no_lists=not form.fields["access_lists"].queryset.exists(),
+            may_add_lists=list_permission_policy.user_has_permission(self.request.user, "add"),
+            edit_page_url=reverse("wagtailadmin_pages:edit", args=[self.page.pk]),
+        )
+        return TemplateResponse(self.request, self.template_name, context, status=status)
+
+    def get(self, request, page_id):
+        return self.render(self.get_form())
+
+    def post(self, request, page_id):
+        form = self.get_form(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Member access was not changed: correct the errors below."))
+            return self.render(form)
+        if not form.changes(self.state.own):
+            messages.info(request, _("Nothing changed."))
+            return HttpResponseRedirect(page_access_url(self.page))
+        title = self.page.get_admin_display_title()
+        mode = form.cleaned_data["mode"]
+        if mode == NONE:
+            api.unprotect(self.page, user=request.user)
+            messages.success(
+                request,
+                _("“%(title)s” has no member access of its own any more.") % {"title": title},
+            )
+            return HttpResponseRedirect(page_access_url(self.page))
+        try:
+            api.protect(
+                self.page,
+                mode=mode,
+                access_lists=form.cleaned_data["access_lists"],
+                groups=form.cleaned_data["groups"],
+                user=request.user,
+            )
+        except ValidationError as error:
+            # The form checks what the API checks; this is for a list moved to another site
+            # between the two.
+            for message in error.messages:
+                form.add_error(None, message)
+            return self.render(form)
+        messages.success(
+            request,
+            _("Member access of “%(title)s” set to: %(mode)s.")
+            % {"title": title, "mode": Mode(mode).label},
+        )
+        return HttpResponseRedirect(page_access_url(self.page))
+
+
+class PageAccessViewSet(ViewSet):
+    """URLs only (no menu item): the view is reached from each page's menus."""
+
+    name = "wagtail_member_access_pages"
+    url_prefix = "member-access/pages"
+    icon = "lock"
+
+    def get_urlpatterns(self):
+        return [path("<int:page_id>/", PageAccessView.as_view(), name="edit")]
+
+
+# --- buttons -----------------------------------------------------------------------------------
+
+
+def _header_label(page) -> tuple[str, str]:
+    """The header button's label and icon: the page's own mode, "inherited", or plain. One
+    query (the restrictions on the page's path)."""
+    rows = list(
+        PageAccessRestriction.objects.filter(page__path__in=_ancestor_paths(page)).values_list(
+            "page_id", "mode"
+        )
+    )
+    own = next((mode for page_id, mode in rows if page_id == page.pk), None)
+    if own:
+        return _("Member access: %(mode)s") % {"mode": Mode(own).label}, "lock"
+    if rows:
+        return _("Member access: inherited"), "lock"
+    return _("Member access"), "lock-open"
+
+
+def header_button(page, user, view_name=None, next_url=None):
+    """For ``register_page_header_buttons``: "Member access" in the page's header "⋯" menu,
+    saying whether the page is protected."""
+    if not may_set_member_access(user, page):
+        return []
+    label, icon = _header_label(page)
+    return [Button(label, page_access_url(page), icon_name=icon, priority=62)]
+
+
+def listing_button(page, user, next_url=None):
+    """For ``register_page_listing_more_buttons``: "Member access" in a page row's "⋯" menu.
+    No state in the label here: that would cost a query per row."""
+    if not may_set_member_access(user, page):
+        return []
+    return [Button(_("Member access"), page_access_url(page), icon_name="lock", priority=45)]
