@@ -665,21 +665,26 @@ def _failures_key(account: str) -> str:
     return f"wagtail_member_access:password.failures:{_digest(account)}"
 
 
-def _account_for(identifier: str):
-    """The user a password for ``identifier`` would be checked against (as
-    :func:`authenticate_password` resolves it), or None."""
-    User = get_user_model()
+def _user_by_email(identifier: str):
+    """The account whose email is ``identifier`` (if it is a well-formed address that names
+    exactly one account), or None: a password sign-in by email resolves it this way first."""
     try:
         email = normalize_email(identifier)
     except ValidationError:
-        email = None
-    if email:
-        try:
-            user = find_member(email)
-        except NotAllowed:
-            user = None
-        if user is not None:
-            return user
+        return None
+    try:
+        return find_member(email) if email else None
+    except NotAllowed:
+        return None
+
+
+def _account_for(identifier: str):
+    """The user a password for ``identifier`` would be checked against (as
+    :func:`authenticate_password` resolves it), or None."""
+    user = _user_by_email(identifier)
+    if user is not None:
+        return user
+    User = get_user_model()
     try:
         return User._default_manager.get_by_natural_key(identifier)
     except (User.DoesNotExist, ValueError, TypeError):
@@ -758,18 +763,8 @@ def authenticate_password(request, identifier: str, password: str):
     backends (so their signals and checks apply); None otherwise. An unknown address costs a
     password hash too (the backend hashes for unknown users), so timing tells nothing."""
     User = get_user_model()
-    username = identifier
-    try:
-        email = normalize_email(identifier)
-    except ValidationError:
-        email = None
-    if email:
-        try:
-            user = find_member(email)
-        except NotAllowed:
-            user = None
-        if user is not None:
-            username = getattr(user, User.USERNAME_FIELD)
+    user = _user_by_email(identifier)
+    username = identifier if user is None else getattr(user, User.USERNAME_FIELD)
     return authenticate(request, **{User.USERNAME_FIELD: username, "password": password})
 
 
