@@ -35,6 +35,14 @@ def test_sign_in_page_offers_email_me_a_code_or_link(client):
     assert "no-store" in response["Cache-Control"]
 
 
+def test_sign_in_page_focuses_its_first_field_only(client):
+    html = client.get(SIGN_IN).content.decode()
+    inputs = re.findall(r"<input [^>]*>", html)
+    focused = [tag for tag in inputs if re.search(r"\sautofocus[\s>]", tag)]
+    assert len(focused) == 1
+    assert 'id="id_password_email"' in focused[0]
+
+
 def test_member_with_an_account_signs_in_by_link(client, mailoutbox, db):
     member = UserFactory(username="mia", email="mia@example.com")
     response = ask(client, "MIA@example.com", next_url="/somewhere/")

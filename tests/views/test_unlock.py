@@ -20,6 +20,7 @@ def test_protected_page_renders_unlock_form_in_place(client, protected_page):
     html = response.content.decode()
     assert "Secret body" not in html
     assert 'type="email"' in html
+    assert 'id="id_email" value="" autocomplete="email" maxlength="254" required autofocus' in html
     assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
     assert "Cookie" in response["Vary"]
 
