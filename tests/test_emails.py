@@ -249,19 +249,82 @@ def test_send_email_logs_the_kind_and_the_masked_address_only(mailoutbox, caplog
     assert "012345" not in caplog.text
 
 
-def test_send_email_raises_what_the_backend_raises_and_logs_nothing(monkeypatch, caplog):
+@pytest.fixture
+def refused(monkeypatch):
+    """The mail server refuses every message."""
     from smtplib import SMTPException
 
     def fail(*args, **kwargs):
-        raise SMTPException("refused")
+        raise SMTPException("refused by mail.example.com")
 
     monkeypatch.setattr(emails.EmailMultiAlternatives, "send", fail)
+    return SMTPException
+
+
+def failures():
+    from wagtail.models import ModelLogEntry, PageLogEntry
+
+    return [
+        *PageLogEntry.objects.filter(action="wagtail_member_access.send_failed"),
+        *ModelLogEntry.objects.filter(action="wagtail_member_access.send_failed"),
+    ]
+
+
+def test_send_email_raises_what_the_backend_raises_and_logs_nothing(refused, caplog, db):
     with (
         caplog.at_level(logging.DEBUG, logger="wagtail_member_access"),
-        pytest.raises(SMTPException, match="^refused$"),
+        pytest.raises(refused, match="^refused by mail.example.com$"),
     ):
         send_email("unlock_code", "ana@example.com", context_for("unlock_code"))
     assert caplog.messages == []
+
+
+def test_a_failed_email_shows_in_the_history_of_what_it_is_about(refused, protected_page):
+    with pytest.raises(refused):
+        send_email(
+            "unlock_code", "ana@example.com", context_for("unlock_code"), about=protected_page
+        )
+    [entry] = failures()
+    assert entry.page_id == protected_page.pk
+    # Masked address, the error's class only: its text can name the mail server.
+    assert entry.data == {
+        "email_kind": "unlock_code",
+        "email": "a**@example.com",
+        "error": "SMTPException",
+    }
+    assert entry.message == "Unlock code email to a**@example.com could not be sent (SMTPException)"
+    assert "mail.example.com" not in str(entry.data)
+
+
+def test_a_failed_email_about_nothing_shows_on_the_member_account(refused, db):
+    member = UserFactory(email="mia@example.com")
+    with pytest.raises(refused):
+        send_email("password_changed", "MIA@example.com", context_for("password_changed"))
+    [entry] = failures()
+    assert entry.content_type.model_class() is type(member)
+    assert entry.object_id == str(member.pk)
+    assert entry.label == str(member)
+
+
+def test_a_failed_email_to_an_address_without_account_shows_on_the_default_site(refused, db):
+    from wagtail.models import Site
+
+    with pytest.raises(refused):
+        send_email("sign_in", "new@example.com", context_for("sign_in"))
+    [entry] = failures()
+    assert entry.object_id == str(Site.objects.get(is_default_site=True).pk)
+
+
+def test_a_failing_audit_log_does_not_hide_the_mail_error(refused, db, monkeypatch, caplog):
+    import wagtail.log_actions
+
+    def broken(**kwargs):
+        raise RuntimeError("log table locked")
+
+    monkeypatch.setattr(wagtail.log_actions, "log", broken)
+    with caplog.at_level(logging.ERROR, logger="wagtail_member_access"), pytest.raises(refused):
+        send_email("sign_in", "new@example.com", context_for("sign_in"))
+    assert caplog.messages == ["Could not write the audit-log entry for a failed sign_in email."]
 
 
 def test_render_email_uses_the_given_language():

@@ -302,7 +302,7 @@ def test_a_mail_failure_is_recorded_and_retried_next_run(
     def down(*args, **kwargs):
         raise SMTPException("connection refused")
 
-    monkeypatch.setattr(emails, "send_email", down)
+    monkeypatch.setattr(emails.EmailMultiAlternatives, "send", down)
     report = expiry.run()
     assert report.reminded == []
     assert report.failed == [
@@ -311,6 +311,8 @@ def test_a_mail_failure_is_recorded_and_retried_next_run(
     g.refresh_from_db()
     assert g.reminder_sent_at is None
     assert entries(log_actions.REMIND) == []
+    [failed] = entries(log_actions.SEND_FAILED)  # in the grant's history, for editors
+    assert failed.object_id == str(g.pk)
     assert "Could not send the expiry reminder to a**@example.com (SMTPException)" in caplog.text
     assert "ana@example.com" not in caplog.text
     monkeypatch.undo()

@@ -9,6 +9,7 @@ from smtplib import SMTPException
 import pytest
 from django.http import HttpResponse
 from django_tasks import task_backends
+from wagtail.models import PageLogEntry
 
 from tests.factories import make_page
 from wagtail_member_access import api, emails, tasks, tokens
@@ -148,6 +149,10 @@ def test_mail_server_failure_is_recorded_and_cancels_the_challenge(
     assert caplog.messages == [
         "Could not send the unlock_code email to a**@example.com (SMTPException)."
     ]
+    # Editors see it in the page's history (SECURITY 33).
+    entry = PageLogEntry.objects.get(action="wagtail_member_access.send_failed")
+    assert entry.page_id == challenge.page_id
+    assert entry.data["email"] == "a**@example.com"
     monkeypatch.undo()
     tasks.deliver_challenge.call(challenge.pk)  # a retry does not resend a cancelled code
     assert mailoutbox == []

@@ -90,9 +90,15 @@ def render_email(kind: str, context: dict, *, language: str | None = None) -> Re
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
-def send_email(kind: str, to: str, context: dict, *, language: str | None = None) -> None:
-    """Render and send one email to ``to`` (one address). Raises what the mail backend raises;
-    callers record the failure. Nothing of the body is logged."""
+def send_email(
+    kind: str, to: str, context: dict, *, language: str | None = None, about=None
+) -> None:
+    """Render and send one email to ``to`` (one address). Nothing of the body is logged.
+
+    If the mail backend fails, the failure is written to Wagtail's audit log (so editors see
+    it in the history of ``about``, the page, grant or user the email is about, and in the
+    site history report), then the backend's exception is raised again: callers record it
+    where a retry will find it."""
     rendered = render_email(kind, context, language=language)
     message = EmailMultiAlternatives(
         subject=rendered.subject,
@@ -102,5 +108,38 @@ def send_email(kind: str, to: str, context: dict, *, language: str | None = None
     )
     if rendered.html:
         message.attach_alternative(rendered.html, "text/html")
-    message.send()
+    try:
+        message.send()
+    except Exception as exc:
+        _log_send_failure(kind, to, exc, about)
+        raise
     logger.info("Sent %s email to %s.", kind, mask_email(to))
+
+
+def _log_send_failure(kind: str, to: str, exc: Exception, about) -> None:
+    """The audit-log entry for an email the mail backend refused: on ``about``, else on the
+    member account of ``to``, else on the default site. Only the error's class is stored
+    (its text can carry server details; the server log has the rest)."""
+    from wagtail.log_actions import log
+    from wagtail.models import Site
+
+    from . import log_actions
+    from .members import NotAllowed, find_member
+
+    if about is None:
+        try:
+            about = find_member(to)
+        except NotAllowed:
+            about = None
+    if about is None:
+        about = Site.objects.filter(is_default_site=True).first()
+    if about is None:
+        return
+    try:
+        log(
+            instance=about,
+            action=log_actions.SEND_FAILED,
+            data={"email_kind": kind, "email": mask_email(to), "error": type(exc).__name__},
+        )
+    except Exception:  # the log must never hide the mail error it reports
+        logger.exception("Could not write the audit-log entry for a failed %s email.", kind)

@@ -144,6 +144,7 @@ def _remind(access_list: AccessList, now: datetime, until: datetime, report: Rep
                 context | _grant_context(grant),
                 # A grant has no language of its own: the site's.
                 language=settings.LANGUAGE_CODE,
+                about=grant,
             )
         except Exception as exc:  # any mail backend error: give the claim back, try next run
             Grant.objects.filter(pk=grant.pk, reminder_sent_at=now).update(reminder_sent_at=None)

@@ -183,7 +183,9 @@ def deliver(challenge_id: int) -> None:
         "email": recipient,
     }
     try:
-        emails.send_email(kind, recipient, context, language=challenge.language or None)
+        emails.send_email(
+            kind, recipient, context, language=challenge.language or None, about=page
+        )
     except Exception as exc:  # any mail backend error: record it, never lose the request
         EmailChallenge.objects.filter(pk=challenge.pk).update(
             send_error=f"{type(exc).__name__}: {exc}"[:1000]
@@ -334,4 +336,4 @@ def deliver_access_ready(grant_id: int) -> None:
         if grant.expires_at
         else "",
     }
-    emails.send_email("access_ready", grant.email, context)
+    emails.send_email("access_ready", grant.email, context, about=grant)

@@ -23,6 +23,7 @@ PASSWORD_CHANGED = "wagtail_member_access.password_changed"
 BULK_EMAIL = "wagtail_member_access.bulk_email"
 UNLOCK = "wagtail_member_access.unlock"
 UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
+SEND_FAILED = "wagtail_member_access.send_failed"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -39,6 +40,18 @@ _DISPLAY = {
         "sign_in": _("Sign-in link"),
         "invite": _("Invitation"),
         "access_ready": _("Access email"),
+    },
+    "email_kind": {
+        "unlock_code": _("Unlock code"),
+        "unlock_link": _("Unlock link"),
+        "unlock_code_or_link": _("Unlock code and link"),
+        "sign_in": _("Sign-in code and link"),
+        "access_ready": _("Access email"),
+        "invitation": _("Invitation"),
+        "password_reset": _("Password reset"),
+        "password_changed": _("Password changed notice"),
+        "sign_in_link": _("Sign-in link"),
+        "expiry_reminder": _("Expiry reminder"),
     },
     "reason": {
         "wrong": _("wrong code"),
@@ -112,6 +125,11 @@ def register(actions) -> None:
         ),
         (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an emailed %(method)s")),
         (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),
+        (
+            SEND_FAILED,
+            _("Email not sent"),
+            _("%(email_kind)s email to %(email)s could not be sent (%(error)s)"),
+        ),
     ]:
         formatter = type("Formatter", (_Formatter,), {"label": label, "message": message})
         actions.register_action(action)(formatter)
