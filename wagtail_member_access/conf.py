@@ -170,6 +170,16 @@ class AppSettings:
         return value
 
     @property
+    def CLEANUP_AFTER(self) -> timedelta:
+        """How long finished code and link requests, and lapsed per-address failure counters,
+        are kept before ``manage.py member_access_cleanup`` deletes them (default 30 days,
+        at least one day)."""
+        value = _as_timedelta("CLEANUP_AFTER", self._get("CLEANUP_AFTER", timedelta(days=30)))
+        if value < timedelta(days=1):
+            raise ImproperlyConfigured(f"{PREFIX}CLEANUP_AFTER must be one day or more.")
+        return value
+
+    @property
     def EXPIRY_REMINDER_DAYS(self) -> int | None:
         """Days before a grant expires that ``manage.py member_access_expire`` emails the
         member a reminder (default ``None``: no reminders)."""

@@ -18,6 +18,7 @@ __all__ = [
     "enqueue",
     "enqueue_after_response",
     "record_expiries",
+    "clean_up",
     "send_bulk_email",
 ]
 
@@ -53,6 +54,16 @@ def record_expiries() -> dict[str, int]:
     from .expiry import run
 
     return run().counts()
+
+
+@task()
+def clean_up() -> dict[str, int]:
+    """Delete old code and link requests and lapsed failure counters (``cleanup.run``), as
+    ``manage.py member_access_cleanup`` does; returns the counts."""
+    from .cleanup import run
+
+    report = run()
+    return {"challenges": report.challenges, "throttles": report.throttles}
 
 
 def enqueue(task_obj, *args) -> None:

@@ -1,0 +1,72 @@
+"""Delete what the package no longer needs: old code and link requests, and per-address
+failure counters whose back-off has ended (``manage.py member_access_cleanup``, or the
+``clean_up`` task). Like Django's ``clearsessions``, run it from cron, e.g. daily.
+
+A code or link request (``EmailChallenge``: the address typed, the page, times, wrong tries,
+a mail error) is deleted once it is older than ``CLEANUP_AFTER`` (30 days) *and* neither its
+code nor its link can be used any more; a long-lived invitation link is kept until it has
+expired. A failure counter (``EmailThrottle``) is deleted once its last failure is older than
+``CLEANUP_AFTER`` *and* its back-off has ended, so the clean-up never lifts a lockout early.
+Grants and audit-log entries are never touched: they are the record of who was given access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .conf import app_settings
+from .models import EmailChallenge, EmailThrottle
+
+__all__ = ["Report", "run"]
+
+BATCH = 1000
+
+
+@dataclass
+class Report:
+    challenges: int = 0
+    throttles: int = 0
+    dry_run: bool = False
+
+
+def _old_challenges(now):
+    cutoff = now - app_settings.CLEANUP_AFTER
+    return EmailChallenge.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__lt=now),
+        Q(link_expires_at__isnull=True) | Q(link_expires_at__lt=now),
+        created_at__lt=cutoff,
+    )
+
+
+def _lapsed_throttles(now):
+    """The counters to delete: last failure before the cut-off (or none) and no back-off
+    left. django-otp's own check decides the back-off (``verify_is_allowed``)."""
+    cutoff = now - app_settings.CLEANUP_AFTER
+    candidates = EmailThrottle.objects.filter(
+        Q(throttling_failure_timestamp__isnull=True) | Q(throttling_failure_timestamp__lt=cutoff)
+    ).order_by("pk")
+    for throttle in candidates.iterator(chunk_size=BATCH):
+        if throttle.verify_is_allowed()[0]:
+            yield throttle.pk
+
+
+def run(*, dry_run: bool = False) -> Report:
+    """Delete (or, with ``dry_run``, count) the old requests and lapsed counters."""
+    now = timezone.now()
+    report = Report(dry_run=dry_run)
+    challenges = _old_challenges(now)
+    if dry_run:
+        report.challenges = challenges.count()
+    else:
+        # In batches: a first run on a big table must not hold one long lock.
+        while ids := list(challenges.values_list("pk", flat=True)[:BATCH]):
+            report.challenges += EmailChallenge.objects.filter(pk__in=ids).delete()[0]
+    throttles = list(_lapsed_throttles(now))
+    report.throttles = len(throttles)
+    if not dry_run:
+        for start in range(0, len(throttles), BATCH):
+            EmailThrottle.objects.filter(pk__in=throttles[start : start + BATCH]).delete()
+    return report

@@ -1,0 +1,45 @@
+"""``manage.py member_access_cleanup [--dry-run]``: delete old code and link requests and
+lapsed failure counters (see ``wagtail_member_access.cleanup``). Run it from cron, e.g.
+daily::
+
+    42 3 * * *  cd /srv/site && ./manage.py member_access_cleanup --verbosity 0
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+
+from ... import cleanup
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete code and link requests older than WAGTAIL_MEMBER_ACCESS_CLEANUP_AFTER that "
+        "can no longer be used, and per-address failure counters whose back-off has ended. "
+        "Grants and the audit log are kept."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count what would be deleted, delete nothing."
+        )
+
+    def handle(self, *args, dry_run: bool, verbosity: int = 1, **options):
+        report = cleanup.run(dry_run=dry_run)
+        if verbosity < 1:
+            return
+        if dry_run:
+            self.stdout.write(_("Dry run: nothing was deleted."))
+        self.stdout.write(
+            (
+                _("code and link requests to delete")
+                if dry_run
+                else _("code and link requests deleted")
+            )
+            + f": {report.challenges}"
+        )
+        self.stdout.write(
+            (_("failure counters to delete") if dry_run else _("failure counters deleted"))
+            + f": {report.throttles}"
+        )
