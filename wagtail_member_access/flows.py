@@ -183,9 +183,7 @@ def deliver(challenge_id: int) -> None:
         "email": recipient,
     }
     try:
-        emails.send_email(
-            kind, recipient, context, language=challenge.language or None, about=page
-        )
+        emails.send_email(kind, recipient, context, language=challenge.language or None, about=page)
     except Exception as exc:  # any mail backend error: record it, never lose the request
         EmailChallenge.objects.filter(pk=challenge.pk).update(
             send_error=f"{type(exc).__name__}: {exc}"[:1000]
