@@ -82,6 +82,43 @@ def test_a_running_back_off_is_never_lifted(settings, clock, db):
     assert not EmailThrottle.objects.exists()
 
 
+def test_a_back_off_that_starts_during_the_run_is_kept(settings, clock, db, monkeypatch):
+    # Failures recorded between reading the candidates and deleting them keep the counter.
+    settings.WAGTAIL_MEMBER_ACCESS_THROTTLE_FACTOR = 1
+    EmailThrottle.objects.create(email="ana@example.com")  # once redeemed fine: count 0
+    EmailThrottle.objects.create(email="bo@example.com")
+    clock.advance(days=31)
+    read = cleanup._lapsed_throttles
+
+    def failures_meanwhile(now):
+        ids = list(read(now))
+        throttle = EmailThrottle.objects.get(email="ana@example.com")
+        for _ in range(20):
+            throttle.throttle_increment()
+        yield from ids
+
+    monkeypatch.setattr(cleanup, "_lapsed_throttles", failures_meanwhile)
+    assert cleanup.run().throttles == 1
+    kept = EmailThrottle.objects.get()
+    assert (kept.email, kept.throttling_failure_count) == ("ana@example.com", 20)
+    assert not kept.verify_is_allowed()[0]
+
+
+def test_a_failure_on_a_counter_deleted_meanwhile_still_counts(protected_page, buyer, db):
+    # The clean-up may delete the counter between reading it and counting a wrong code.
+    request = challenge(protected_page, code=False)
+    code = tokens.issue_code(request)
+    wrong = "000000" if code != "000000" else "111111"
+    throttle = EmailThrottle.objects.create(email="ana@example.com")
+    EmailThrottle.objects.filter(pk=throttle.pk).delete()
+    throttle.throttle_increment()
+    fresh = EmailThrottle.objects.get(email="ana@example.com")
+    assert fresh.throttling_failure_count == throttle.throttling_failure_count == 1
+    assert throttle.pk == fresh.pk
+    outcome = tokens.redeem_code(request.pk, protected_page, wrong).outcome
+    assert outcome is tokens.Outcome.THROTTLED  # the back-off of that failure runs
+
+
 def test_a_recent_failure_counter_stays(clock, db):
     throttle = EmailThrottle.objects.create(email="ana@example.com")
     throttle.throttle_increment()

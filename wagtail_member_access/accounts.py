@@ -661,6 +661,10 @@ def _incr(key: str, timeout) -> int | None:
         return None
 
 
+# How long failures in a row are remembered for a name that names no account.
+UNKNOWN_NAME_FAILURES_TTL = 24 * 3600
+
+
 def _failures_key(account: str) -> str:
     return f"wagtail_member_access:password.failures:{_digest(account)}"
 
@@ -742,8 +746,10 @@ def password_attempt(request, identifier: str = "", *, user=None) -> PasswordAtt
         # would lock the account's password sign-in at once).
         return attempt
     attempt._failures_key = _failures_key(account)
-    # No expiry: only a success ends a run of failures, however slow.
-    count = _incr(attempt._failures_key, None)
+    # For an account, no expiry: only a success ends a run of failures, however slow. A name
+    # that names no account can never succeed: its count expires, so typing made-up names
+    # cannot fill the cache with keys that never go (and push real accounts' counts out).
+    count = _incr(attempt._failures_key, None if user is not None else UNKNOWN_NAME_FAILURES_TTL)
     limit = app_settings.PASSWORD_MAX_FAILURES
     if count is None or count > limit:
         attempt.limited = True
@@ -755,6 +761,14 @@ def password_attempt(request, identifier: str = "", *, user=None) -> PasswordAtt
 def clear_password_failures(user) -> None:
     """Start ``user``'s failures in a row again at zero (after a password was set)."""
     _cache().delete(_failures_key(f"user:{user.pk}"))
+
+
+def clear_password_failures_on_login(sender, request, user, **kwargs) -> None:
+    """``user_logged_in`` receiver: any sign-in, anywhere (the Wagtail admin's login, an
+    emailed code or link), proves the owner is back and ends a run of failures, so an
+    editor paused on the member sign-in page is not paused there for ever."""
+    if user is not None and user.pk is not None:
+        clear_password_failures(user)
 
 
 def authenticate_password(request, identifier: str, password: str):

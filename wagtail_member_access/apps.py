@@ -9,4 +9,12 @@ class WagtailMemberAccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .accounts import clear_password_failures_on_login
+
+        user_logged_in.connect(
+            clear_password_failures_on_login,
+            dispatch_uid="wagtail_member_access.clear_password_failures_on_login",
+        )

@@ -41,14 +41,18 @@ def _old_challenges(now):
     )
 
 
-def _lapsed_throttles(now):
-    """The counters to delete: last failure before the cut-off (or none) and no back-off
-    left. django-otp's own check decides the back-off (``verify_is_allowed``)."""
+def _old_throttles(now):
+    """Counters whose last failure is before the cut-off, or that have none."""
     cutoff = now - app_settings.CLEANUP_AFTER
-    candidates = EmailThrottle.objects.filter(
+    return EmailThrottle.objects.filter(
         Q(throttling_failure_timestamp__isnull=True) | Q(throttling_failure_timestamp__lt=cutoff)
-    ).order_by("pk")
-    for throttle in candidates.iterator(chunk_size=BATCH):
+    )
+
+
+def _lapsed_throttles(now):
+    """The counters to delete: old (``_old_throttles``) and no back-off left. django-otp's
+    own check decides the back-off (``verify_is_allowed``)."""
+    for throttle in _old_throttles(now).order_by("pk").iterator(chunk_size=BATCH):
         if throttle.verify_is_allowed()[0]:
             yield throttle.pk
 
@@ -63,10 +67,14 @@ def run(*, dry_run: bool = False) -> Report:
     else:
         # In batches: a first run on a big table must not hold one long lock.
         while ids := list(challenges.values_list("pk", flat=True)[:BATCH]):
-            report.challenges += EmailChallenge.objects.filter(pk__in=ids).delete()[0]
+            report.challenges += challenges.filter(pk__in=ids).delete()[0]
     throttles = list(_lapsed_throttles(now))
-    report.throttles = len(throttles)
-    if not dry_run:
+    if dry_run:
+        report.throttles = len(throttles)
+    else:
         for start in range(0, len(throttles), BATCH):
-            EmailThrottle.objects.filter(pk__in=throttles[start : start + BATCH]).delete()
+            # The age is checked again as the rows are deleted: a failure recorded since
+            # they were read (a back-off starting) keeps its counter.
+            batch = throttles[start : start + BATCH]
+            report.throttles += _old_throttles(now).filter(pk__in=batch).delete()[0]
     return report

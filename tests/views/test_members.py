@@ -248,6 +248,48 @@ def test_a_success_or_a_new_password_starts_the_failures_in_a_row_again(settings
     assert sign_in(Client(), "mia@example.com", NEW).status_code == 303
 
 
+def test_signing_in_anywhere_else_ends_a_run_of_failures(settings):
+    # An editor paused on the member sign-in page signs in at the Wagtail admin's login: the
+    # owner is back, so the member sign-in page takes their password again.
+    settings.WAGTAIL_MEMBER_ACCESS_PASSWORD_MAX_FAILURES = 3
+    editor = make_user("editor@example.com", is_staff=True, is_superuser=True)
+    for _ in range(3):
+        assert sign_in(Client(), "editor@example.com", "wrong").status_code == 400
+    assert sign_in(Client(), "editor@example.com").status_code == 429
+    admin = Client()
+    response = admin.post(
+        reverse("wagtailadmin_login"), {"username": editor.get_username(), "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert sign_in(Client(), "editor@example.com").status_code == 303
+
+
+def test_failures_in_a_row_of_a_made_up_name_expire(settings, monkeypatch):
+    # A name that names no account can never succeed: its count must not stay in the cache for
+    # ever (made-up names would fill it, and push real accounts' counts out). An account's
+    # count has no expiry: only a success ends it.
+    make_user("mia@example.com")
+    timeouts = {}
+    real = accounts._incr
+
+    def spy(key, timeout):
+        timeouts[key] = timeout
+        return real(key, timeout)
+
+    monkeypatch.setattr(accounts, "_incr", spy)
+    sign_in(Client(), "nobody@example.com", "wrong")
+    sign_in(Client(), "mia@example.com", "wrong")
+    failures = {
+        name: timeouts[accounts._failures_key(account)]
+        for name, account in (
+            ("made up", f"name:{accounts._account_key('nobody@example.com')}"),
+            ("account", f"user:{accounts._account_for('mia@example.com').pk}"),
+        )
+    }
+    assert failures == {"made up": accounts.UNKNOWN_NAME_FAILURES_TTL, "account": None}
+    assert accounts.UNKNOWN_NAME_FAILURES_TTL == 24 * 3600
+
+
 def test_parallel_guesses_cannot_overshoot_the_limit(settings, monkeypatch):
     # The second request arrives while the first one's password is being checked: it must
     # already see the first attempt counted.

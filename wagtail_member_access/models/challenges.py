@@ -104,8 +104,20 @@ class EmailThrottle(ThrottlingMixin, _VerifyAllowed):
     def throttle_increment(self, commit=True):
         # An atomic increment: concurrent failures must all count.
         now = timezone.now()
-        type(self).objects.filter(pk=self.pk).update(
-            throttling_failure_count=F("throttling_failure_count") + 1,
-            throttling_failure_timestamp=now,
-        )
-        self.refresh_from_db(fields=["throttling_failure_count", "throttling_failure_timestamp"])
+        rows = type(self).objects.filter(email=self.email)
+        increment = {
+            "throttling_failure_count": F("throttling_failure_count") + 1,
+            "throttling_failure_timestamp": now,
+        }
+        if not rows.update(**increment):
+            # The row was deleted meanwhile (member_access_cleanup): the failure still counts.
+            _, created = type(self).objects.get_or_create(
+                email=self.email,
+                defaults={"throttling_failure_count": 1, "throttling_failure_timestamp": now},
+            )
+            if not created:
+                rows.update(**increment)
+        fresh = rows.values("pk", "throttling_failure_count", "throttling_failure_timestamp").get()
+        self.pk = fresh.pop("pk")
+        for name, value in fresh.items():
+            setattr(self, name, value)
