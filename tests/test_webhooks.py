@@ -4,6 +4,7 @@ with its exact reason and changes nothing."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from wagtail.models import ModelLogEntry
 from tests.factories import AccessListFactory
 from wagtail_member_access import api, grants, webhooks
 from wagtail_member_access.conf import app_settings
-from wagtail_member_access.models import Grant
+from wagtail_member_access.models import Grant, GrantReference
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +81,7 @@ def state() -> list[tuple]:
     """Everything a webhook call could change: every grant's fields and the audit log."""
     return [
         *Grant.objects.order_by("pk").values_list(),
+        *GrantReference.objects.order_by("pk").values_list(),
         ("log entries", ModelLogEntry.objects.count()),
     ]
 
@@ -193,13 +195,107 @@ def test_no_period_gives_the_lists_default_period(monthly, clock):
 
 
 def test_a_renewal_without_a_period_gets_the_default_period_from_now(monthly, clock):
-    """A purchase states the access it sold: the list's period, from the time of purchase,
-    also for a buyer whose earlier access had expired (or ran longer)."""
-    api.grant_access("ana@example.com", monthly, expires_at=clock.now + timedelta(days=400))
-    clock.advance(days=1)
+    """A buyer whose earlier access has ended gets the list's period from the purchase."""
+    api.grant_access("ana@example.com", monthly, expires_at=clock.now + timedelta(days=10))
+    clock.advance(days=11)
     assert post(purchase(duration_days=None, reference="order-2")).status_code == 200
     grant = Grant.objects.get()
     assert (grant.expires_at, grant.reference) == (clock.now + timedelta(days=30), "order-2")
+    assert grant.is_active()
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"duration_days": None},
+        {"duration_days": 30},
+        {"duration_days": None, "expires_at": "2027-01-01T00:00:00Z"},
+    ],
+    ids=["default period", "duration", "expires_at"],
+)
+def test_a_shorter_purchase_never_cuts_running_access_short(monthly, clock, period):
+    api.grant_access("ana@example.com", monthly, expires_at=clock.now + timedelta(days=400))
+    clock.advance(days=1)
+    response = post(purchase(reference="order-2", **period))
+    assert response.json()["status"] == "granted"
+    grant = Grant.objects.get()
+    assert (grant.expires_at, grant.reference, grant.source) == (
+        clock.now + timedelta(days=399),
+        "order-2",
+        "purchase",
+    )
+
+
+def test_a_limited_purchase_keeps_unlimited_access_unlimited(course, clock):
+    api.grant_access("ana@example.com", course, expires_at=None)
+    assert post(purchase(duration_days=30)).json()["status"] == "granted"
+    assert Grant.objects.get().expires_at is None
+
+
+def test_a_longer_purchase_extends_running_access(course, clock):
+    post(purchase(duration_days=30))
+    clock.advance(days=10)
+    post(purchase(reference="order-2", duration_days=365))
+    assert Grant.objects.get().expires_at == clock.now + timedelta(days=365)
+
+
+def test_an_earlier_order_delivered_again_after_a_renewal_changes_nothing(course, clock):
+    """Each order grants once, also after a later order has updated the grant."""
+    post(purchase(reference="order-1", duration_days=30))
+    post(purchase(reference="order-2", duration_days=365))
+    before = state()
+    response = post(purchase(reference="order-1", duration_days=30))
+    assert response.json()["status"] == "already_granted"
+    assert response.json()["grant"]["reference"] == "order-2"
+    assert state() == before
+    assert ModelLogEntry.objects.filter(action=GRANT).count() == 2
+
+
+def test_refunding_an_order_a_later_order_replaced_revokes_nothing(course, clock):
+    post(purchase(reference="order-1", duration_days=30))
+    post(purchase(reference="order-2", duration_days=365))
+    before = state()
+    response = post({"event": "revoke", "list": "course-a", "reference": "order-1"})
+    assert (response.status_code, response.json()) == (
+        409,
+        {
+            "error": "reference_superseded",
+            "detail": "The order 'order-1' was followed by a later order ('order-2') that set "
+            "this buyer's access: nothing revoked. Revoke the later order, or change the grant "
+            "in the admin.",
+        },
+    )
+    assert state() == before
+    response = post({"event": "revoke", "list": "course-a", "reference": "order-2"})
+    assert response.json()["status"] == "revoked"
+    assert not Grant.objects.get().is_active()
+
+
+def test_every_reference_is_remembered_with_its_grant(course):
+    first, _ = grants.grant("ana@example.com", course, reference="order-1")
+    grants.grant("ana@example.com", course, reference="order-2")
+    again, created = grants.grant("ana@example.com", course, reference="order-1", name="Changed")
+    assert (again.pk, created, again.name, again.reference) == (first.pk, False, "", "order-2")
+    assert set(first.references.values_list("reference", flat=True)) == {"order-1", "order-2"}
+    assert grants.by_reference(course, "order-1") == grants.by_reference(course, "order-2")
+    assert grants.by_reference(course, "") is None
+    assert grants.by_reference(AccessListFactory(), "order-1") is None
+
+
+def test_the_migration_records_the_references_grants_carry(course):
+    from django.apps import apps
+
+    record = importlib.import_module(
+        "wagtail_member_access.migrations.0003_grant_references"
+    ).record_current_references
+    with_reference = Grant.objects.create(
+        email="ana@example.com", access_list=course, source="purchase", reference="order-7"
+    )
+    Grant.objects.create(email="bo@example.com", access_list=course, source="api")
+    record(apps, None)
+    assert list(GrantReference.objects.values_list("grant", "access_list", "reference")) == [
+        (with_reference.pk, course.pk, "order-7")
+    ]
 
 
 def test_expires_at_null_is_unlimited_even_with_a_default_period(monthly):

@@ -151,14 +151,14 @@ def grant_access(
 ) -> Grant:
     """Give ``email`` access to everything ``access_list`` protects, and return the grant.
 
-    One grant per (email, list): granting again updates it and restores a revoked one. The
-    same non-empty ``reference`` (an order id) returns the existing grant unchanged, so a
-    retried purchase grants once. ``expires_at=None`` means unlimited; ``duration`` counts
-    from ``starts_at`` or now. With neither, the grant (new or existing) gets the list's
-    ``default_days`` from its start or now, and is unlimited when the list has none;
-    ``starts_at=None`` keeps an existing grant's start. ``notify=True`` emails the member
-    that their access is ready, with links to the pages. Raises ``ValidationError`` and
-    changes nothing for a malformed email, an expiry before the start, or both
+    One grant per (email, list): granting again updates it and restores a revoked one. The same
+    non-empty ``reference`` (an order id) returns the existing grant unchanged (also after a
+    later reference updated it), so a retried purchase grants once. ``expires_at=None`` means
+    unlimited; ``duration`` counts from ``starts_at`` or now. With neither, the grant (new or
+    existing) gets the list's ``default_days`` from its start or now, and is unlimited when the
+    list has none; ``starts_at=None`` keeps an existing grant's start. ``notify=True`` emails
+    the member that their access is ready, with links to the pages. Raises ``ValidationError``
+    and changes nothing for a malformed email, an expiry before the start, or both
     ``expires_at`` and ``duration``.
     """
     obj, _ = grants.grant(

@@ -10,18 +10,20 @@ from itertools import islice
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 from wagtail.log_actions import log
 
 from . import log_actions
 from .members import mask_email, normalize_email
-from .models import AccessList, Grant
+from .models import AccessList, Grant, GrantReference
 from .signals import access_granted, access_revoked
 
 __all__ = [
     "DEFAULT",
     "KEEP",
     "UNSET",
+    "by_reference",
     "extend",
     "grant",
     "import_grants",
@@ -84,8 +86,9 @@ def grant(
     """Give ``email`` access to ``access_list``; return ``(grant, created)``.
 
     One grant per (email, list): granting again updates the grant and restores it if it was
-    revoked. A non-empty ``reference`` (an order id) is an idempotency key: if the list already
-    has a grant with it, that grant is returned unchanged.
+    revoked. A non-empty ``reference`` (an order id) is an idempotency key: if it already
+    granted access on the list (also if a later order has updated the grant since), that
+    grant is returned unchanged.
 
     ``starts_at``: a datetime, ``None`` (no start: from now on), or :data:`UNSET` (the default:
     an existing grant keeps its start). ``expires_at``: a datetime, ``None`` (unlimited), or
@@ -111,7 +114,7 @@ def grant(
 
     with transaction.atomic():
         if reference:
-            existing = Grant.objects.filter(access_list=access_list, reference=reference).first()
+            existing = by_reference(access_list, reference)
             if existing is not None:
                 return existing, False
         try:
@@ -147,6 +150,8 @@ def grant(
             obj.source = source
         obj.revoked_at = None
         obj.save()
+        if reference:
+            GrantReference.objects.create(access_list=access_list, reference=reference, grant=obj)
         log(
             instance=obj,
             action=log_actions.GRANT,
@@ -160,6 +165,19 @@ def grant(
 
         transaction.on_commit(lambda: send_access_ready(obj))
     return obj, created
+
+
+def by_reference(access_list: AccessList, reference: str) -> Grant | None:
+    """The grant on ``access_list`` that the order ``reference`` granted, also after a later
+    order replaced the grant's own ``reference``; None for an unknown or empty reference."""
+    if not reference:
+        return None
+    return (
+        Grant.objects.filter(access_list=access_list)
+        .filter(Q(reference=reference) | Q(references__reference=reference))
+        .distinct()
+        .first()
+    )
 
 
 def _expires_before() -> ValidationError:

@@ -1,5 +1,5 @@
 from .challenges import EmailChallenge, EmailThrottle
-from .lists import AccessList, Grant
+from .lists import AccessList, Grant, GrantReference
 from .members import BulkEmailJob, MemberProfile
 from .restrictions import PageAccessRestriction
 
@@ -9,6 +9,7 @@ __all__ = [
     "EmailChallenge",
     "EmailThrottle",
     "Grant",
+    "GrantReference",
     "MemberProfile",
     "PageAccessRestriction",
 ]

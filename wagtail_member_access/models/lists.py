@@ -135,3 +135,30 @@ class Grant(models.Model):
             and (self.starts_at is None or self.starts_at <= at)
             and (self.expires_at is None or self.expires_at > at)
         )
+
+
+class GrantReference(models.Model):
+    """Every reference (order id) that has granted access on a list, also after a later order
+    replaced the grant's ``reference``: an order grants once, however late it is delivered
+    again."""
+
+    access_list = models.ForeignKey(
+        AccessList, on_delete=models.CASCADE, related_name="+", verbose_name=_("access list")
+    )
+    reference = models.CharField(_("reference"), max_length=255)
+    grant = models.ForeignKey(
+        Grant, on_delete=models.CASCADE, related_name="references", verbose_name=_("grant")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("grant reference")
+        verbose_name_plural = _("grant references")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["access_list", "reference"], name="wma_grantref_list_reference"
+            )
+        ]
+
+    def __str__(self):
+        return self.reference
