@@ -366,6 +366,82 @@ def test_invalid_rows_are_reported_and_nothing_is_written(course, rows, errors, 
     assert state() == before
 
 
+@pytest.mark.parametrize(
+    ("existing", "data", "starts", "expires"),
+    [
+        # A new start after the expiry the grant keeps (empty "expires" cell, or no column).
+        (
+            {"expires_at": utc(2026, 6, 1)},
+            "email,starts,expires\nana@example.com,2027-01-01,\n",
+            "2027-01-01",
+            "2026-05-31",
+        ),
+        (
+            {"expires_at": utc(2026, 6, 1)},
+            "email,starts\nana@example.com,2027-01-01\n",
+            "2027-01-01",
+            "2026-05-31",
+        ),
+        # A new expiry before the start the grant keeps.
+        (
+            {"starts_at": utc(2027, 3, 1), "expires_at": None},
+            "email,expires\nana@example.com,2027-01-31\n",
+            "2027-03-01",
+            "2027-01-31",
+        ),
+    ],
+    ids=["empty expiry cell", "no expiry column", "no starts column"],
+)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "import"])
+def test_a_row_that_would_end_an_existing_grant_before_it_starts_is_invalid(
+    course, clock, existing, data, starts, expires, dry_run
+):
+    GrantFactory(access_list=course, email="ana@example.com", **existing)
+    GrantFactory(access_list=course, email="bo@example.com")
+    before = state()
+    result = run(data, course, dry_run=dry_run)
+    assert [str(e) for e in result.errors] == [
+        f"Line 2: ana@example.com already has a grant on this list, and with this row the "
+        f"access would end ({expires}) before it starts ({starts}). Give the row both a start "
+        f"and a later expiry, or change the grant in the admin."
+    ]
+    assert (result.new, result.updated, result.unchanged, result.invalid) == (0, 0, 0, 1)
+    assert not result.written
+    assert state() == before
+
+
+def test_the_conflicting_row_stops_the_whole_import(course, clock):
+    GrantFactory(access_list=course, email="ana@example.com", expires_at=utc(2026, 6, 1))
+    before = state()
+    result = run("email,starts\nnew@example.com,2027-01-01\nana@example.com,2027-01-01\n", course)
+    assert [e.line for e in result.errors] == [3]
+    assert (result.new, result.invalid, result.written) == (1, 1, False)
+    assert state() == before
+    # Both a start and a later expiry on the row: accepted.
+    result = run(
+        "email,starts,expires\nnew@example.com,2027-01-01,\nana@example.com,2027-01-01,2027-12-31\n",
+        course,
+    )
+    assert result.ok and result.written
+    grant = grant_of("ana@example.com", course)
+    assert (grant.starts_at, grant.expires_at) == (
+        utc(2027, 1, 1),
+        utc(2028, 1, 1),
+    )
+
+
+def test_import_grants_refuses_such_a_row_without_a_conflicts_list(course):
+    from django.core.exceptions import ValidationError
+
+    from wagtail_member_access import grants
+
+    GrantFactory(access_list=course, email="ana@example.com", expires_at=utc(2026, 6, 1))
+    before = state()
+    with pytest.raises(ValidationError, match="The access must expire after it starts."):
+        grants.import_grants(course, {"ana@example.com": (utc(2027, 1, 1),)}, fields=("starts_at",))
+    assert state() == before
+
+
 def test_the_valid_rows_of_a_refused_file_are_still_counted(course):
     GrantFactory(access_list=course, email="ana@example.com", name="Ana")
     result = run(HEADER + "ana@example.com,Ana,,,\nben@example.com,Ben,,,\nbad,,,,\n", course)

@@ -386,6 +386,7 @@ def import_grants(
     dry_run: bool = False,
     file_name: str = "",
     batch_size: int = 2000,
+    conflicts: list | None = None,
 ) -> tuple[int, int, int]:
     """Apply validated import rows to ``access_list`` in bulk; return ``(new, updated,
     unchanged)``.
@@ -409,6 +410,12 @@ def import_grants(
     ``access_granted`` signals: 100,000 of them would cost more than the import itself.
     ``dry_run=True`` only counts. If another request creates a grant for one of the new emails
     meanwhile, the ``IntegrityError`` propagates and nothing is written.
+
+    A row that would leave an existing grant ending before it starts (a new start after the
+    grant's kept expiry, or a new expiry before its kept start) is not counted; it is added to
+    ``conflicts`` as ``(line, email, starts_at, expires_at)`` (``line``: the row's item after
+    its field values, or None), and then nothing is written. Without a ``conflicts`` list such
+    a row raises ``ValidationError``, as :func:`grant` does.
     """
     fields = tuple(fields)
     if not set(fields) <= set(IMPORT_FIELDS):
@@ -425,13 +432,39 @@ def import_grants(
         to_update: list[tuple[int, tuple, tuple]] = []
         unchanged = 0
         expires_index = fields.index("expires_at") if "expires_at" in fields else None
-        for pk, email, revoked_at, reminded, recorded, *current in existing.values_list(
-            "pk", "email", "revoked_at", "reminder_sent_at", "expiry_recorded_at", *fields
+        starts_index = fields.index("starts_at") if "starts_at" in fields else None
+        found_conflict = False
+        for (
+            pk,
+            email,
+            revoked_at,
+            reminded,
+            recorded,
+            kept_start,
+            kept_expiry,
+            *current,
+        ) in existing.values_list(
+            "pk",
+            "email",
+            "revoked_at",
+            "reminder_sent_at",
+            "expiry_recorded_at",
+            "starts_at",
+            "expires_at",
+            *fields,
         ).iterator(chunk_size=batch_size):
             row = rows.pop(email, None)
             if row is None:
                 continue
             values = tuple(c if v is KEEP else v for v, c in zip(row[:width], current, strict=True))
+            start = kept_start if starts_index is None else values[starts_index]
+            expiry = kept_expiry if expires_index is None else values[expires_index]
+            if start and expiry and expiry <= start:
+                if conflicts is None:
+                    raise _expires_before()
+                conflicts.append((row[width] if len(row) > width else None, email, start, expiry))
+                found_conflict = True
+                continue
             if revoked_at is None and tuple(current) == values:
                 unchanged += 1
                 continue
@@ -440,7 +473,7 @@ def import_grants(
                 reminded = recorded = None
             to_update.append((pk, values, (reminded, recorded)))
         new, updated = len(rows), len(to_update)
-        if dry_run or not (new or updated):
+        if dry_run or found_conflict or not (new or updated):
             rows.clear()
             return new, updated, unchanged
 

@@ -193,6 +193,7 @@ def import_csv(
     result = ImportResult(access_list=access_list, dry_run=dry_run, file_name=file_name)
     rows, fields = _read(file, result, tz)
     write = not dry_run and result.ok
+    conflicts: list = []
     try:
         new, updated, unchanged = grants.import_grants(
             access_list,
@@ -202,6 +203,7 @@ def import_csv(
             dry_run=not write,
             file_name=file_name,
             batch_size=batch_size,
+            conflicts=conflicts,
         )
     except IntegrityError as exc:
         raise InvalidFile(
@@ -210,9 +212,36 @@ def import_csv(
                 "Nothing was imported; import the file again."
             )
         ) from exc
+    if conflicts:
+        result.errors.extend(_conflict(line, *rest, tz) for line, *rest in conflicts)
+        result.errors.sort(key=lambda error: error.line)
+        write = False
     result.new, result.updated, result.unchanged = new, updated, unchanged
     result.written = write and bool(new or updated)
     return result
+
+
+def _conflict(line: int, email: str, starts: datetime, expires: datetime, tz) -> RowError:
+    """A row that is valid alone but would make the grant already on the list end before it
+    starts (a start after its kept expiry, or an expiry before its kept start)."""
+
+    def shown(value: datetime, *, end: bool) -> str:
+        # As the file writes them: a whole day as its date (an expiry at midnight is the
+        # end of the day before), any other moment with its time.
+        local = timezone.localtime(value, tz)
+        if local.time() == time(0):
+            return (local.date() - timedelta(days=1) if end else local.date()).isoformat()
+        return local.strftime("%Y-%m-%dT%H:%M")
+
+    return RowError(
+        line,
+        _(
+            "%(email)s already has a grant on this list, and with this row the access would "
+            "end (%(expires)s) before it starts (%(starts)s). Give the row both a start and "
+            "a later expiry, or change the grant in the admin."
+        )
+        % {"email": email, "expires": shown(expires, end=True), "starts": shown(starts, end=False)},
+    )
 
 
 # --- reading -------------------------------------------------------------------------------
