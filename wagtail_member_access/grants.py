@@ -24,6 +24,7 @@ __all__ = [
     "KEEP",
     "UNSET",
     "by_reference",
+    "delete",
     "extend",
     "grant",
     "import_grants",
@@ -210,6 +211,24 @@ def revoke(email: str, access_list: AccessList, *, by=None) -> bool:
         transaction.on_commit(lambda: access_revoked.send(sender=Grant, grant=obj))
     logger.info("Access revoked for %s on list %s.", mask_email(email), access_list.pk)
     return True
+
+
+def delete(obj: Grant, *, by=None) -> None:
+    """Delete the grant ``obj`` (the admin's *Delete*): its access ends at once and the record
+    goes, with a ``wagtail.delete`` audit-log entry (as Wagtail's own delete view writes) and,
+    if it was active, ``access_revoked`` with ``deleted=True``. Prefer :func:`revoke`, which
+    keeps the record."""
+    with transaction.atomic():
+        was_active = obj.is_active()
+        log(instance=obj, action="wagtail.delete", user=by, deleted=True)
+        pk = obj.pk
+        obj.delete()
+        obj.pk = pk  # for the signal's receivers, which get the grant as it was
+        if was_active:
+            transaction.on_commit(
+                lambda: access_revoked.send(sender=Grant, grant=obj, deleted=True)
+            )
+    logger.info("Grant of %s on list %s deleted.", mask_email(obj.email), obj.access_list_id)
 
 
 def revoke_reference(access_list: AccessList, reference: str, *, by=None) -> Grant | None:

@@ -4,9 +4,13 @@ change and delete, per model."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
+from wagtail.models import ModelLogEntry
 
 from tests.admin.conftest import editor_with
 from tests.factories import GrantFactory
+from wagtail_member_access.models import Grant
+from wagtail_member_access.signals import access_revoked
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +79,45 @@ def test_list_permissions_are_separate_from_grant_permissions(client, course):
     assert client.get(GRANTS).status_code == 200
     assert denied(client.get(LISTS))
     assert menu_labels(client) == {"Member access", "Grants"}
+
+
+def test_deleting_a_grant_needs_the_delete_permission(client, course):
+    grant = GrantFactory(access_list=course, email="ana@example.com")
+    client.force_login(editor_with("view_grant", "change_grant"))
+    assert denied(client.get(f"{GRANTS}delete/{grant.pk}/"))
+    assert denied(client.post(f"{GRANTS}delete/{grant.pk}/"))
+    assert Grant.objects.filter(pk=grant.pk).exists()
+
+
+def test_deleting_a_grant_goes_through_the_grant_path(
+    client, course, django_capture_on_commit_callbacks
+):
+    # The access ends, the record goes, the audit log says who deleted it, and receivers of
+    # access_revoked hear of it (only for a grant that was active).
+    active = GrantFactory(access_list=course, email="ana@example.com")
+    ended = GrantFactory(access_list=course, email="bo@example.com", revoked_at=timezone.now())
+    heard = []
+
+    def receiver(sender, grant, **kwargs):
+        heard.append((grant.pk, grant.email, kwargs.get("deleted")))
+
+    access_revoked.connect(receiver)
+    try:
+        user = editor_with("view_grant", "delete_grant")
+        client.force_login(user)
+        page = client.get(f"{GRANTS}delete/{active.pk}/").content.decode()
+        assert "ana@example.com" in page
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"{GRANTS}delete/{active.pk}/")
+            client.post(f"{GRANTS}delete/{ended.pk}/")
+    finally:
+        access_revoked.disconnect(receiver)
+    assert response.status_code == 302
+    assert response.url == f"{GRANTS}?access_list={course.pk}"
+    assert not Grant.objects.exists()
+    assert heard == [(active.pk, "ana@example.com", True)]
+    entries = ModelLogEntry.objects.filter(action="wagtail.delete").order_by("pk")
+    assert [(e.object_id, e.user_id, e.deleted) for e in entries] == [
+        (str(active.pk), user.pk, True),
+        (str(ended.pk), user.pk, True),
+    ]

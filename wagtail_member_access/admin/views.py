@@ -27,7 +27,7 @@ from django.views.generic import View
 from wagtail.admin import messages
 from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, StatusTagColumn
-from wagtail.admin.views.generic import CreateView, EditView, IndexView
+from wagtail.admin.views.generic import CreateView, DeleteView, EditView, IndexView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import HeaderButton
 from wagtail.permission_policies import ModelPermissionPolicy
@@ -386,6 +386,17 @@ class GrantEditView(_GrantFormMixin, EditView):
             "email": instance.email,
             "list": instance.access_list.name,
         }
+
+
+class GrantDeleteView(DeleteView):
+    """Wagtail's delete view, deleting through :func:`grants.delete` (the audit-log entry, and
+    ``access_revoked`` for an active grant)."""
+
+    def delete_action(self):
+        grants.delete(self.object, by=self.request.user)
+
+    def get_success_url(self):
+        return grants_url(self.object.access_list)
 
 
 # --- CSV import ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from .members import BulkEmailViewSet
 from .views import (
     AccessListIndexView,
     GrantCreateView,
+    GrantDeleteView,
     GrantEditView,
     GrantIndexView,
     ImportView,
@@ -61,6 +62,7 @@ class GrantViewSet(ModelViewSet):
     index_view_class = GrantIndexView
     add_view_class = GrantCreateView
     edit_view_class = GrantEditView
+    delete_view_class = GrantDeleteView
     filterset_class = GrantFilterSet
     search_fields = ["email", "name"]
     search_backend_name = None
