@@ -85,6 +85,32 @@ def test_add_grants_through_the_grant_path(
     assert messages(response) == ["Access granted to ana@example.com on “Course A”."]
 
 
+def test_add_with_email_the_access_sends_the_access_ready_email(
+    editor_client, course, protected_page, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(ADD, form_data(course, notify="on"))
+    assert messages(response) == [
+        "Access granted to ana@example.com on “Course A”; the access email is sent."
+    ]
+    [mail] = mailoutbox
+    assert mail.to == ["ana@example.com"]
+    assert "Course A" in mail.subject
+    assert protected_page.title in mail.body
+    # Without the box ticked, no email.
+    with django_capture_on_commit_callbacks(execute=True):
+        editor_client.post(ADD, form_data(course, email="bea@example.com"))
+    assert len(mailoutbox) == 1
+
+
+def test_the_edit_form_has_no_email_the_access_box(editor_client, course):
+    grant = GrantFactory(access_list=course)
+    add = editor_client.get(ADD).content.decode()
+    edit = editor_client.get(f"/admin/member-access/grants/edit/{grant.pk}/").content.decode()
+    assert 'name="notify"' in add
+    assert 'name="notify"' not in edit
+
+
 def test_empty_expiry_gets_the_lists_default_period(editor_client, clock):
     course = AccessListFactory(default_days=30)
     editor_client.post(ADD, form_data(course, starts_at="2031-03-01 09:00"))

@@ -59,6 +59,15 @@ class GrantForm(WagtailAdminModelForm):
         help_text=_("Tick for access without an end; the expiry date must then be empty."),
     )
 
+    notify = forms.BooleanField(
+        label=_("Email the access"),
+        required=False,
+        help_text=_(
+            "Send “Your access is ready” with a sign-in link for each page the list opens "
+            "(and a set-your-password link if the member has no password yet)."
+        ),
+    )
+
     class Meta:
         model = Grant
         fields = ["access_list", "email", "name", "starts_at", "expires_at", "note"]
@@ -72,6 +81,7 @@ class GrantForm(WagtailAdminModelForm):
                 "Leave empty for the list's default access period (unlimited if the list has none)."
             )
         else:
+            del self.fields["notify"]  # editing: the bulk action "Resend access email" sends it
             for name in ("access_list", "email"):
                 self.fields[name].disabled = True
             self.fields["expires_at"].help_text = _(
@@ -139,6 +149,7 @@ class GrantForm(WagtailAdminModelForm):
             "starts_at": data.get("starts_at"),
             "expires_at": expires_at,
             "note": data.get("note", ""),
+            "notify": bool(data.get("notify")),
         }
 
 

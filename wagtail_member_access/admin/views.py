@@ -371,10 +371,11 @@ class GrantCreateView(_GrantFormMixin, CreateView):
 
     def get_success_message(self, instance=None):
         instance = instance or self.object
-        return _("Access granted to %(email)s on “%(list)s”.") % {
-            "email": instance.email,
-            "list": instance.access_list.name,
-        }
+        if self.form.cleaned_data.get("notify"):
+            message = _("Access granted to %(email)s on “%(list)s”; the access email is sent.")
+        else:
+            message = _("Access granted to %(email)s on “%(list)s”.")
+        return message % {"email": instance.email, "list": instance.access_list.name}
 
 
 class GrantEditView(_GrantFormMixin, EditView):
