@@ -546,10 +546,11 @@ def set_password_with_token(
     return result
 
 
-def reset_with_code(request, code: str, password: str) -> Redemption:
+def reset_with_code(request, code: str, password: str, *, accept_terms: bool = False) -> Redemption:
     """Redeem the code of this browser's forgotten-password request and set ``password``
-    (already validated by the form). Wrong codes count as the sign-in codes do (per code and
-    per address, with back-off). Outcomes other than OK change nothing."""
+    (already validated by the form; ``accept_terms``: the terms box was ticked). Wrong codes
+    count as the sign-in codes do (per code and per address, with back-off). Outcomes other
+    than OK change nothing."""
     state = pending_reset(request)
     if state is None:
         return Redemption(Outcome.MISSING)
@@ -570,7 +571,7 @@ def reset_with_code(request, code: str, password: str) -> Redemption:
         user,
         password,
         how="reset",
-        accept_terms=False,
+        accept_terms=accept_terms,
         site=result.challenge.site,
         notify=True,
     )

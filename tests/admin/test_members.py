@@ -3,13 +3,18 @@ many members as a background bulk job with visible counts."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from bs4 import BeautifulSoup
 from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
+from wagtail.models import ModelLogEntry
 
 from tests.admin.conftest import editor_with
 from tests.factories import UserFactory
-from wagtail_member_access import api, bulk
+from wagtail_member_access import api, bulk, log_actions
 from wagtail_member_access.models import BulkEmailJob
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +46,31 @@ def member(buyer):
 
 def send_one_url(user, kind):
     return reverse("wagtail_member_access_bulk_emails:send_one", args=[user.pk, kind])
+
+
+def messages_of(response):
+    return [str(m).strip() for m in response.context["messages"]]
+
+
+def inspect_fields(html: str) -> dict[str, str]:
+    """The labelled values of an inspect page: ``{"Sent": "2", …}``."""
+    soup = BeautifulSoup(html, "html.parser")
+    return {
+        dt.get_text(strip=True): dt.find_next_sibling("dd").get_text(" ", strip=True)
+        for dt in soup.select("dl dt")
+    }
+
+
+def listing_rows(html: str) -> list[dict[str, str]]:
+    """The rows of an admin listing table, each as ``{column heading: cell text}``."""
+    table = BeautifulSoup(html, "html.parser").select_one("table.listing")
+    headings = [th.get_text(" ", strip=True) for th in table.select("thead th")]
+    return [
+        dict(
+            zip(headings, (td.get_text(" ", strip=True) for td in row.find_all("td")), strict=True)
+        )
+        for row in table.select("tbody tr")
+    ]
 
 
 # --- one member ----------------------------------------------------------------------------------
@@ -76,13 +106,37 @@ def test_send_one_reset_confirms_then_sends(sender_client, member, mailoutbox):
     assert "The email was sent to ana@example.com." in response.content.decode()
 
 
-def test_send_one_to_staff_is_not_found_and_sends_nothing(sender_client, mailoutbox):
+def test_send_one_invitation_sends_a_set_password_link(sender_client, sender, member, mailoutbox):
+    # An editor who has the button: manages users and may send member emails.
+    sender.groups.get().permissions.add(Permission.objects.get(codename="change_user"))
+    url = send_one_url(member, "invite")
+    page = sender_client.get(url).content.decode()
+    assert "The member gets an invitation with a single-use link to set their own password." in page
+    assert "ana@example.com" in page
+    assert mailoutbox == []  # the GET only asks
+    response = sender_client.post(url, follow=True)
+    assert [m.to for m in mailoutbox] == [["ana@example.com"]]
+    message = mailoutbox[0]
+    assert message.subject == "Your invitation to localhost"
+    match = re.search(r"http://localhost(/access/invitation/[A-Za-z0-9_-]{43}/)", message.body)
+    assert match, message.body
+    assert messages_of(response) == ["The email was sent to ana@example.com."]
+    (entry,) = ModelLogEntry.objects.filter(action=log_actions.INVITE, object_id=str(member.pk))
+    assert (entry.user_id, entry.data) == (sender.pk, {"email": "a**@example.com"})
+    # The link leads the member to choose their password.
+    opened = Client().get(match.group(1))
+    assert (opened.status_code, opened["Location"]) == (303, "/access/password/set/")
+
+
+@pytest.mark.parametrize("kind", ["reset", "sign_in", "invite"])
+def test_send_one_to_staff_is_not_found_and_sends_nothing(sender_client, mailoutbox, kind):
     boss = UserFactory(username="boss", email="boss@example.com", is_superuser=True)
     for method in (sender_client.get, sender_client.post):
-        response = method(send_one_url(boss, "sign_in"))
+        response = method(send_one_url(boss, kind))
         assert response.status_code == 404
         assert "boss@example.com" not in response.content.decode()
     assert mailoutbox == []
+    assert not ModelLogEntry.objects.filter(action__startswith="wagtail_member_access.").exists()
 
 
 def test_send_one_unknown_kind_is_refused(sender_client, member):
@@ -139,6 +193,32 @@ def test_bulk_email_to_given_addresses_shows_each_failure(sender_client, members
     assert bulk.NOT_ELIGIBLE in page
     listing = sender_client.get(INDEX).content.decode()
     assert "Password reset" in listing
+
+
+def test_bulk_email_job_page_and_listing_show_sent_and_failed_counts(
+    sender_client, members, mailoutbox
+):
+    UserFactory(username="boss", email="boss@example.com", is_staff=True)
+    sender_client.post(
+        ADD, {"kind": "reset", "emails": "ana@example.com\nben@example.com\nboss@example.com"}
+    )
+    job = BulkEmailJob.objects.get()
+    assert (job.total, job.sent, job.failed) == (3, 2, 1)
+    assert sorted(m.to[0] for m in mailoutbox) == ["ana@example.com", "ben@example.com"]
+    html = sender_client.get(
+        reverse("wagtail_member_access_bulk_emails:inspect", args=[job.pk])
+    ).content.decode()
+    fields = inspect_fields(html)
+    assert (fields["Total"], fields["Sent"], fields["Failed"]) == ("3", "2", "1")
+    assert "Status: Finished" in BeautifulSoup(html, "html.parser").get_text(" ", strip=True)
+    [row] = listing_rows(sender_client.get(INDEX).content.decode())
+    assert {k: row[k] for k in ("Email", "Recipients", "Sent", "Failed", "Status")} == {
+        "Email": "Password reset",
+        "Recipients": "3",
+        "Sent": "2",
+        "Failed": "1",
+        "Status": "Finished",
+    }
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,10 @@ from django.urls import reverse
 
 from tests.conftest import code_from
 from tests.factories import UserFactory
+from tests.testapp.models import SimplePage
 from wagtail_member_access import api, tokens
 from wagtail_member_access.models import EmailChallenge
+from wagtail_member_access.signals import member_unlocked
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +54,19 @@ def confirm(client, path):
     html = client.get(path).content.decode()
     match = re.search(r'name="confirm" value="([^"]+)"', html)
     return client.post(path, {"confirm": match.group(1) if match else ""})
+
+
+@pytest.fixture
+def unlocked():
+    """What receivers of ``member_unlocked`` get: the sender and the keyword arguments."""
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append((sender, kwargs))
+
+    member_unlocked.connect(receiver)
+    yield received
+    member_unlocked.disconnect(receiver)
 
 
 def test_link_mode_sends_a_link_and_no_code(client, link_page, buyer, mailoutbox):
@@ -115,6 +130,27 @@ def test_confirm_page_loads_nothing_from_other_origins(client, link_page, buyer,
     url, _ = link_from(mailoutbox[0])
     html = client.get(path_of(url)).content.decode()
     assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_confirming_a_link_sends_member_unlocked_once(link_page, buyer, mailoutbox, unlocked):
+    ask(Client(), link_page)
+    url, _ = link_from(mailoutbox[0])
+    person = Client()
+    person.get(path_of(url))
+    person.head(path_of(url))
+    assert unlocked == []  # opening the link (a scanner, a preview) unlocks nothing
+    response = confirm(person, path_of(url))
+    assert response.status_code == 303
+    [(sender, kwargs)] = unlocked
+    assert sender is SimplePage
+    assert set(kwargs) == {"signal", "request", "user", "page", "method"}
+    assert kwargs["user"].email == "ana@example.com"
+    assert kwargs["user"].pk == int(person.session["_auth_user_id"])
+    assert isinstance(kwargs["page"], SimplePage) and kwargs["page"].pk == link_page.pk
+    assert kwargs["method"] == "link"
+    assert kwargs["request"].path == path_of(url)
+    confirm(Client(), path_of(url))  # used already: 410, no second signal
+    assert len(unlocked) == 1
 
 
 def test_confirm_needs_the_value_from_the_confirm_page(link_page, buyer, mailoutbox):
@@ -294,6 +330,53 @@ def test_tokens_and_links_never_reach_the_logs(client, link_page, buyer, mailout
         assert token not in text and "b" * 43 not in text
         assert "ana@example.com" not in text
     assert any("a**@example.com" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
+def test_other_methods_get_405_without_the_token_in_the_log(
+    client, link_page, buyer, mailoutbox, caplog, method
+):
+    # Django's require_http_methods would log "Method Not Allowed (PUT): <path with token>".
+    caplog.set_level(logging.DEBUG)
+    ask(client, link_page)
+    url, token = link_from(mailoutbox[0])
+    response = getattr(Client(), method)(path_of(url))
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD, POST"
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert all(token not in r.getMessage() + str(r.args) for r in caplog.records)
+    assert confirm(Client(), path_of(url)).status_code == 303  # still usable
+
+
+def test_invitation_and_reset_links_also_answer_405_without_the_token_in_the_log(
+    client, home, mailoutbox, caplog
+):
+    from wagtail_member_access import accounts
+
+    caplog.set_level(logging.DEBUG)
+    accounts.send_invitation("mia@example.com")
+    match = re.search(r"/access/invitation/([A-Za-z0-9_-]{43})/", mailoutbox[0].body)
+    path, token = match.group(0), match.group(1)
+    response = client.post(path)
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    reset = "/access/password/reset/" + "c" * 43 + "/"
+    assert client.put(reset).status_code == 405
+    text = " ".join(r.getMessage() + str(r.args) for r in caplog.records)
+    assert token not in text and "c" * 43 not in text
+
+
+def test_the_confirm_page_mentions_the_code_only_when_the_email_has_one(
+    client, link_page, course, buyer, mailoutbox
+):
+    ask(client, link_page)
+    html = Client().get(path_of(link_from(mailoutbox[-1])[0])).content.decode()
+    assert "The link works once." in html
+    assert "type the code" not in html
+    api.protect(link_page, mode="code_or_link", access_lists=[course])
+    ask(Client(), link_page)
+    html = Client().get(path_of(link_from(mailoutbox[-1])[0])).content.decode()
+    assert "you can also type the code from the same email there" in html
 
 
 def test_access_ready_email_carries_a_magic_link_to_each_page(

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -450,6 +450,49 @@ def test_terms_must_be_accepted_with_the_first_password(client, mailoutbox, home
     assert MemberProfile.objects.get().terms_accepted_at is not None
 
 
+def test_a_first_password_by_reset_link_asks_for_the_terms_too(mailoutbox, buyer, settings):
+    # A buyer without a password gets their first one through "forgot your password, or
+    # never had one?": the terms are asked there as with an invitation.
+    settings.WAGTAIL_MEMBER_ACCESS_TERMS_URL = "https://example.com/terms/"
+    ask_reset(Client(), "ana@example.com")
+    other = Client()
+    response = set_password(other, token_path(mailoutbox[0], "password/reset"))
+    assert response.status_code == 400
+    assert "Please accept the terms of use to continue." in response.content.decode()
+    assert signed_in_pk(other) is None
+    response = other.post(SET, {"new_password1": NEW, "new_password2": NEW, "accept_terms": "on"})
+    assert response.status_code == 303
+    assert MemberProfile.objects.get().terms_accepted_at is not None
+
+
+def test_the_reset_code_form_asks_everyone_for_the_terms(client, mailoutbox, buyer, settings):
+    # The code form is shown before the code proves the address, so it asks every address
+    # alike (asking only some would tell who has an account).
+    settings.WAGTAIL_MEMBER_ACCESS_TERMS_URL = "https://example.com/terms/"
+    make_user("mia@example.com")
+    forms = []
+    for email in ("ana@example.com", "mia@example.com", "nobody@example.com"):
+        browser = Client()
+        ask_reset(browser, email)
+        forms.append('name="accept_terms"' in browser.get(FORGOT).content.decode())
+    assert forms == [True, True, True]
+    ask_reset(client, "ana@example.com")
+    code = code_from(mailoutbox[-1])
+    data = {"code": code, "new_password1": NEW, "new_password2": NEW}
+    response = client.post(FORGOT_CODE, data)
+    assert response.status_code == 400
+    assert "Please accept the terms of use to continue." in response.content.decode()
+    assert signed_in_pk(client) is None
+    response = client.post(FORGOT_CODE, {**data, "accept_terms": "on"})
+    assert response.status_code == 303
+    assert MemberProfile.objects.get(user__pk=signed_in_pk(client)).terms_accepted_at
+
+
+def test_no_terms_box_without_a_terms_url(client, mailoutbox, buyer):
+    ask_reset(client, "ana@example.com")
+    assert 'name="accept_terms"' not in client.get(FORGOT).content.decode()
+
+
 # --- initial password and forced change ------------------------------------------------------
 
 
@@ -660,6 +703,30 @@ def test_my_access_shows_lists_pages_and_dates(client, members_page, course):
     assert "Course A" in html and '<a href="/members-area/">Members area</a>' in html
     assert "(unlimited)" in html
     assert 'action="/access/sign-out/"' in html
+
+
+def test_my_access_shows_until_starts_and_ended_dates(client, clock, members_page, course):
+    clock.now = datetime(2030, 5, 17, 14, 5, tzinfo=UTC)
+    upcoming = AccessListFactory(name="Course B")
+    api.protect(
+        make_page(title="Lesson B", slug="lesson-b"), mode="members", access_lists=[upcoming]
+    )
+    ended = AccessListFactory(name="Course C")
+    api.grant_access("ana@example.com", course, expires_at=datetime(2030, 6, 16, 9, 30, tzinfo=UTC))
+    api.grant_access("ana@example.com", upcoming, starts_at=datetime(2030, 5, 19, 0, 0, tzinfo=UTC))
+    api.grant_access("ana@example.com", ended, expires_at=datetime(2030, 5, 14, 12, 0, tzinfo=UTC))
+    client.force_login(make_user("ana@example.com"))
+    html = client.get(MY_ACCESS).content.decode()
+    access = html[html.index('<ul class="wma-access">') :]
+    entries = re.findall(r"<strong>([^<]+)</strong>\s*\(([^)]*)\)", access)
+    assert entries == [
+        ("Course A", "until June 16, 2030, 9:30 a.m."),
+        ("Course B", "starts May 19, 2030, midnight"),
+        ("Course C", "ended May 14, 2030, noon"),
+    ]
+    # Only the active list's pages are links.
+    assert '<li><a href="/members-area/">Members area</a></li>' in access
+    assert "<li>Lesson B</li>" in access and 'href="/lesson-b/"' not in access
 
 
 def test_my_access_needs_sign_in(client):

@@ -67,9 +67,15 @@ def test_buyer_without_an_account_signs_in_by_code(client, buyer, mailoutbox):
     assert client.session["_auth_user_id"]
 
 
-@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
+@pytest.mark.parametrize("flag", ["is_staff", "is_superuser", "admin_access"])
 def test_staff_get_the_neutral_response_and_no_email(client, mailoutbox, db, flag):
-    UserFactory(username="boss", email="boss@example.com", **{flag: True})
+    from django.contrib.auth.models import Permission
+
+    if flag == "admin_access":  # Wagtail admin access alone, through a permission
+        user = UserFactory(username="boss", email="boss@example.com")
+        user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    else:
+        UserFactory(username="boss", email="boss@example.com", **{flag: True})
     a = ask(client, "boss@example.com")
     b = ask(Client(), "nobody@example.com")
     assert (a.status_code, a["Location"]) == (b.status_code, b["Location"])
@@ -110,3 +116,67 @@ def test_a_return_url_with_its_own_query_survives_the_email_step(client, buyer, 
     assert response["Location"] == "/access/sign-in/?next=%2Fcourse%2F%3Fpage%3D2%26tab%3Dnotes"
     page = client.get(response["Location"])
     assert 'value="/course/?page=2&amp;tab=notes"' in page.content.decode()
+
+
+# --- themable: the site's own base template ---------------------------------------------------
+
+THEME = "testapp/member_base.html"
+
+
+def in_theme(html: str) -> str:
+    """The content the custom base template's ``content`` block holds (fails if the page is
+    not rendered inside it)."""
+    assert "<header data-testapp-theme>Testapp site header</header>" in html, html
+    assert "max-width: 32rem" not in html  # nothing of the default base template
+    match = re.search(r'<main id="testapp-main">(.*)</main>', html, re.DOTALL)
+    assert match, html
+    return match.group(1)
+
+
+def test_sign_in_page_renders_inside_the_configured_base_template(client, settings, db):
+    settings.WAGTAIL_MEMBER_ACCESS_BASE_TEMPLATE = THEME
+    response = client.get(SIGN_IN)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<title>Sign in | Testapp theme</title>" in html
+    content = in_theme(html)
+    assert 'action="/access/sign-in/password/"' in content
+    assert 'id="id_password_email"' in content
+    assert "Email me a code or link" in content
+
+
+# --- rate limits (SECURITY 15, 28): as on an unlock page -------------------------------------
+
+
+def test_sign_in_emails_are_rate_limited_per_email(client, mailoutbox, settings, db):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_SEND_PER_EMAIL = "2/h"
+    settings.WAGTAIL_MEMBER_ACCESS_RESEND_COOLDOWN = 0
+    UserFactory(username="mia", email="mia@example.com")
+    statuses = [
+        ask(Client(REMOTE_ADDR=f"10.0.5.{n}"), email).status_code
+        for n, email in enumerate(["mia@example.com", "MIA@example.com", " mia@example.com"])
+    ]
+    assert statuses == [303, 303, 429]
+    assert len(mailoutbox) == 2
+
+
+def test_sign_in_emails_are_rate_limited_per_ip(client, mailoutbox, settings, db):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_SEND_PER_IP = "2/h"
+    statuses = [ask(client, f"p{n}@example.com").status_code for n in range(3)]
+    assert statuses == [303, 303, 429]
+    response = ask(client, "p9@example.com")
+    assert response.status_code == 429
+    assert "Too many requests" in response.content.decode()
+
+
+def test_sign_in_codes_are_rate_limited_per_ip(client, buyer, mailoutbox, settings):
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_VERIFY_PER_IP = "2/h"
+    ask(client, "ana@example.com")
+    code = code_from(mailoutbox[0])
+    wrong = "000000" if code != "000000" else "111111"
+    url = reverse("wagtail_member_access:sign_in_code")
+    assert "That code is not right." in client.post(url, {"code": wrong}).content.decode()
+    assert client.post(url, {"code": wrong}).status_code == 200  # (within the back-off)
+    response = client.post(url, {"code": code})  # the right code, over the limit
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session

@@ -2,6 +2,9 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import code_from
+from tests.testapp.models import SimplePage
+from tests.views.test_sign_in import THEME, in_theme
+from wagtail_member_access.signals import member_unlocked
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +55,8 @@ import re  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import AnonymousUser  # noqa: E402
+from django.contrib.sessions.middleware import SessionMiddleware  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -159,6 +164,28 @@ def test_email_is_sent_after_the_response_not_inside_it(
     assert [r.args for r in backend.results] == [
         [c.pk] for c in EmailChallenge.objects.order_by("pk")
     ]
+
+
+def test_the_immediate_backend_sends_once_the_response_is_closed(protected_page, buyer, mailoutbox):
+    # With the default (immediate) task backend the email goes when the server closes the
+    # response, after sending it: not while the view runs, so listed and unlisted addresses
+    # take the same time to answer (SECURITY 14).
+    from django.test import RequestFactory
+
+    from wagtail_member_access.views import unlock
+
+    request = RequestFactory().post(
+        reverse("wagtail_member_access:request_code", args=[protected_page.pk]),
+        {"email": "ana@example.com"},
+    )
+    SessionMiddleware(lambda r: None).process_request(request)
+    request.user = AnonymousUser()
+    request._dont_enforce_csrf_checks = True
+    response = unlock.request_code(request, protected_page.pk)
+    assert response.status_code == 303
+    assert mailoutbox == []
+    response.close()
+    assert [m.to for m in mailoutbox] == [["ana@example.com"]]
 
 
 def test_mail_goes_to_the_stored_address_not_what_was_typed(
@@ -469,3 +496,64 @@ def test_a_request_from_a_second_browser_replaces_the_first_for_every_address(
     assert replaced.cancel_reason == EmailChallenge.CancelReason.REPLACED
     # The immediate task backend sent each listed request's email before the next request.
     assert len(mailoutbox) == (2 if email == "ana@example.com" else 0)
+
+
+# --- the member_unlocked signal -----------------------------------------------------------
+
+
+@pytest.fixture
+def unlocked():
+    """What receivers of ``member_unlocked`` get: the sender and the keyword arguments."""
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append((sender, kwargs))
+
+    member_unlocked.connect(receiver)
+    yield received
+    member_unlocked.disconnect(receiver)
+
+
+def test_right_code_sends_member_unlocked_once(client, protected_page, buyer, mailoutbox, unlocked):
+    ask(client, protected_page, "ana@example.com")
+    assert unlocked == []  # asking for a code unlocks nothing
+    response = client.post(verify_url(protected_page), {"code": code_from(mailoutbox[0])})
+    assert response.status_code == 303
+    user = get_user_model().objects.get(email="ana@example.com")
+    [(sender, kwargs)] = unlocked
+    assert sender is SimplePage
+    assert set(kwargs) == {"signal", "request", "user", "page", "method"}
+    assert kwargs["user"] == user
+    assert int(client.session["_auth_user_id"]) == user.pk
+    assert isinstance(kwargs["page"], SimplePage) and kwargs["page"].pk == protected_page.pk
+    assert kwargs["method"] == "code"
+    assert kwargs["request"].path == verify_url(protected_page)
+    assert kwargs["request"].user == user  # sent after the sign-in
+
+
+def test_wrong_code_sends_no_member_unlocked(
+    client, protected_page, buyer, mailoutbox, unlocked, clock
+):
+    ask(client, protected_page, "ana@example.com")
+    wrong = "000000" if code_from(mailoutbox[0]) != "000000" else "111111"
+    response = client.post(verify_url(protected_page), {"code": wrong})
+    assert "That code is not right." in response.content.decode()
+    assert unlocked == []
+    clock.advance(seconds=2)  # past the pause after a wrong try
+    client.post(verify_url(protected_page), {"code": code_from(mailoutbox[0])})
+    assert len(unlocked) == 1  # the receiver was listening all along
+
+
+# --- themable: the site's own base template ---------------------------------------------------
+
+
+def test_unlock_page_renders_inside_the_configured_base_template(client, settings, protected_page):
+    settings.WAGTAIL_MEMBER_ACCESS_BASE_TEMPLATE = THEME
+    response = client.get(protected_page.url)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<title>Members lesson | Testapp theme</title>" in html
+    content = in_theme(html)
+    assert f'action="{request_url(protected_page)}"' in content
+    assert 'id="id_email"' in content
+    assert "Secret body" not in html

@@ -31,7 +31,7 @@ from ..members import is_privileged
 from ..models import EmailChallenge
 from ..tasks import deliver_challenge, enqueue_after_response
 from ..tokens import Outcome
-from .common import private, quiet, ratelimited_response, redirect, safe_next
+from .common import private, quiet, ratelimited_response, redirect, safe_next, token_methods
 from .unlock import MESSAGES
 
 Purpose = EmailChallenge.Purpose
@@ -106,13 +106,13 @@ def _open_token(request, token: str, purpose):
     return quiet(redirect(reverse("wagtail_member_access:set_password")))
 
 
-@require_http_methods(["GET", "HEAD"])
+@token_methods("GET", "HEAD")
 def invitation(request, token):
     """An invitation link: check it, keep it in the session, go to the set-password page."""
     return _open_token(request, token, Purpose.INVITE)
 
 
-@require_http_methods(["GET", "HEAD"])
+@token_methods("GET", "HEAD")
 def password_reset_link(request, token):
     """A password-reset link: check it, keep it in the session, go to the set-password page."""
     return _open_token(request, token, Purpose.RESET)
@@ -131,7 +131,10 @@ def set_password(request):
         return _invalid(request, state.outcome)
     email = state.challenge.email
     user = accounts.user_for_email(email)
-    terms = purpose == Purpose.INVITE and accounts.terms_required(user)
+    # Whoever has not accepted the terms yet accepts them with the password they choose, by
+    # invitation or by reset link alike (a reset link is how a buyer without a password
+    # gets their first one, too).
+    terms = accounts.terms_required(user)
     form = MemberSetPasswordForm(
         user, request.POST if request.method == "POST" else None, terms=terms
     )
@@ -168,7 +171,7 @@ def set_password(request):
 def _render_forgot(request, *, email_form=None, code_form=None, error=None, status=200):
     state = accounts.pending_reset(request)
     if state and code_form is None:
-        code_form = ResetCodeForm(accounts.transient_user(state["email"]))
+        code_form = _reset_code_form(state)
     context = _ctx(
         step="code" if state else "email",
         pending_email=state["email"] if state else "",
@@ -178,11 +181,21 @@ def _render_forgot(request, *, email_form=None, code_form=None, error=None, stat
         email_form=email_form or EmailForm(),
         code_form=code_form,
         error=error,
+        terms_url=app_settings.TERMS_URL,
     )
     return private(
         TemplateResponse(
             request, "wagtail_member_access/password_reset.html", context, status=status
         )
+    )
+
+
+def _reset_code_form(state, data=None) -> ResetCodeForm:
+    # With TERMS_URL set, the terms box is on this form for every address: it is shown before
+    # the code proves the address, so asking only those who have not accepted yet would tell
+    # anyone who types an address whether it has accepted (that is, whether it has an account).
+    return ResetCodeForm(
+        accounts.transient_user(state["email"]), data, terms=bool(app_settings.TERMS_URL)
     )
 
 
@@ -211,13 +224,16 @@ def forgot_password_code(request):
     state = accounts.pending_reset(request)
     if state is None:
         return _render_forgot(request, error=RESET_MESSAGES[Outcome.MISSING], status=400)
-    form = ResetCodeForm(accounts.transient_user(state["email"]), request.POST)
+    form = _reset_code_form(state, request.POST)
     if not form.is_valid():
         return _render_forgot(request, code_form=form, status=400)
     if ratelimits.verify_limited(request):
         return ratelimited_response(request)
     result = accounts.reset_with_code(
-        request, form.cleaned_data["code"], form.cleaned_data["new_password1"]
+        request,
+        form.cleaned_data["code"],
+        form.cleaned_data["new_password1"],
+        accept_terms=bool(form.cleaned_data.get("accept_terms")),
     )
     if result.ok:
         return redirect(reverse("wagtail_member_access:my_access"))

@@ -19,12 +19,11 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from .. import flows, ratelimits
 from ..conf import app_settings
 from ..tokens import Outcome
-from .common import quiet, ratelimited_response, redirect
+from .common import quiet, ratelimited_response, redirect, token_methods
 
 INVALID = {
     Outcome.EXPIRED: (
@@ -112,7 +111,7 @@ def _forbidden(request):
 
 
 @csrf_exempt  # protected by _confirm_ok instead: see the module docstring
-@require_http_methods(["GET", "HEAD", "POST"])
+@token_methods("GET", "HEAD", "POST")
 def link(request, token):
     if ratelimits.link_limited(request):
         return quiet(ratelimited_response(request))
@@ -139,5 +138,7 @@ def _confirm_page(request, challenge):
         "page_title": page.title if page else "",
         "email": challenge.email,
         "confirm": _confirm_value(request),
+        # Only code_or_link emails carry a code too.
+        "has_code": bool(challenge.code_hash),
     }
     return quiet(TemplateResponse(request, "wagtail_member_access/link_confirm.html", context))
