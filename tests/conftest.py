@@ -9,12 +9,29 @@ from tests.factories import AccessListFactory, make_page
 from wagtail_member_access import api
 
 
+def clear(cache) -> None:
+    """Empty ``cache``. Django's ``RedisCache.clear()`` is FLUSHDB, which would also wipe
+    another test run's keys on a shared Redis: only this run's keys (its ``KEY_PREFIX``) go."""
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache, RedisCache) and cache.key_prefix:
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Rate-limit counters live in the cache; each test starts from zero.
+    # Rate-limit counters live in the cache; each test starts from zero, and leaves nothing
+    # behind in a shared Redis.
     for cache in caches.all():
-        cache.clear()
+        clear(cache)
     yield
+    for cache in caches.all():
+        clear(cache)
 
 
 @pytest.fixture
