@@ -1,0 +1,38 @@
+"""The migrations follow Wagtail 8's swappable page model (``WAGTAIL_PAGE_MODEL``, through
+swapper), so a site with its own page model can install the package."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import swapper
+from django.db import migrations
+
+from wagtail_member_access.models import EmailChallenge, PageAccessRestriction
+
+INITIAL = importlib.import_module("wagtail_member_access.migrations.0001_initial").Migration
+
+
+def page_fields():
+    for operation in INITIAL.operations:
+        if isinstance(operation, migrations.CreateModel):
+            for name, field in operation.fields:
+                if name == "page":
+                    yield operation.name, field
+
+
+def test_the_page_foreign_keys_name_the_swappable_page_model():
+    found = dict(page_fields())
+    assert set(found) == {"PageAccessRestriction", "EmailChallenge"}
+    for field in found.values():
+        assert field.remote_field.model == swapper.get_model_name("wagtailcore", "Page")
+    assert swapper.dependency("wagtailcore", "Page") in INITIAL.dependencies
+
+
+@pytest.mark.parametrize("model", [PageAccessRestriction, EmailChallenge])
+def test_the_models_page_fields_follow_wagtail_page_model(model):
+    field = model._meta.get_field("page")
+    assert field.swappable_setting == "WAGTAIL_PAGE_MODEL"
+    # What makemigrations writes: a reference to the setting, not "wagtailcore.page".
+    assert getattr(field.deconstruct()[3]["to"], "setting_name", None) == "WAGTAIL_PAGE_MODEL"
