@@ -520,6 +520,28 @@ def test_initial_password_forces_a_change_before_any_member_page(
     assert sign_in(Client(), "ana@example.com", NEW).status_code == 303
 
 
+def test_the_forced_change_after_an_initial_password_asks_for_the_terms(
+    client, mailoutbox, members_page, buyer, settings
+):
+    settings.WAGTAIL_MEMBER_ACCESS_INVITATION_INITIAL_PASSWORD = True
+    settings.WAGTAIL_MEMBER_ACCESS_TERMS_URL = "https://example.com/terms/"
+    accounts.send_invitation("ana@example.com")
+    initial = re.search(r"initial password:\s+(\S+)", mailoutbox[0].body).group(1)
+    sign_in(client, "ana@example.com", initial)
+    html = client.get(CHANGE).content.decode()
+    assert 'name="accept_terms"' in html and 'href="https://example.com/terms/"' in html
+    response = client.post(CHANGE, {"new_password1": NEW, "new_password2": NEW})
+    assert response.status_code == 400
+    assert "Please accept the terms of use to continue." in response.content.decode()
+    assert MemberProfile.objects.get().must_change_password
+    response = client.post(
+        CHANGE, {"new_password1": NEW, "new_password2": NEW, "accept_terms": "on"}
+    )
+    assert response.status_code == 303
+    profile = MemberProfile.objects.get()
+    assert profile.terms_accepted_at is not None and not profile.must_change_password
+
+
 def test_voluntary_change_needs_the_current_password_and_ends_other_sessions(client, mailoutbox):
     user = make_user("mia@example.com")
     other = Client()
