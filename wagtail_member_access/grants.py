@@ -130,6 +130,12 @@ def grant(
                 Grant.objects.select_for_update().get(email=email, access_list=access_list),
                 False,
             )
+        if reference and not created:
+            # Again under the grant's row lock: a concurrent call with the same reference may
+            # have committed while this one waited for the lock.
+            existing = by_reference(access_list, reference)
+            if existing is not None:
+                return existing, False
         if expires_at is DEFAULT or (created and expires_at is UNSET):
             # The list's default access period, shared by the admin, the API and the webhook.
             days = access_list.default_days
