@@ -246,7 +246,7 @@ def test_own_restriction_below_an_inherited_one(admin_client, lesson, course):
 def test_only_lists_of_the_page_site_or_all_sites_are_offered(admin_client, lesson, site_b):
     shared = AccessListFactory(name="Shared")
     ours = AccessListFactory(name="Ours", site=Site.objects.get(is_default_site=True))
-    theirs = AccessListFactory(name="Theirs", site=site_b)
+    AccessListFactory(name="Theirs", site=site_b)
     html = admin_client.get(url(lesson)).content.decode()
     offered = {int(pk) for pk in re.findall(r'name="access_lists" value="(\d+)"', html)}
     assert offered == {shared.pk, ours.pk}
