@@ -134,6 +134,21 @@ def test_email_without_access_is_cancelled_quietly(protected_page, mailoutbox, c
     assert caplog.messages == ["No unlock email sent to n*****@example.com: no access."]
 
 
+def test_a_refused_recipient_is_recorded_with_the_address_masked(challenge, monkeypatch):
+    # SMTPRecipientsRefused names the address: the record keeps the reason, not the address.
+    from smtplib import SMTPRecipientsRefused
+
+    def refuse(*args, **kwargs):
+        raise SMTPRecipientsRefused({"ana@example.com": (550, b"5.1.1 <ana@example.com> unknown")})
+
+    monkeypatch.setattr(emails.EmailMultiAlternatives, "send", refuse)
+    tasks.deliver_challenge.call(challenge.pk)
+    challenge.refresh_from_db()
+    assert challenge.send_error.startswith("SMTPRecipientsRefused: ")
+    assert "a**@example.com" in challenge.send_error and "550" in challenge.send_error
+    assert "ana@" not in challenge.send_error
+
+
 def test_mail_server_failure_is_recorded_and_cancels_the_challenge(
     challenge, mailoutbox, monkeypatch, caplog
 ):

@@ -183,7 +183,7 @@ def _send(kind: str, to: str, context: dict, language: str | None, challenge=Non
     except Exception as exc:  # any mail backend error: record it, the caller reports False
         if challenge is not None:
             EmailChallenge.objects.filter(pk=challenge.pk).update(
-                send_error=f"{type(exc).__name__}: {exc}"[:1000]
+                send_error=emails.describe_error(exc)
             )
             tokens.cancel(challenge, EmailChallenge.CancelReason.SEND_FAILED)
         logger.error(

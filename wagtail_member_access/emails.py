@@ -11,6 +11,7 @@ Editable templates (per site and language, edited in the admin) plug in at
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from django.core.mail import EmailMultiAlternatives
@@ -114,6 +115,16 @@ def send_email(
         _log_send_failure(kind, to, exc, about)
         raise
     logger.info("Sent %s email to %s.", kind, mask_email(to))
+
+
+_ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
+
+
+def describe_error(exc: Exception) -> str:
+    """A mail error for the record (``EmailChallenge.send_error``): its class and message,
+    with every email address in it masked (``SMTPRecipientsRefused`` names the recipient)."""
+    text = _ADDRESS.sub(lambda m: mask_email(m.group(0)), f"{type(exc).__name__}: {exc}")
+    return text[:1000]
 
 
 def _log_send_failure(kind: str, to: str, exc: Exception, about) -> None:

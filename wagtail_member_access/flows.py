@@ -185,9 +185,7 @@ def deliver(challenge_id: int) -> None:
     try:
         emails.send_email(kind, recipient, context, language=challenge.language or None, about=page)
     except Exception as exc:  # any mail backend error: record it, never lose the request
-        EmailChallenge.objects.filter(pk=challenge.pk).update(
-            send_error=f"{type(exc).__name__}: {exc}"[:1000]
-        )
+        EmailChallenge.objects.filter(pk=challenge.pk).update(send_error=emails.describe_error(exc))
         tokens.cancel(challenge, EmailChallenge.CancelReason.SEND_FAILED)
         logger.error(
             "Could not send the %s email to %s (%s).",
