@@ -27,6 +27,7 @@ __all__ = [
     "delete",
     "extend",
     "grant",
+    "refund",
     "import_grants",
     "restore",
     "revoke",
@@ -83,6 +84,7 @@ def grant(
     note: str | None = None,
     added_by=None,
     notify: bool = False,
+    extend_only: bool = False,
 ) -> tuple[Grant, bool]:
     """Give ``email`` access to ``access_list``; return ``(grant, created)``.
 
@@ -101,6 +103,11 @@ def grant(
     record follow the new date. Raises ``ValidationError`` for a malformed email, an expiry
     before the start (also the grant's existing start), or both ``expires_at`` and
     ``duration``, and changes nothing then.
+
+    ``extend_only`` (a purchase): a *running* grant (not revoked, not ended) keeps its expiry
+    when the new one would end earlier, and stays unlimited; decided under the grant's row
+    lock. With a ``reference``, the end this call asked for is recorded with the reference
+    (:class:`GrantReference`), so that :func:`refund` can take back exactly that period.
     """
     email = normalize_email(email)
     start = starts_at if isinstance(starts_at, datetime) else None
@@ -146,6 +153,12 @@ def grant(
             obj.note = note
         if starts_at is not UNSET:
             obj.starts_at = starts_at
+        sold = expires_at if expires_at is not UNSET else obj.expires_at
+        keeps_longer = obj.expires_at is None or (
+            expires_at is not None and expires_at is not UNSET and expires_at <= obj.expires_at
+        )
+        if extend_only and not created and _running(obj) and keeps_longer:
+            expires_at = UNSET  # a later, shorter order keeps the longer period
         if expires_at is not UNSET and expires_at != obj.expires_at:
             obj.expires_at = expires_at
             _new_period(obj)
@@ -158,7 +171,9 @@ def grant(
         obj.revoked_at = None
         obj.save()
         if reference:
-            GrantReference.objects.create(access_list=access_list, reference=reference, grant=obj)
+            GrantReference.objects.create(
+                access_list=access_list, reference=reference, grant=obj, expires_at=sold
+            )
         log(
             instance=obj,
             action=log_actions.GRANT,
@@ -172,6 +187,76 @@ def grant(
 
         transaction.on_commit(lambda: send_access_ready(obj))
     return obj, created
+
+
+def _running(obj: Grant) -> bool:
+    """Not revoked and not ended (started or not)."""
+    return obj.revoked_at is None and (obj.expires_at is None or obj.expires_at > timezone.now())
+
+
+def refund(access_list: AccessList, reference: str, *, by=None) -> tuple[str, Grant] | None:
+    """Take back what the order ``reference`` sold on ``access_list`` (a refund or a
+    cancellation); None when no order with this reference granted access on the list.
+
+    Returns ``(status, grant)``. The grant runs on until the latest end among its orders
+    that still count (an unlimited one keeps it unlimited): ``"shortened"`` when that is
+    earlier than its expiry, ``"unchanged"`` when the other orders cover it. With no order
+    left that counts, or only ended ones, the grant is revoked: ``"revoked"``. A second refund
+    of the same order, or one of a grant revoked meanwhile, changes nothing:
+    ``"already_revoked"``. Logged and signalled as :func:`revoke` and the admin's extend are.
+    """
+    if not reference:
+        return None
+    with transaction.atomic():
+        order = (
+            GrantReference.objects.select_for_update()
+            .filter(access_list=access_list, reference=reference)
+            .first()
+        )
+        if order is None:
+            # A grant that carries the reference without its order row (written outside
+            # grant(), e.g. by a data migration of your own): the order is the whole grant.
+            obj = Grant.objects.filter(access_list=access_list, reference=reference).first()
+            if obj is None:
+                return None
+            revoked = revoke_reference(access_list, reference, by=by)
+            return ("revoked", revoked) if revoked else ("already_revoked", obj)
+        obj = Grant.objects.select_for_update().select_related("access_list").get(pk=order.grant_id)
+        if order.revoked_at is not None or obj.revoked_at is not None:
+            return "already_revoked", obj
+        now = timezone.now()
+        order.revoked_at = now
+        order.save(update_fields=["revoked_at"])
+        ends = list(
+            obj.references.filter(revoked_at__isnull=True).values_list("expires_at", flat=True)
+        )
+        end = None if None in ends else max(ends, default=now)
+        if end is not None and end <= now:
+            obj.revoked_at = now
+            obj.save(update_fields=["revoked_at", "updated_at"])
+            log(instance=obj, action=log_actions.REVOKE, user=by, data=_log_data(obj))
+            transaction.on_commit(lambda: access_revoked.send(sender=Grant, grant=obj))
+            status = "revoked"
+        elif end is not None and (obj.expires_at is None or end < obj.expires_at):
+            obj.expires_at = end
+            _new_period(obj)
+            obj.save()
+            log(
+                instance=obj,
+                action=log_actions.EXTEND,
+                user=by,
+                data=_log_data(obj) | {"refund": reference},
+            )
+            transaction.on_commit(
+                lambda: access_granted.send(sender=Grant, grant=obj, created=False)
+            )
+            status = "shortened"
+        else:
+            status = "unchanged"
+    logger.info(
+        "Order refunded on list %s for %s: %s.", access_list.pk, mask_email(obj.email), status
+    )
+    return status, obj
 
 
 def by_reference(access_list: AccessList, reference: str) -> Grant | None:

@@ -113,7 +113,7 @@ class Purchase:
     name: str | None = None
     #: ``grants.DEFAULT`` when the event gives no period: the list's default access period
     #: (``default_days``), else unlimited. ``None`` (``"expires_at": null``): unlimited. A
-    #: purchase never shortens a running grant of the buyer (see ``_period``).
+    #: purchase never shortens a running grant of the buyer (``grants.grant(extend_only=True)``).
     expires_at: datetime | None | object = grants.DEFAULT
     duration: timedelta | None = None
     notify: bool = False
@@ -384,41 +384,15 @@ def _conflict(reference: str) -> Refusal:
     )
 
 
-def _period(purchase: Purchase, access_list: AccessList) -> dict:
-    """The period to grant: the purchase's, but never less than a running grant of the buyer
-    on the list already has (a later, shorter order must not cut a longer one short; an
-    unlimited grant stays unlimited). An ended or revoked grant gets the purchase's period."""
-    if purchase.duration is not None:
-        kwargs = {"duration": purchase.duration}
-    else:
-        kwargs = {"expires_at": purchase.expires_at}
-    current = Grant.objects.filter(access_list=access_list, email=purchase.email).first()
-    now = timezone.now()
-    if current is None or current.revoked_at or (current.expires_at and current.expires_at <= now):
-        return kwargs
-    if current.expires_at is None:
-        return {"expires_at": grants.UNSET}  # unlimited already
-    if purchase.duration is not None:
-        sold = max(now, current.starts_at or now) + purchase.duration
-    elif purchase.expires_at is grants.DEFAULT:
-        days = access_list.default_days
-        sold = max(now, current.starts_at or now) + timedelta(days=days) if days else None
-    else:
-        sold = purchase.expires_at
-    if sold is not None and sold <= current.expires_at:
-        return {"expires_at": grants.UNSET}  # keeps its longer period
-    return {"expires_at": sold}
-
-
 def apply(purchase: Purchase) -> Result:
     """Grant or revoke what ``purchase`` says, through :mod:`grants`.
 
     A reference already granted returns ``already_granted`` and changes nothing (also after a
     refund, and after a later order updated the grant: a replayed purchase neither restores
     revoked access nor changes the period). Raises :class:`Refusal` for an unknown list (404),
-    a reference used for another email (409), no grant with the reference to revoke (404), a
-    revoke of an order that a later order replaced (409) and anything ``grants.grant``
-    refuses (422).
+    a reference used for another email (409), no grant with the reference to revoke (404) and
+    anything ``grants.grant`` refuses (422). A revoke takes back that order's period only
+    (:func:`grants.refund`).
     """
     # One webhook call per list at a time (PostgreSQL locks the list's row; SQLite has one
     # writer anyway): two deliveries of one order at the same instant must not both pass the
@@ -445,25 +419,8 @@ def _apply(purchase: Purchase) -> Result:
             )
         if purchase.email and existing.email != purchase.email:
             raise _conflict(purchase.reference)
-        if existing.reference != purchase.reference:
-            raise _invalid(
-                "reference_superseded",
-                f"The order {_show(purchase.reference)} was followed by a later order "
-                f"({_show(existing.reference)}) that set this buyer's access: nothing revoked. "
-                "Revoke the later order, or change the grant in the admin.",
-                status=409,
-            )
-        revoked = grants.revoke_reference(access_list, purchase.reference)
-        obj = revoked or existing
-        if revoked is None:
-            obj.refresh_from_db()
-        return Result(
-            200,
-            {
-                "status": "revoked" if revoked else "already_revoked",
-                "grant": _grant_data(obj, access_list),
-            },
-        )
+        status, obj = grants.refund(access_list, purchase.reference)
+        return Result(200, {"status": status, "grant": _grant_data(obj, access_list)})
 
     if existing is not None:
         if existing.email != purchase.email:
@@ -471,7 +428,10 @@ def _apply(purchase: Purchase) -> Result:
         return Result(
             200, {"status": "already_granted", "grant": _grant_data(existing, access_list)}
         )
-    kwargs = _period(purchase, access_list)
+    if purchase.duration is not None:
+        kwargs = {"duration": purchase.duration}
+    else:
+        kwargs = {"expires_at": purchase.expires_at}
     try:
         obj, created = grants.grant(
             purchase.email,
@@ -480,6 +440,7 @@ def _apply(purchase: Purchase) -> Result:
             source=Grant.Source.PURCHASE,
             reference=purchase.reference,
             notify=purchase.notify,
+            extend_only=True,
             **kwargs,
         )
     except ValidationError as error:

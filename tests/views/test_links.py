@@ -357,11 +357,14 @@ def test_invitation_and_reset_links_also_answer_405_without_the_token_in_the_log
     accounts.send_invitation("mia@example.com")
     match = re.search(r"/access/invitation/([A-Za-z0-9_-]{43})/", mailoutbox[0].body)
     path, token = match.group(0), match.group(1)
-    response = client.post(path)
-    assert response.status_code == 405
-    assert response["Allow"] == "GET, HEAD"
+    for method in ("post", "put", "patch", "delete", "options"):
+        # With CSRF checks on, as in a browser: the middleware must not log the path either.
+        response = getattr(Client(enforce_csrf_checks=True), method)(path)
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+        assert response["Referrer-Policy"] == "no-referrer"
     reset = "/access/password/reset/" + "c" * 43 + "/"
-    assert client.put(reset).status_code == 405
+    assert Client(enforce_csrf_checks=True).post(reset).status_code == 405
     text = " ".join(r.getMessage() + str(r.args) for r in caplog.records)
     assert token not in text and "c" * 43 not in text
 

@@ -542,6 +542,26 @@ def test_the_forced_change_after_an_initial_password_asks_for_the_terms(
     assert profile.terms_accepted_at is not None and not profile.must_change_password
 
 
+def test_a_first_password_chosen_from_my_access_asks_for_the_terms(client, buyer, settings):
+    # A member who so far signed in by code has no password; choosing one is a first
+    # password like any other.
+    settings.WAGTAIL_MEMBER_ACCESS_TERMS_URL = "https://example.com/terms/"
+    user = make_user("ana@example.com", password=None)
+    client.force_login(user)
+    assert 'name="accept_terms"' in client.get(CHANGE).content.decode()
+    response = client.post(CHANGE, {"new_password1": NEW, "new_password2": NEW})
+    assert response.status_code == 400
+    user.refresh_from_db()
+    assert not user.has_usable_password()
+    response = client.post(
+        CHANGE, {"new_password1": NEW, "new_password2": NEW, "accept_terms": "on"}
+    )
+    assert response.status_code == 303
+    assert MemberProfile.objects.get(user=user).terms_accepted_at is not None
+    # Once accepted, a later change does not ask again.
+    assert 'name="accept_terms"' not in client.get(CHANGE).content.decode()
+
+
 def test_voluntary_change_needs_the_current_password_and_ends_other_sessions(client, mailoutbox):
     user = make_user("mia@example.com")
     other = Client()

@@ -138,9 +138,10 @@ class Grant(models.Model):
 
 
 class GrantReference(models.Model):
-    """Every reference (order id) that has granted access on a list, also after a later order
-    replaced the grant's ``reference``: an order grants once, however late it is delivered
-    again."""
+    """Every reference (order id) that has granted access on a list, with the end of the
+    access it sold, also after a later order replaced the grant's ``reference``: an order
+    grants once, however late it is delivered again, and a refund takes back that order's
+    period only (see :func:`wagtail_member_access.grants.refund`)."""
 
     access_list = models.ForeignKey(
         AccessList, on_delete=models.CASCADE, related_name="+", verbose_name=_("access list")
@@ -149,6 +150,10 @@ class GrantReference(models.Model):
     grant = models.ForeignKey(
         Grant, on_delete=models.CASCADE, related_name="references", verbose_name=_("grant")
     )
+    #: The end of the access this order sold (None: unlimited).
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    #: When the order was refunded or cancelled (None: it still counts).
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import accounts, ratelimits
@@ -106,12 +107,14 @@ def _open_token(request, token: str, purpose):
     return quiet(redirect(reverse("wagtail_member_access:set_password")))
 
 
+@csrf_exempt  # GET and HEAD only: else CsrfViewMiddleware logs a POST's path, token included
 @token_methods("GET", "HEAD")
 def invitation(request, token):
     """An invitation link: check it, keep it in the session, go to the set-password page."""
     return _open_token(request, token, Purpose.INVITE)
 
 
+@csrf_exempt  # GET and HEAD only: else CsrfViewMiddleware logs a POST's path, token included
 @token_methods("GET", "HEAD")
 def password_reset_link(request, token):
     """A password-reset link: check it, keep it in the session, go to the set-password page."""
@@ -270,7 +273,9 @@ def change_password(request):
     forced = accounts.pending_step(request) == "password"
     next_url = _next(request, reverse("wagtail_member_access:my_access"))
     data = request.POST if request.method == "POST" else None
-    terms = forced and accounts.terms_required(user)
+    # A first password (forced after an initial one, or chosen from "My access" by a member
+    # who signed in by code or link) comes with the terms, as on every first-password path.
+    terms = (forced or not user.has_usable_password()) and accounts.terms_required(user)
     if user.has_usable_password() and not forced:
         form = MemberPasswordChangeForm(user, data, terms=terms)
         if data is not None:
