@@ -83,7 +83,7 @@ def test_unlock_code_email():
     assert rendered.subject == "Your code for Lesson: 012345"
     assert rendered.text == (
         "Hello,\n\n"
-        'your code to open "Lesson" on Test site is:\n\n'
+        'Your code to open "Lesson" on Test site is:\n\n'
         "    012345\n\n"
         "Enter it on the page where you asked for it. It is valid for 10 minutes and works once."
         "\n\nhttp://localhost/lesson/\n\n"
@@ -208,7 +208,7 @@ def test_access_ready_text_lists_each_page_with_its_link_or_url():
     )
     assert rendered.text == (
         "Hello Ana,\n\n"
-        "you now have access to Course A on Test site. Your access ends on 2030-01-31 12:00.\n\n"
+        "You now have access to Course A on Test site. Your access ends on 2030-01-31 12:00.\n\n"
         "- Q&A: http://localhost/access/link/T/\n"
         "- Forum: http://localhost/forum/\n\n"
         "Each link signs you in once within 24 hours. Later, open the page and enter "

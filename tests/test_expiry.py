@@ -203,7 +203,7 @@ def test_a_reminder_is_sent_once_n_days_before(reminders, course, home, clock, m
     expires = g.expires_at.strftime("%Y-%m-%d %H:%M")
     assert message.subject == f"Your access to Course A ends on {expires}"
     assert message.body.startswith("Hello Ana,\n\n")
-    assert f"your access to Course A on {course_site_name(home)} ends on {expires}." in message.body
+    assert f"Your access to Course A on {course_site_name(home)} ends on {expires}." in message.body
     assert f"- Lesson 1: {page.get_full_url()}" in message.body
     assert "enter ana@example.com on it" in message.body
     html = message.alternatives[0][0]

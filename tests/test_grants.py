@@ -472,7 +472,7 @@ def test_notify_sends_access_ready_listing_the_pages(
     assert message.subject == "Your access to Course A is ready"
     assert message.from_email == "site@example.com"
     lines = message.body.splitlines()
-    assert lines[:3] == ["Hello Ana,", "", "you now have access to Course A on localhost."]
+    assert lines[:3] == ["Hello Ana,", "", "You now have access to Course A on localhost."]
     # Pages unlocked by email get a sign-in link for that page; the members-only page its
     # full URL (the member signs in there).
     listed = [line for line in lines if line.startswith("- ")]

@@ -41,3 +41,17 @@ def test_entry_with_missing_data_falls_back_to_the_label(home):
     entry = PageLogEntry.objects.log_action(home, "wagtail_member_access.grant", data={})
     assert message(entry) == "Grant access"
     assert api  # the public API registers nothing else here
+
+
+def test_a_grant_saved_again_reads_as_an_update(course, clock):
+    from datetime import timedelta
+
+    from wagtail.models import ModelLogEntry
+
+    grant = api.grant_access("ana@example.com", course, expires_at=None)
+    api.grant_access("ana@example.com", course, expires_at=clock.now + timedelta(days=30))
+    first, second = ModelLogEntry.objects.for_instance(grant).order_by("pk")
+    assert message(first) == "Access granted to ana@example.com on “Course A”"
+    assert message(second).startswith("Access of ana@example.com on “Course A” updated: ends ")
+    assert str(grant) == "ana@example.com on “Course A”"
+    assert first.label == "ana@example.com on “Course A”"

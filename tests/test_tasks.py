@@ -213,4 +213,4 @@ def test_access_ready_for_a_list_that_protects_nothing_names_the_default_site(
 ):
     tasks.deliver_access_ready.call(buyer.pk)
     [message] = mailoutbox
-    assert "you now have access to Course A on localhost." in message.body
+    assert "You now have access to Course A on localhost." in message.body

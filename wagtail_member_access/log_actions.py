@@ -86,8 +86,11 @@ class _Formatter(LogFormatter):
                 data[key] = labels.get(data[key], data[key])
         if "expires_at" in data:
             data["expires_at"] = _display_moment(data["expires_at"])
+        message = self.message
+        if data.get("created") is False and getattr(self, "update_message", None):
+            message = self.update_message  # an existing grant saved again (edit, renewal)
         try:
-            return self.message % data
+            return message % data
         except (KeyError, TypeError, ValueError):
             return self.label
 
@@ -131,5 +134,10 @@ def register(actions) -> None:
             _("%(email_kind)s email to %(email)s could not be sent (%(error)s)"),
         ),
     ]:
-        formatter = type("Formatter", (_Formatter,), {"label": label, "message": message})
+        attrs = {"label": label, "message": message}
+        if action == GRANT:
+            attrs["update_message"] = _(
+                "Access of %(email)s on “%(list)s” updated: ends %(expires_at)s"
+            )
+        formatter = type("Formatter", (_Formatter,), attrs)
         actions.register_action(action)(formatter)

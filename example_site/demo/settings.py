@@ -107,12 +107,17 @@ DEMO_OUTBOX_DIR = BASE_DIR / "outbox"
 DEMO_OUTBOX_KEEP = 50
 
 WAGTAIL_SITE_NAME = "Example site"
-WAGTAILADMIN_BASE_URL = "http://localhost:8000"
+WAGTAILADMIN_BASE_URL = "http://127.0.0.1:8000"
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # The unlock page extends the site's own base template, so it looks like the site.
 WAGTAIL_MEMBER_ACCESS_BASE_TEMPLATE = "base.html"
+
+# A demo tour sends one address many emails from one IP (codes, links, sign-in, reset):
+# looser sending limits than the production defaults (5 per email, 20 per IP an hour).
+WAGTAIL_MEMBER_ACCESS_RATE_SEND_PER_EMAIL = "30/h"
+WAGTAIL_MEMBER_ACCESS_RATE_SEND_PER_IP = "100/h"
 
 # Show what wagtail-member-access does (grants, codes sent, unlocks) in the runserver output.
 LOGGING = {

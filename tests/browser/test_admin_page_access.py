@@ -88,6 +88,8 @@ def test_editor_protects_a_page_and_its_child_inherits(
     page.get_by_role("link", name="Member access", exact=True).click()
     page.wait_for_url(live_server.url + own_view)
     expect(page.locator("[data-wma-own]")).to_contain_text("This page has no member access")
+    # The header says which page this is.
+    expect(page.locator("header").first).to_contain_text("Yoga for beginners")
     screenshot(page, "unprotected")
 
     # An email mode without a list is refused with the reason, and changes nothing.

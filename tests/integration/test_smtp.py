@@ -109,7 +109,7 @@ def test_code_email_over_smtp(
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     text, html = parts[0].get_content(), parts[1].get_content()
     assert f"    {code}" in text.splitlines()  # on its own line, indented
-    assert f'your code to open "{TITLE}" on localhost is:' in text
+    assert f'Your code to open "{TITLE}" on localhost is:' in text
     assert f">{code}</p>" in html
     assert html.count(ESCAPED_TITLE) == 2  # the sentence and the link text
     assert "<b>" not in html and "& more" not in html

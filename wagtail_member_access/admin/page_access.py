@@ -234,7 +234,8 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
     def get_breadcrumbs_items(self):
         return [
             *get_breadcrumbs_items_for_page(self.page, self.request.user),
-            {"url": "", "label": self.page_title},
+            # The sublabel puts the page's title beside "Member access" in the header.
+            {"url": "", "label": self.page_title, "sublabel": self.get_page_subtitle()},
         ]
 
     @cached_property

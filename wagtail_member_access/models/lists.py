@@ -126,7 +126,8 @@ class Grant(models.Model):
         indexes = [models.Index(fields=["access_list", "expires_at"], name="wma_grant_list_exp")]
 
     def __str__(self):
-        return f"{self.email} → {self.access_list_id}"
+        # What the admin's titles, messages and history show ("Delete ana@… on “Course A”").
+        return _("%(email)s on “%(list)s”") % {"email": self.email, "list": self.access_list}
 
     def is_active(self, at=None) -> bool:
         at = at or timezone.now()

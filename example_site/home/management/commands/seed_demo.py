@@ -145,7 +145,9 @@ class Command(BaseCommand):
     def ensure_site(self, home: HomePage) -> None:
         site = Site.objects.filter(is_default_site=True).first() or Site(is_default_site=True)
         wanted = {
-            "hostname": "localhost",
+            # The address README and `make demo` print: email links must open in the same
+            # browser session (cookies are per host, and localhost is another host).
+            "hostname": "127.0.0.1",
             "port": 8000,
             "site_name": "Example site",
             "root_page_id": home.pk,
@@ -155,7 +157,7 @@ class Command(BaseCommand):
             for key, value in wanted.items():
                 setattr(site, key, value)
             site.save()
-        self.say(changed, "default site localhost:8000", verb="updated")
+        self.say(changed, "default site 127.0.0.1:8000", verb="updated")
 
     def ensure_page(self, parent: Page, title: str, slug: str, body: str) -> ContentPage:
         page = parent.get_children().filter(slug=slug).specific().first()
