@@ -782,3 +782,17 @@ def test_sign_out_is_post_only(client):
     response = client.post("/access/sign-out/")
     assert response["Location"] == SIGN_IN
     assert signed_in_pk(client) is None
+
+
+def test_every_aria_describedby_of_the_password_forms_points_at_an_element(client, mailoutbox):
+    make_user("mia@example.com")
+    ask_reset(client, "mia@example.com")
+    pages = [client.get(FORGOT).content.decode()]
+    sign_in(client, "mia@example.com")
+    pages.append(client.get(CHANGE).content.decode())
+    for html in pages:
+        described = re.findall(r'aria-describedby="([^"]+)"', html)
+        assert described
+        for ids in described:
+            for id_ in ids.split():
+                assert f'id="{id_}"' in html, id_

@@ -435,7 +435,23 @@ def test_endpoints_of_unknown_or_members_only_pages_404(client, home):
     assert client.post(request_url(members), {"email": "a@example.com"}).status_code == 404
     assert client.post(verify_url(members), {"code": "123456"}).status_code == 404
     assert client.post(request_url(members).replace(str(members.pk), "99999")).status_code == 404
-    assert client.get(request_url(home)).status_code == 405
+    assert client.put(request_url(home)).status_code == 405
+
+
+def test_reloading_a_form_target_goes_back_to_its_page(client, protected_page, home):
+    # A refused email leaves /access/unlock/<id>/email/ in the address bar: a reload (GET)
+    # goes back to the page, not to an empty 405.
+    for url in (request_url(protected_page), verify_url(protected_page)):
+        response = client.get(url)
+        assert (response.status_code, response["Location"]) == (302, protected_page.url)
+        assert "no-store" in response["Cache-Control"]
+    assert client.get(request_url(home).replace(str(home.pk), "99999")).status_code == 404
+    for url, back in (
+        ("/access/sign-in/code/", "/access/sign-in/"),
+        ("/access/sign-in/password/", "/access/sign-in/"),
+        ("/access/password/forgot/code/", "/access/password/forgot/"),
+    ):
+        assert client.get(url)["Location"] == back
 
 
 def test_editor_who_may_edit_the_page_sees_it(client, protected_page, django_user_model):

@@ -32,7 +32,15 @@ from ..members import is_privileged
 from ..models import EmailChallenge
 from ..tasks import deliver_challenge, enqueue_after_response
 from ..tokens import Outcome
-from .common import private, quiet, ratelimited_response, redirect, safe_next, token_methods
+from .common import (
+    post_only,
+    private,
+    quiet,
+    ratelimited_response,
+    redirect,
+    safe_next,
+    token_methods,
+)
 from .unlock import MESSAGES
 
 Purpose = EmailChallenge.Purpose
@@ -221,7 +229,7 @@ def forgot_password(request):
     return response
 
 
-@require_POST
+@post_only(lambda request: reverse("wagtail_member_access:forgot_password"))
 def forgot_password_code(request):
     """The code from the reset email and the new password, on one form."""
     state = accounts.pending_reset(request)
@@ -245,7 +253,7 @@ def forgot_password_code(request):
     return _render_forgot(request, error=RESET_MESSAGES[result.outcome], status=400)
 
 
-@require_POST
+@post_only(lambda request: reverse("wagtail_member_access:forgot_password"))
 def forgot_password_change(request):
     """ "Use a different email address": forget this browser's reset request."""
     accounts.clear_reset(request)

@@ -46,6 +46,25 @@ def token_methods(*methods: str):
     return decorator
 
 
+def post_only(back):
+    """For a form's POST target: a GET or HEAD (a reload of the address a refused form left
+    in the address bar, a bookmark) is sent back to the form's page, ``back(request, *args,
+    **kwargs)``, instead of an empty 405; other methods get the 405."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method in ("GET", "HEAD"):
+                return private(HttpResponseRedirect(back(request, *args, **kwargs)))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 def is_safe_next(request, value: str | None) -> bool:
     """Only paths inside this site (SECURITY 20): no scheme, no host, no ``//`` or ``/\\``."""
     return bool(

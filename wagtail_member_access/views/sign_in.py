@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from .. import flows, ratelimits
 from ..accounts import (
@@ -26,7 +26,7 @@ from ..conf import app_settings
 from ..forms import CodeForm, EmailForm, PasswordSignInForm
 from ..tasks import deliver_challenge, enqueue_after_response
 from ..tokens import Outcome
-from .common import private, ratelimited_response, redirect, safe_next, steps_context
+from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
 from .unlock import MESSAGES
 
 SIGN_IN_MESSAGES = MESSAGES | {Outcome.NO_ACCESS: _("This email address cannot sign in here.")}
@@ -101,7 +101,7 @@ def sign_in(request):
     return response
 
 
-@require_POST
+@post_only(lambda request: reverse("wagtail_member_access:sign_in"))
 def sign_in_code(request):
     form = CodeForm(request.POST)
     if not form.is_valid():
@@ -117,13 +117,13 @@ def sign_in_code(request):
     return _render(request, error=SIGN_IN_MESSAGES[result.outcome])
 
 
-@require_POST
+@post_only(lambda request: reverse("wagtail_member_access:sign_in"))
 def sign_in_change(request):
     flows.clear_challenge(request)
     return redirect(_sign_in_url(_next(request)))
 
 
-@require_POST
+@post_only(lambda request: reverse("wagtail_member_access:sign_in"))
 def sign_in_password(request):
     """Email (or an editor's username) and password. Members go to ``next`` (or the sign-in
     default), editors to ``next`` or the admin, members with an initial password to the

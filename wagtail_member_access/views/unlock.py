@@ -18,7 +18,6 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
 
 from .. import access, accounts, flows, ratelimits
 from ..conf import app_settings
@@ -26,7 +25,7 @@ from ..forms import CodeForm, EmailForm
 from ..models import PageAccessRestriction
 from ..tasks import deliver_challenge, enqueue_after_response
 from ..tokens import Outcome
-from .common import private, ratelimited_response, redirect, safe_next, steps_context
+from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
 
 Mode = PageAccessRestriction.Mode
 
@@ -140,6 +139,12 @@ def gate(callback):
     return inner
 
 
+def _back_to_page(request, page_id) -> str:
+    Page = swapper.load_model("wagtailcore", "Page")
+    page = get_object_or_404(Page.objects.live(), pk=page_id).specific
+    return _page_url(request, page)
+
+
 def _unlockable(request, page_id):
     """The page and the decision for it; raises 404 unless an email restriction is what
     stands between this visitor and the page (or nothing does any more)."""
@@ -151,7 +156,7 @@ def _unlockable(request, page_id):
     return page, decision
 
 
-@require_POST
+@post_only(_back_to_page)
 def request_code(request, page_id):
     """Email submitted: the same redirect for every well-formed address (no enumeration)."""
     page, decision = _unlockable(request, page_id)
@@ -171,7 +176,7 @@ def request_code(request, page_id):
     return response
 
 
-@require_POST
+@post_only(_back_to_page)
 def verify_code(request, page_id):
     page, decision = _unlockable(request, page_id)
     next_url = safe_next(request, request.POST.get("next"), _page_url(request, page))
@@ -190,7 +195,7 @@ def verify_code(request, page_id):
     return render_unlock(request, page, decision, error=MESSAGES[result.outcome], next_url=next_url)
 
 
-@require_POST
+@post_only(_back_to_page)
 def change_email(request, page_id):
     """ "Use a different email": forget this browser's request for the page."""
     page, _ = _unlockable(request, page_id)
