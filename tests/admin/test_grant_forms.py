@@ -111,6 +111,14 @@ def test_the_edit_form_has_no_email_the_access_box(editor_client, course):
     assert 'name="notify"' not in edit
 
 
+@pytest.mark.parametrize("typed", ["2031-01-31", "2031-01-31 00:00"])
+def test_an_expiry_date_without_a_time_lasts_to_the_end_of_that_day(editor_client, course, typed):
+    # As in a CSV import: "until 31 January" includes 31 January. A time given is kept.
+    editor_client.post(ADD, form_data(course, expires_at=typed))
+    expected = "2031-02-01T00:00:00+00:00" if len(typed) == 10 else "2031-01-31T00:00:00+00:00"
+    assert Grant.objects.get().expires_at.isoformat() == expected
+
+
 def test_empty_expiry_gets_the_lists_default_period(editor_client, clock):
     course = AccessListFactory(default_days=30)
     editor_client.post(ADD, form_data(course, starts_at="2031-03-01 09:00"))

@@ -4,11 +4,13 @@ signals exactly as the API, the import and the webhook do."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.widgets import AdminDateInput
@@ -88,6 +90,23 @@ class GrantForm(WagtailAdminModelForm):
                 "When the access ends. Leave empty and tick “Unlimited” for access without an end."
             )
             self.initial.setdefault("unlimited", self.instance.expires_at is None)
+        self.fields["expires_at"].help_text = format_lazy(
+            "{} {}",
+            self.fields["expires_at"].help_text,
+            _("A date without a time means until the end of that day."),
+        )
+
+    def clean_expires_at(self):
+        # A date without a time means until the end of that day, as in a CSV import: access
+        # "until 31 January" includes 31 January.
+        value = self.cleaned_data.get("expires_at")
+        raw = str(self.data.get(self.add_prefix("expires_at"), "")).strip()
+        if value is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}", raw):
+            value = timezone.make_aware(
+                datetime.combine(timezone.localtime(value).date() + timedelta(days=1), time()),
+                timezone.get_current_timezone(),
+            )
+        return value
 
     def clean_email(self):
         email = self.cleaned_data.get("email")
