@@ -289,10 +289,21 @@ def email_may_view(email: str, page, *, rules=None) -> str | None:
     """If a member signed in with ``email`` could view ``page``, the address to write to (the
     one stored on the grant); otherwise None. Used before sending a code: it is only sent to
     emails with access. Group rules use the groups of the existing account for ``email``."""
-    from .members import NotAllowed, find_member
 
     rules = rules_for_page(page) if rules is None else rules
     if not rules or not any(rule.by_email for rule in rules):
+        return None
+    return member_may_view(email, page, rules=rules)
+
+
+def member_may_view(email: str, page, *, rules=None) -> str | None:
+    """If a member signed in with ``email`` could view ``page`` (whatever the page's modes),
+    the address stored on the grant that opens it; otherwise None (also for a page without
+    restrictions, and for staff and inactive accounts, who are never signed in by email)."""
+    from .members import NotAllowed, find_member
+
+    rules = rules_for_page(page) if rules is None else rules
+    if not rules:
         return None
     try:
         user = find_member(email)

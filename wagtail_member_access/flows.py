@@ -295,7 +295,9 @@ def send_access_ready(grant: Grant) -> None:
 def deliver_access_ready(grant_id: int) -> None:
     """Send the "your access is ready" email: each page the grant's list opens, with a magic
     link valid ``NOTIFY_LINK_VALIDITY`` that signs the member in on it (as elopage's purchase
-    confirmation does). Not sent for a revoked or vanished grant."""
+    confirmation does): an unlock link for a page with an email mode, a member sign-in link
+    that lands on the page for a members-only page. Not sent for a revoked or vanished
+    grant."""
     grant = Grant.objects.select_related("access_list").filter(pk=grant_id).first()
     if grant is None or grant.revoked_at is not None:
         return
@@ -307,6 +309,23 @@ def deliver_access_ready(grant_id: int) -> None:
             # Beside, not instead of, a code the member may be waiting for on this page.
             challenge = tokens.start_challenge(
                 grant.email, page, site=page.get_site(), replace_others=False
+            )
+            issued = tokens.issue(
+                challenge,
+                code=False,
+                link=True,
+                link_validity=app_settings.NOTIFY_LINK_VALIDITY,
+            )
+            entry["link"] = link_url(page.get_site(), issued.link_token)
+        elif access.member_may_view(grant.email, page) is not None:
+            # A members-only page: a member sign-in link that lands on the page.
+            challenge = tokens.start_challenge(
+                grant.email,
+                None,
+                purpose=EmailChallenge.Purpose.SIGN_IN,
+                site=page.get_site(),
+                next_url=page.get_url() or "",
+                replace_others=False,
             )
             issued = tokens.issue(
                 challenge,

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import code_from
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_page
 from tests.testapp.models import SimplePage
 from wagtail_member_access import api, tokens
 from wagtail_member_access.models import EmailChallenge
@@ -380,6 +380,34 @@ def test_the_confirm_page_mentions_the_code_only_when_the_email_has_one(
     ask(Client(), link_page)
     html = Client().get(path_of(link_from(mailoutbox[-1])[0])).content.decode()
     assert "you can also type the code from the same email there" in html
+
+
+def test_access_ready_email_signs_in_to_a_members_only_page_too(
+    course, home, mailoutbox, django_capture_on_commit_callbacks
+):
+    members = make_page(home, title="Members' library", slug="library", body="Library body")
+    api.protect(members, mode="members", access_lists=[course])
+    with django_capture_on_commit_callbacks(execute=True):
+        api.grant_access("new@example.com", course, notify=True)
+    url, _ = link_from(mailoutbox[0])
+    assert f"- Members' library: {url}" in mailoutbox[0].body
+    client = Client()
+    assert "Continue signing in" in client.get(path_of(url)).content.decode()
+    response = confirm(client, path_of(url))
+    assert response["Location"] == members.url
+    assert "Library body" in client.get(members.url).content.decode()
+
+
+def test_access_ready_email_gives_staff_no_sign_in_link(
+    course, home, mailoutbox, django_capture_on_commit_callbacks
+):
+    UserFactory(username="boss", email="boss@example.com", is_staff=True)
+    members = make_page(home, title="Members' library", slug="library")
+    api.protect(members, mode="members", access_lists=[course])
+    with django_capture_on_commit_callbacks(execute=True):
+        api.grant_access("boss@example.com", course, notify=True)
+    assert "/access/link/" not in mailoutbox[0].body
+    assert "- Members' library: http://localhost/library/" in mailoutbox[0].body
 
 
 def test_access_ready_email_carries_a_magic_link_to_each_page(
