@@ -473,26 +473,26 @@ def test_notify_sends_access_ready_listing_the_pages(
     assert message.from_email == "site@example.com"
     lines = message.body.splitlines()
     assert lines[:3] == ["Hello Ana,", "", "You now have access to Course A on localhost."]
-    # Pages unlocked by email get a sign-in link for that page; the members-only page its
-    # full URL (the member signs in there).
+    # Pages unlocked by email get an unlock link for that page; the members-only page a
+    # member sign-in link that lands on it.
     listed = [line for line in lines if line.startswith("- ")]
     assert len(listed) == 3
     links = {}
-    for page in (first, second):
+    for page in (first, second, forum):
         [line] = [line for line in listed if line.startswith(f"- {page.title}: ")]
         match = re.fullmatch(f"- {page.title}: {LINK}", line)
         assert match, line
         links[page.pk] = match.group(1)
-    assert "- Forum: http://localhost/forum/" in listed
     for page in (first, second):
         redemption = tokens.peek_link(links[page.pk])
         assert redemption.ok
         assert redemption.challenge.page_id == page.pk
         assert redemption.challenge.email == "ana@example.com"
+    sign_in = tokens.peek_link(links[forum.pk]).challenge
+    assert (sign_in.purpose, sign_in.page_id, sign_in.next_url) == ("sign_in", None, forum.url)
     [(html, mimetype)] = message.alternatives
     assert mimetype == "text/html"
-    assert '<a href="http://localhost/forum/">Forum</a>' in html
-    for page in (first, second):
+    for page in (first, second, forum):
         assert f'<a href="http://localhost/access/link/{links[page.pk]}/">{page.title}</a>' in html
 
 
