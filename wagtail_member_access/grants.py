@@ -232,24 +232,10 @@ def refund(access_list: AccessList, reference: str, *, by=None) -> tuple[str, Gr
         )
         end = None if None in ends else max(ends, default=now)
         if end is not None and end <= now:
-            obj.revoked_at = now
-            obj.save(update_fields=["revoked_at", "updated_at"])
-            log(instance=obj, action=log_actions.REVOKE, user=by, data=_log_data(obj))
-            transaction.on_commit(lambda: access_revoked.send(sender=Grant, grant=obj))
+            _end_access(obj, now, by)
             status = "revoked"
         elif end is not None and (obj.expires_at is None or end < obj.expires_at):
-            obj.expires_at = end
-            _new_period(obj)
-            obj.save()
-            log(
-                instance=obj,
-                action=log_actions.EXTEND,
-                user=by,
-                data=_log_data(obj) | {"refund": reference},
-            )
-            transaction.on_commit(
-                lambda: access_granted.send(sender=Grant, grant=obj, created=False)
-            )
+            _set_expiry([(obj, end)], by, log_data={"refund": reference})
             status = "shortened"
         else:
             status = "unchanged"
@@ -282,6 +268,15 @@ def _new_period(obj: Grant) -> None:
     obj.expiry_recorded_at = None
 
 
+def _end_access(obj: Grant, at: datetime, by) -> None:
+    """Revoke the locked grant ``obj`` at ``at``: saved, logged (``REVOKE``), and
+    ``access_revoked`` sent after the commit. Every way of revoking ends here."""
+    obj.revoked_at = at
+    obj.save(update_fields=["revoked_at", "updated_at"])
+    log(instance=obj, action=log_actions.REVOKE, user=by, data=_log_data(obj))
+    transaction.on_commit(lambda: access_revoked.send(sender=Grant, grant=obj))
+
+
 def revoke(email: str, access_list: AccessList, *, by=None) -> bool:
     """End ``email``'s access to ``access_list`` from the next request on.
 
@@ -296,10 +291,7 @@ def revoke(email: str, access_list: AccessList, *, by=None) -> bool:
         )
         if obj is None:
             return False
-        obj.revoked_at = timezone.now()
-        obj.save(update_fields=["revoked_at", "updated_at"])
-        log(instance=obj, action=log_actions.REVOKE, user=by, data=_log_data(obj))
-        transaction.on_commit(lambda: access_revoked.send(sender=Grant, grant=obj))
+        _end_access(obj, timezone.now(), by)
     logger.info("Access revoked for %s on list %s.", mask_email(email), access_list.pk)
     return True
 
@@ -341,10 +333,7 @@ def revoke_reference(access_list: AccessList, reference: str, *, by=None) -> Gra
         if obj is None:
             return None
         obj.access_list = access_list  # the same row; spares a query for the log entry
-        obj.revoked_at = timezone.now()
-        obj.save(update_fields=["revoked_at", "updated_at"])
-        log(instance=obj, action=log_actions.REVOKE, user=by, data=_log_data(obj))
-        transaction.on_commit(lambda: access_revoked.send(sender=Grant, grant=obj))
+        _end_access(obj, timezone.now(), by)
     logger.info(
         "Access revoked for %s on list %s (reference).", mask_email(obj.email), access_list.pk
     )
@@ -362,14 +351,21 @@ def _locked(grants_qs) -> list[Grant]:
     )
 
 
-def _set_expiry(objs: list[tuple[Grant, datetime | None]], by) -> int:
+def _set_expiry(objs: list[tuple[Grant, datetime | None]], by, *, log_data=None) -> int:
+    """Give each locked grant its new end: saved, logged (``EXTEND``, with ``log_data``
+    added), and ``access_granted`` sent after the commit."""
     for obj, expires_at in objs:
         obj.expires_at = expires_at
         _new_period(obj)
         obj.save(
             update_fields=["expires_at", "reminder_sent_at", "expiry_recorded_at", "updated_at"]
         )
-        log(instance=obj, action=log_actions.EXTEND, user=by, data=_log_data(obj))
+        log(
+            instance=obj,
+            action=log_actions.EXTEND,
+            user=by,
+            data=_log_data(obj) | (log_data or {}),
+        )
         transaction.on_commit(
             lambda obj=obj: access_granted.send(sender=Grant, grant=obj, created=False)
         )
@@ -460,10 +456,7 @@ def revoke_many(grants_qs, *, by=None) -> int:
     with transaction.atomic():
         objs = [obj for obj in _locked(grants_qs) if obj.revoked_at is None]
         for obj in objs:
-            obj.revoked_at = now
-            obj.save(update_fields=["revoked_at", "updated_at"])
-            log(instance=obj, action=log_actions.REVOKE, user=by, data=_log_data(obj))
-            transaction.on_commit(lambda obj=obj: access_revoked.send(sender=Grant, grant=obj))
+            _end_access(obj, now, by)
     logger.info("Access revoked for %s grants.", len(objs))
     return len(objs)
 
