@@ -304,36 +304,34 @@ def deliver_access_ready(grant_id: int) -> None:
     pages = []
     for restriction in grant.access_list.restrictions.select_related("page"):
         page = restriction.page.specific
+        page_site = page.get_site()
         entry = {"title": page.title, "url": page.get_full_url() or "", "link": ""}
-        if access.email_may_view(grant.email, page) is not None:
+        rules = access.rules_for_page(page)
+        if access.email_may_view(grant.email, page, rules=rules) is not None:
             # Beside, not instead of, a code the member may be waiting for on this page.
             challenge = tokens.start_challenge(
-                grant.email, page, site=page.get_site(), replace_others=False
+                grant.email, page, site=page_site, replace_others=False
             )
-            issued = tokens.issue(
-                challenge,
-                code=False,
-                link=True,
-                link_validity=app_settings.NOTIFY_LINK_VALIDITY,
-            )
-            entry["link"] = link_url(page.get_site(), issued.link_token)
-        elif access.member_may_view(grant.email, page) is not None:
+        elif access.member_may_view(grant.email, page, rules=rules) is not None:
             # A members-only page: a member sign-in link that lands on the page.
             challenge = tokens.start_challenge(
                 grant.email,
                 None,
-                purpose=EmailChallenge.Purpose.SIGN_IN,
-                site=page.get_site(),
+                purpose=Purpose.SIGN_IN,
+                site=page_site,
                 next_url=page.get_url() or "",
                 replace_others=False,
             )
+        else:
+            challenge = None
+        if challenge is not None:
             issued = tokens.issue(
                 challenge,
                 code=False,
                 link=True,
                 link_validity=app_settings.NOTIFY_LINK_VALIDITY,
             )
-            entry["link"] = link_url(page.get_site(), issued.link_token)
+            entry["link"] = link_url(page_site, issued.link_token)
         pages.append((page, entry))
     site = pages[0][0].get_site() if pages else Site.objects.filter(is_default_site=True).first()
     from .accounts import access_ready_invitation
