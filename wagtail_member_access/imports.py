@@ -333,6 +333,16 @@ def _shown(value: str) -> str:
     return value
 
 
+def day_end(value: str, tz: tzinfo) -> datetime | None:
+    """If ``value`` is a date without a time (``2026-12-31`` or ``31.12.2026``), the end of
+    that day in ``tz``, as an *expires* cell is read; otherwise None. The admin's grant form
+    reads a typed expiry the same way."""
+    value = value.strip()
+    if _DATE.fullmatch(value) or _GERMAN_DATE.fullmatch(value):
+        return _date_parser(tz)(value, True)
+    return None
+
+
 def _date_parser(tz: tzinfo):
     """``parse(value, end_of_day)``: an aware datetime, or ValueError. Cached, because a file's
     dates repeat (a course's cohort shares its dates), and the shared datetimes save memory."""

@@ -4,7 +4,6 @@ signals exactly as the API, the import and the webhook do."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time, timedelta
 
 from django import forms
@@ -16,6 +15,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.widgets import AdminDateInput
 
 from ..conf import app_settings
+from ..imports import day_end
 from ..members import normalize_email
 from ..models import AccessList, Grant
 
@@ -100,12 +100,9 @@ class GrantForm(WagtailAdminModelForm):
         # A date without a time means until the end of that day, as in a CSV import: access
         # "until 31 January" includes 31 January.
         value = self.cleaned_data.get("expires_at")
-        raw = str(self.data.get(self.add_prefix("expires_at"), "")).strip()
-        if value is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}", raw):
-            value = timezone.make_aware(
-                datetime.combine(timezone.localtime(value).date() + timedelta(days=1), time()),
-                timezone.get_current_timezone(),
-            )
+        if value is not None:
+            raw = str(self.data.get(self.add_prefix("expires_at"), ""))
+            value = day_end(raw, timezone.get_current_timezone()) or value
         return value
 
     def clean_email(self):
