@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from tests.factories import AccessListFactory, make_page
 from wagtail_member_access import api
+from wagtail_member_access.signals import member_unlocked
 
 
 def clear(cache) -> None:
@@ -78,3 +79,16 @@ def code_from(message) -> str:
     match = re.search(r"\b(\d{6,8})\b", message.body)
     assert match, message.body
     return match.group(1)
+
+
+@pytest.fixture
+def unlocked():
+    """What receivers of ``member_unlocked`` get: the sender and the keyword arguments."""
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append((sender, kwargs))
+
+    member_unlocked.connect(receiver)
+    yield received
+    member_unlocked.disconnect(receiver)

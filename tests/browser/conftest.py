@@ -123,3 +123,14 @@ def screenshot(request):
         )
 
     return take
+
+
+def sign_in_to_admin(page, base_url: str, username: str, password: str) -> None:
+    """Sign in on Wagtail's admin login page and wait for the dashboard's Member access menu."""
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/admin/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Member access")).to_be_visible()

@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in_to_admin
 from tests.factories import GrantFactory, UserFactory, make_page
 from wagtail_member_access import api
 from wagtail_member_access.models import Grant
@@ -93,11 +94,7 @@ def test_editor_imports_filters_extends_and_exports(
 ):
     context = new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.get_by_label("Username").fill("editor")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Member access")).to_be_visible()
+    sign_in_to_admin(page, live_server.url, "editor", PASSWORD)
 
     page.goto(live_server.url + "/admin/member-access/lists/")
     expect(page.get_by_role("link", name="Yoga lesson 1")).to_be_visible()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in_to_admin
 from tests.factories import UserFactory, make_page
 from wagtail_member_access import api
 from wagtail_member_access.models import PageAccessRestriction
@@ -76,11 +77,7 @@ def test_editor_protects_a_page_and_its_child_inherits(
     own_view = f"/admin/member-access/pages/{course.pk}/"
     context = new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Member access")).to_be_visible()
+    sign_in_to_admin(page, live_server.url, "admin", PASSWORD)
 
     # From the page's header "⋯" menu to its member-access view.
     page.goto(f"{live_server.url}/admin/pages/{course.pk}/edit/")

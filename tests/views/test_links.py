@@ -13,7 +13,6 @@ from tests.factories import UserFactory, make_page
 from tests.testapp.models import SimplePage
 from wagtail_member_access import api, tokens
 from wagtail_member_access.models import EmailChallenge
-from wagtail_member_access.signals import member_unlocked
 
 pytestmark = pytest.mark.django_db
 
@@ -54,19 +53,6 @@ def confirm(client, path):
     html = client.get(path).content.decode()
     match = re.search(r'name="confirm" value="([^"]+)"', html)
     return client.post(path, {"confirm": match.group(1) if match else ""})
-
-
-@pytest.fixture
-def unlocked():
-    """What receivers of ``member_unlocked`` get: the sender and the keyword arguments."""
-    received = []
-
-    def receiver(sender, **kwargs):
-        received.append((sender, kwargs))
-
-    member_unlocked.connect(receiver)
-    yield received
-    member_unlocked.disconnect(receiver)
 
 
 def test_link_mode_sends_a_link_and_no_code(client, link_page, buyer, mailoutbox):
@@ -384,11 +370,17 @@ def test_the_confirm_page_mentions_the_code_only_when_the_email_has_one(
     assert "you can also type the code from the same email there" in html
 
 
+@pytest.fixture
+def library(course, home):
+    """A members-only page that the list ``course`` opens."""
+    page = make_page(home, title="Members' library", slug="library", body="Library body")
+    api.protect(page, mode="members", access_lists=[course])
+    return page
+
+
 def test_access_ready_email_signs_in_to_a_members_only_page_too(
-    course, home, mailoutbox, django_capture_on_commit_callbacks
+    course, library, mailoutbox, django_capture_on_commit_callbacks
 ):
-    members = make_page(home, title="Members' library", slug="library", body="Library body")
-    api.protect(members, mode="members", access_lists=[course])
     with django_capture_on_commit_callbacks(execute=True):
         api.grant_access("new@example.com", course, notify=True)
     url, _ = link_from(mailoutbox[0])
@@ -396,16 +388,14 @@ def test_access_ready_email_signs_in_to_a_members_only_page_too(
     client = Client()
     assert "Continue signing in" in client.get(path_of(url)).content.decode()
     response = confirm(client, path_of(url))
-    assert response["Location"] == members.url
-    assert "Library body" in client.get(members.url).content.decode()
+    assert response["Location"] == library.url
+    assert "Library body" in client.get(library.url).content.decode()
 
 
 def test_access_ready_email_gives_staff_no_sign_in_link(
-    course, home, mailoutbox, django_capture_on_commit_callbacks
+    course, library, mailoutbox, django_capture_on_commit_callbacks
 ):
     UserFactory(username="boss", email="boss@example.com", is_staff=True)
-    members = make_page(home, title="Members' library", slug="library")
-    api.protect(members, mode="members", access_lists=[course])
     with django_capture_on_commit_callbacks(execute=True):
         api.grant_access("boss@example.com", course, notify=True)
     assert "/access/link/" not in mailoutbox[0].body

@@ -4,7 +4,6 @@ from django.urls import reverse
 from tests.conftest import code_from
 from tests.testapp.models import SimplePage
 from tests.views.test_sign_in import THEME, in_theme
-from wagtail_member_access.signals import member_unlocked
 
 pytestmark = pytest.mark.django_db
 
@@ -515,19 +514,6 @@ def test_a_request_from_a_second_browser_replaces_the_first_for_every_address(
 
 
 # --- the member_unlocked signal -----------------------------------------------------------
-
-
-@pytest.fixture
-def unlocked():
-    """What receivers of ``member_unlocked`` get: the sender and the keyword arguments."""
-    received = []
-
-    def receiver(sender, **kwargs):
-        received.append((sender, kwargs))
-
-    member_unlocked.connect(receiver)
-    yield received
-    member_unlocked.disconnect(receiver)
 
 
 def test_right_code_sends_member_unlocked_once(client, protected_page, buyer, mailoutbox, unlocked):
