@@ -139,17 +139,19 @@ def gate(callback):
     return inner
 
 
-def _back_to_page(request, page_id) -> str:
+def _live_page(page_id):
     Page = swapper.load_model("wagtailcore", "Page")
-    page = get_object_or_404(Page.objects.live(), pk=page_id).specific
-    return _page_url(request, page)
+    return get_object_or_404(Page.objects.live(), pk=page_id).specific
+
+
+def _back_to_page(request, page_id) -> str:
+    return _page_url(request, _live_page(page_id))
 
 
 def _unlockable(request, page_id):
     """The page and the decision for it; raises 404 unless an email restriction is what
     stands between this visitor and the page (or nothing does any more)."""
-    Page = swapper.load_model("wagtailcore", "Page")
-    page = get_object_or_404(Page.objects.live(), pk=page_id).specific
+    page = _live_page(page_id)
     decision = access.decide(request, page)
     if not decision.allowed and not decision.failed.by_email:
         raise Http404
