@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT_TESTS = ["tests/test_accounts.py", "tests/views/test_members.py"]
+ACCOUNT_TESTS = ["tests/test_flows/", "tests/views/test_members.py"]
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_access_ready_email_goes_through_the_configured_backend(
     with django_capture_on_commit_callbacks(execute=True):
         grant = api.grant_access("ana@example.com", course, notify=True)
     [result] = mail_backend.results
-    assert (result.task.name, result.args) == ("deliver_access_ready", [grant.pk])
+    assert (result.task.name, result.args) == ("send_access_ready", [grant.pk])
     assert mailoutbox == []
 
 
@@ -82,11 +82,11 @@ def test_enqueue_after_response_waits_for_the_response_to_be_closed(mail_backend
 def test_enqueue_after_response_runs_once_per_call(mail_backend, challenge, buyer, home):
     response = HttpResponse("sent")
     tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
-    tasks.enqueue_after_response(response, tasks.deliver_access_ready, buyer.pk)
+    tasks.enqueue_after_response(response, tasks.send_access_ready, buyer.pk)
     response.close()
     assert [(r.task.name, r.args) for r in mail_backend.results] == [
         ("deliver_challenge", [challenge.pk]),
-        ("deliver_access_ready", [buyer.pk]),
+        ("send_access_ready", [buyer.pk]),
     ]
 
 
@@ -196,21 +196,21 @@ def test_the_email_kind_follows_the_page_mode(home, course, buyer, mailoutbox, m
     assert ("http://localhost/access/link/" in message.body) is (mode != "code")
 
 
-# --- deliver_access_ready ---------------------------------------------------------------------
+# --- send_access_ready ---------------------------------------------------------------------
 
 
 def test_access_ready_is_not_sent_for_a_vanished_or_revoked_grant(
     protected_page, buyer, course, mailoutbox
 ):
-    tasks.deliver_access_ready.call(987654)
+    tasks.send_access_ready.call(987654)
     api.revoke_access("ana@example.com", course)
-    tasks.deliver_access_ready.call(buyer.pk)
+    tasks.send_access_ready.call(buyer.pk)
     assert mailoutbox == []
 
 
 def test_access_ready_for_a_list_that_protects_nothing_names_the_default_site(
     course, buyer, mailoutbox
 ):
-    tasks.deliver_access_ready.call(buyer.pk)
+    tasks.send_access_ready.call(buyer.pk)
     [message] = mailoutbox
     assert "You now have access to Course A on localhost." in message.body

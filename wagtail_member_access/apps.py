@@ -12,7 +12,7 @@ class WagtailMemberAccessConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from . import checks  # noqa: F401  (registers the system checks)
-        from .accounts import clear_password_failures_on_login
+        from .flows.password_sign_in import clear_password_failures_on_login
 
         user_logged_in.connect(
             clear_password_failures_on_login,

@@ -2,9 +2,10 @@
 invitations and "your access is ready" emails (Shopify offers no bulk reset; we do).
 
 :func:`start` records a :class:`~wagtail_member_access.models.BulkEmailJob` with its
-recipients and enqueues :func:`run` as a django-tasks task. The task sends one email at a
-time through the same functions the single-member actions use
-(:mod:`wagtail_member_access.accounts`, :func:`wagtail_member_access.flows.deliver_access_ready`),
+recipients; its caller enqueues ``tasks.send_bulk_email``, whose body is :func:`run`. It
+sends one email at a time through the same functions the single-member actions use
+(:mod:`wagtail_member_access.flows`: ``invitation``, ``password_reset``, ``email_proof``,
+``access_ready``),
 waits ``BULK_EMAIL_INTERVAL`` between two emails so that a mail provider's sending limits
 hold, and counts ``sent`` and ``failed`` on the job as it goes, so the admin shows the
 progress and the result. A failed recipient is recorded with its reason; one failure never
@@ -28,10 +29,27 @@ from wagtail.log_actions import log
 
 from . import log_actions
 from .conf import app_settings
-from .members import NotAllowed, find_member, is_privileged, mask_email, normalize_email
+from .flows import access_ready, email_proof, invitation, password_reset
+from .members import (
+    NotAllowed,
+    find_member,
+    is_privileged,
+    mask_email,
+    normalize_email,
+    sign_in_address,
+)
 from .models import BulkEmailJob, Grant
 
-__all__ = ["Kind", "recipients_of_list", "resume", "run", "start"]
+__all__ = [
+    "NOT_ELIGIBLE",
+    "NO_GRANT",
+    "SEND_FAILED",
+    "Kind",
+    "recipients_of_list",
+    "resume",
+    "run",
+    "start",
+]
 
 logger = logging.getLogger("wagtail_member_access")
 
@@ -51,11 +69,11 @@ def recipients_of_list(access_list, *, active_only: bool = True) -> list[str]:
     return sorted(grants.values_list("email", flat=True))
 
 
-def start(kind: str, emails, *, access_list=None, by=None, response=None) -> BulkEmailJob:
-    """Record a bulk email of ``kind`` to ``emails`` and enqueue its sending; return the job.
-
-    From a view, pass the ``response``: the task is then enqueued once it has been sent, so
-    that with the immediate task backend the editor does not wait for the throttled sending.
+def start(kind: str, emails, *, access_list=None, by=None) -> BulkEmailJob:
+    """Record a bulk email of ``kind`` to ``emails`` and return the job; the caller enqueues
+    its sending (``tasks.send_bulk_email`` with the job's id; from a view, after the response
+    with ``tasks.enqueue_after_response``, so that the editor does not wait for the throttled
+    sending).
 
     Addresses are normalised and de-duplicated, in their given order. ``access_list`` is
     required for ``access_ready`` (the grant whose email is sent) and recorded for the others.
@@ -76,28 +94,18 @@ def start(kind: str, emails, *, access_list=None, by=None, response=None) -> Bul
         total=len(recipients),
         created_by=by,
     )
-    from .tasks import enqueue, enqueue_after_response, send_bulk_email
-
-    if response is not None:
-        enqueue_after_response(response, send_bulk_email, job.pk)
-    else:
-        enqueue(send_bulk_email, job.pk)
-    logger.info("Bulk %s email to %s recipients queued (job %s).", kind, len(recipients), job.pk)
+    logger.info("Bulk %s email to %s recipients recorded (job %s).", kind, len(recipients), job.pk)
     return job
 
 
 def _send_one(job: BulkEmailJob, email: str) -> str | None:
     """Send one email of the job; the reason it was not sent, or None when it was."""
-    from . import accounts
-    from .flows import deliver_access_ready
-
     by = job.created_by
     if job.kind == Kind.ACCESS_READY:
         grant = Grant.objects.filter(access_list_id=job.access_list_id, email=email).first()
         if grant is None or grant.revoked_at is not None:
             return NO_GRANT
-        deliver_access_ready(grant.pk)
-        return None
+        return None if access_ready.send(grant.pk) else SEND_FAILED
     if job.kind == Kind.INVITE:
         try:
             user = find_member(email)
@@ -105,12 +113,13 @@ def _send_one(job: BulkEmailJob, email: str) -> str | None:
             return NOT_ELIGIBLE
         if user is not None and (not user.is_active or is_privileged(user)):
             return NOT_ELIGIBLE
-        return None if accounts.send_invitation(email, by=by) else SEND_FAILED
-    from .members import sign_in_address
-
+        return None if invitation.send_invitation(email, by=by) else SEND_FAILED
     if sign_in_address(email) is None:
         return NOT_ELIGIBLE
-    send = accounts.send_password_reset if job.kind == Kind.RESET else accounts.send_sign_in_link
+    if job.kind == Kind.RESET:
+        send = password_reset.send_password_reset
+    else:
+        send = email_proof.send_sign_in_link
     return None if send(email, by=by) else SEND_FAILED
 
 

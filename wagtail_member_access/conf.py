@@ -7,14 +7,29 @@ Each setting is ``WAGTAIL_MEMBER_ACCESS_<NAME>`` in the project's settings.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["app_settings"]
+__all__ = ["app_settings", "split_rate"]
 
 PREFIX = "WAGTAIL_MEMBER_ACCESS_"
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE_RE = re.compile(r"(\d+)/(\d*)([smhd])")
+
+
+def split_rate(name: str, rate) -> tuple[int, int]:
+    """``(count, seconds)`` of a rate such as ``"10/15m"`` (django-ratelimit's syntax) for
+    the setting ``name`` (without the prefix). Raises ``ImproperlyConfigured``, naming the
+    setting, for anything else."""
+    match = _RATE_RE.fullmatch(rate) if isinstance(rate, str) else None
+    if not match:
+        raise ImproperlyConfigured(f'{PREFIX}{name} must be a rate such as "10/15m", not {rate!r}.')
+    count, multiple, unit = match.groups()
+    return int(count), _PERIODS[unit] * int(multiple or 1)
 
 
 def _as_timedelta(name: str, value) -> timedelta:
@@ -125,6 +140,12 @@ class AppSettings:
         """The cache alias counting rate limits: django-ratelimit's own ``RATELIMIT_USE_CACHE``
         (default ``"default"``). It must be shared between processes in production."""
         return getattr(django_settings, "RATELIMIT_USE_CACHE", "default")
+
+    @property
+    def RATELIMIT_ENABLE(self) -> bool:
+        """django-ratelimit's own switch ``RATELIMIT_ENABLE`` (default ``True``): our password
+        counters follow it too, so one setting turns every limit off (in tests, say)."""
+        return bool(getattr(django_settings, "RATELIMIT_ENABLE", True))
 
     # --- templates and email ----------------------------------------------------------------
 
@@ -288,6 +309,18 @@ class AppSettings:
         return self._get("LOGIN_URL", None)
 
     @property
+    def WAGTAIL_FRONTEND_LOGIN_URL(self) -> str | None:
+        """Wagtail's own ``WAGTAIL_FRONTEND_LOGIN_URL`` (default ``None``): where signed-out
+        visitors go when ``LOGIN_URL`` is not set."""
+        return getattr(django_settings, "WAGTAIL_FRONTEND_LOGIN_URL", None) or None
+
+    @property
+    def WAGTAILADMIN_BASE_URL(self) -> str:
+        """Wagtail's own ``WAGTAILADMIN_BASE_URL`` (default ``""``): the address emailed links
+        are built on when no Wagtail site is configured."""
+        return getattr(django_settings, "WAGTAILADMIN_BASE_URL", "") or ""
+
+    @property
     def INVITATION_VALIDITY(self) -> timedelta:
         """How long the set-your-password link of an invitation works (default 7 days)."""
         return _as_timedelta(
@@ -325,7 +358,9 @@ class AppSettings:
         its username (default ``"10/15m"``; an identifier that names no account is counted
         under its text); then password sign-in for it pauses until the window ends. Windows
         alone do not cap a patient attacker: see ``PASSWORD_MAX_FAILURES``."""
-        return self._get("RATE_PASSWORD_PER_ACCOUNT", "10/15m")
+        value = self._get("RATE_PASSWORD_PER_ACCOUNT", "10/15m")
+        split_rate("RATE_PASSWORD_PER_ACCOUNT", value)
+        return value
 
     @property
     def PASSWORD_MAX_FAILURES(self) -> int:
@@ -344,7 +379,9 @@ class AppSettings:
     @property
     def RATE_PASSWORD_PER_IP(self) -> str:
         """Failed password sign-ins accepted from one client IP (default ``"30/15m"``)."""
-        return self._get("RATE_PASSWORD_PER_IP", "30/15m")
+        value = self._get("RATE_PASSWORD_PER_IP", "30/15m")
+        split_rate("RATE_PASSWORD_PER_IP", value)
+        return value
 
     # --- admin --------------------------------------------------------------------------------
 

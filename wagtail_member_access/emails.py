@@ -6,6 +6,12 @@ Templates are files named as django-allauth names them: ``<kind>_subject.txt``,
 context holds plain strings only, so a template can print nothing but what it is given.
 Editable templates (per site and language, edited in the admin) plug in at
 :func:`render_email`.
+
+Every email goes out through :func:`deliver`: it renders and sends, and when the mail server
+fails it records the failure on the code or link request it carries (which is then cancelled,
+so "send again" makes a fresh attempt), writes it to the audit log and to the server log with
+the address masked, and returns a false :class:`Delivery` instead of raising
+(docs/security.md#mail-failures).
 """
 
 from __future__ import annotations
@@ -18,11 +24,23 @@ from django.core.mail import EmailMultiAlternatives
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
+from wagtail.log_actions import log
 
+from . import log_actions, sites, tokens
 from .conf import app_settings
-from .members import mask_email
+from .members import NotAllowed, find_member, mask_email
+from .models import EmailChallenge
 
-__all__ = ["KINDS", "RenderedEmail", "render_email", "send_email"]
+__all__ = [
+    "KINDS",
+    "Delivery",
+    "RenderedEmail",
+    "deliver",
+    "describe_error",
+    "record_failure",
+    "render_email",
+    "send_email",
+]
 
 logger = logging.getLogger("wagtail_member_access")
 
@@ -44,7 +62,7 @@ KINDS: dict[str, tuple[str, ...]] = {
         "set_password_link",
         "invite_days",
     ),
-    # Member accounts (accounts.py, docs/member-accounts.md).
+    # Member accounts (flows/, docs/member-accounts.md).
     "invitation": ("name", "email", "link", "days", "site_name", "sign_in_url", "password"),
     "password_reset": ("code", "minutes", "link", "link_hours", "site_name", "email"),
     "password_changed": ("email", "site_name", "changed_at", "reset_url"),
@@ -117,6 +135,57 @@ def send_email(
     logger.info("Sent %s email to %s.", kind, mask_email(to))
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What :func:`deliver` did: true when the email was sent; otherwise ``error`` is the
+    mail server's error as :func:`describe_error` records it."""
+
+    sent: bool
+    error: str = ""
+
+    def __bool__(self) -> bool:
+        return self.sent
+
+
+def deliver(
+    kind: str,
+    to: str,
+    context: dict,
+    *,
+    language: str | None = None,
+    about=None,
+    challenge: EmailChallenge | None = None,
+) -> Delivery:
+    """Send one email through :func:`send_email` and return whether it was sent.
+
+    Never raises for a mail server failure: the failure is written to the audit log (on
+    ``about``, see :func:`send_email`), recorded on ``challenge`` when the email carries one
+    (``send_error``, and the challenge is cancelled so that its code and link cannot be used),
+    logged with the address masked, and returned as a false :class:`Delivery`. Raises
+    ``ValueError`` for an unknown ``kind`` (a programming error, not a mail failure)."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown email kind {kind!r}.")
+    try:
+        send_email(kind, to, context, language=language or None, about=about)
+    except Exception as exc:  # any mail backend error: record it, the caller gets False
+        error = describe_error(exc)
+        if challenge is not None:
+            record_failure(challenge, error)
+        logger.error(
+            "Could not send the %s email to %s (%s).", kind, mask_email(to), type(exc).__name__
+        )
+        return Delivery(False, error)
+    return Delivery(True)
+
+
+def record_failure(challenge: EmailChallenge, error: str) -> None:
+    """Record on ``challenge`` that its email was not sent (``send_error``) and cancel it: a
+    code or link nobody received must not work later. For a caller that sent inside a
+    transaction it rolled back (an invitation), and for :func:`deliver`."""
+    EmailChallenge.objects.filter(pk=challenge.pk).update(send_error=error)
+    tokens.cancel(challenge, EmailChallenge.CancelReason.SEND_FAILED)
+
+
 _ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 
 
@@ -131,19 +200,13 @@ def _log_send_failure(kind: str, to: str, exc: Exception, about) -> None:
     """The audit-log entry for an email the mail backend refused: on ``about``, else on the
     member account of ``to``, else on the default site. Only the error's class is stored
     (its text can carry server details; the server log has the rest)."""
-    from wagtail.log_actions import log
-    from wagtail.models import Site
-
-    from . import log_actions
-    from .members import NotAllowed, find_member
-
     if about is None:
         try:
             about = find_member(to)
         except NotAllowed:
             about = None
     if about is None:
-        about = Site.objects.filter(is_default_site=True).first()
+        about = sites.default_site()
     if about is None:
         return
     try:

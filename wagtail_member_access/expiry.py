@@ -30,9 +30,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from wagtail.log_actions import log
-from wagtail.models import Site
 
-from . import emails, log_actions
+from . import emails, log_actions, sites
 from .conf import app_settings
 from .members import mask_email
 from .models import AccessList, Grant
@@ -137,23 +136,21 @@ def _remind(access_list: AccessList, now: datetime, until: datetime, report: Rep
             continue
         if context is None:
             context = _list_context(access_list)
-        try:
-            emails.send_email(
-                "expiry_reminder",
-                grant.email,
-                context | _grant_context(grant),
-                # A grant has no language of its own: the site's.
-                language=settings.LANGUAGE_CODE,
-                about=grant,
-            )
-        except Exception as exc:  # any mail backend error: give the claim back, try next run
+        delivery = emails.deliver(
+            "expiry_reminder",
+            grant.email,
+            context | _grant_context(grant),
+            # A grant has no language of its own: the site's.
+            language=settings.LANGUAGE_CODE,
+            about=grant,
+        )
+        if not delivery:  # give the claim back: the next run tries again
             Grant.objects.filter(pk=grant.pk, reminder_sent_at=now).update(reminder_sent_at=None)
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            report.failed.append((*_entry(grant), error))
+            report.failed.append((*_entry(grant), delivery.error[:500]))
             logger.error(
                 "Could not send the expiry reminder to %s (%s); it is tried again on the next run.",
                 mask_email(grant.email),
-                type(exc).__name__,
+                delivery.error.partition(":")[0],
             )
             continue
         grant.reminder_sent_at = now
@@ -180,11 +177,10 @@ def _list_context(access_list: AccessList) -> dict:
             continue
         site = site or page.get_site()
         pages.append({"title": page.title, "url": page.get_full_url() or ""})
-    site = site or Site.objects.filter(is_default_site=True).first()
     return {
         "list_name": access_list.name,
         "pages": pages,
-        "site_name": (site.site_name or site.hostname) if site else "",
+        "site_name": sites.site_name(site or sites.default_site()),
     }
 
 

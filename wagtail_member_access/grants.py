@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from wagtail.log_actions import log
 
-from . import log_actions
+from . import log_actions, tasks
 from .members import mask_email, normalize_email
 from .models import AccessList, Grant, GrantReference
 from .signals import access_granted, access_revoked
@@ -183,9 +183,7 @@ def grant(
         transaction.on_commit(lambda: access_granted.send(sender=Grant, grant=obj, created=created))
     logger.info("Access granted to %s on list %s.", mask_email(email), access_list.pk)
     if notify:
-        from .flows import send_access_ready
-
-        transaction.on_commit(lambda: send_access_ready(obj))
+        transaction.on_commit(lambda: tasks.enqueue(tasks.send_access_ready, obj.pk))
     return obj, created
 
 

@@ -9,6 +9,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from wagtail.log_actions import LogFormatter
 
+from .models import BulkEmailJob, PageAccessRestriction
+
 PROTECT = "wagtail_member_access.protect"
 UNPROTECT = "wagtail_member_access.unprotect"
 GRANT = "wagtail_member_access.grant"
@@ -28,19 +30,11 @@ SEND_FAILED = "wagtail_member_access.send_failed"
 
 #: Stored values shown in the editor's language (entries store the raw value).
 _DISPLAY = {
-    "mode": {
-        "members": _("Signed-in members"),
-        "code": _("One-time email code"),
-        "link": _("Magic link"),
-        "code_or_link": _("Email code or magic link"),
-    },
+    # The mode's and the bulk kind's own labels; "sign_in" is the bulk kind's value in
+    # entries written before it was renamed "sign_in_link".
+    "mode": dict(PageAccessRestriction.Mode.choices),
     "method": {"code": _("code"), "link": _("link")},
-    "kind": {
-        "reset": _("Password reset"),
-        "sign_in": _("Sign-in link"),
-        "invite": _("Invitation"),
-        "access_ready": _("Access email"),
-    },
+    "kind": dict(BulkEmailJob.Kind.choices) | {"sign_in": BulkEmailJob.Kind.SIGN_IN_LINK.label},
     "email_kind": {
         "unlock_code": _("Unlock code"),
         "unlock_link": _("Unlock link"),

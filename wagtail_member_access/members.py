@@ -64,7 +64,7 @@ def mask_email(email: str) -> str:
 
 def is_privileged(user) -> bool:
     """Staff, superusers and anyone with Wagtail admin access: never signed in by a code or
-    link (SECURITY 17); they sign in with their password."""
+    link (docs/security.md#staff-never-by-email); they sign in with their password."""
     return bool(user.is_staff or user.is_superuser or user.has_perm("wagtailadmin.access_admin"))
 
 

@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 
 from tests.browser.test_unlock_flow import wait_for_mail
 from tests.factories import make_page
-from wagtail_member_access import accounts, api
+from wagtail_member_access import api
+from wagtail_member_access.flows import invitation as invitations
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +37,7 @@ def fill_new_password(page, password):
 
 
 def test_invitation_reset_and_password_sign_in(club_page, live_server, new_context, screenshot):
-    assert accounts.send_invitation("ana@example.com") is True
+    assert invitations.send_invitation("ana@example.com") is True
     invitation = re.search(
         r"(http://\S+/access/invitation/[A-Za-z0-9_-]{43}/)", mail.outbox[0].body
     )

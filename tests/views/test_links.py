@@ -339,10 +339,10 @@ def test_other_methods_get_405_without_the_token_in_the_log(
 def test_invitation_and_reset_links_also_answer_405_without_the_token_in_the_log(
     client, home, mailoutbox, caplog
 ):
-    from wagtail_member_access import accounts
+    from wagtail_member_access.flows import invitation
 
     caplog.set_level(logging.DEBUG)
-    accounts.send_invitation("mia@example.com")
+    invitation.send_invitation("mia@example.com")
     match = re.search(r"/access/invitation/([A-Za-z0-9_-]{43})/", mailoutbox[0].body)
     path, token = match.group(0), match.group(1)
     for method in ("post", "put", "patch", "delete", "options"):

@@ -14,7 +14,8 @@ from django.urls import reverse
 from tests.conftest import code_from
 from tests.factories import AccessListFactory, make_page
 from tests.users import PASSWORD, make_user
-from wagtail_member_access import accounts, api
+from wagtail_member_access import api
+from wagtail_member_access.flows import common, invitation, password_reset, password_sign_in
 from wagtail_member_access.models import MemberProfile
 
 pytestmark = pytest.mark.django_db
@@ -240,7 +241,7 @@ def test_a_success_or_a_new_password_starts_the_failures_in_a_row_again(settings
         assert sign_in(Client(), "mia@example.com", "wrong").status_code == 400
     assert sign_in(Client(), "mia@example.com").status_code == 429
     # A password reset (the way back the docs give) lifts the pause.
-    assert accounts.send_password_reset(user)
+    assert password_reset.send_password_reset(user)
     path = re.search(
         r"http://[^/\s]+(/access/password/reset/[A-Za-z0-9_-]{43}/)", mailoutbox[-1].body
     )
@@ -270,24 +271,24 @@ def test_failures_in_a_row_of_a_made_up_name_expire(settings, monkeypatch):
     # count has no expiry: only a success ends it.
     make_user("mia@example.com")
     timeouts = {}
-    real = accounts._incr
+    real = password_sign_in._incr
 
     def spy(key, timeout):
         timeouts[key] = timeout
         return real(key, timeout)
 
-    monkeypatch.setattr(accounts, "_incr", spy)
+    monkeypatch.setattr(password_sign_in, "_incr", spy)
     sign_in(Client(), "nobody@example.com", "wrong")
     sign_in(Client(), "mia@example.com", "wrong")
     failures = {
-        name: timeouts[accounts._failures_key(account)]
+        name: timeouts[common.failures_key(account)]
         for name, account in (
-            ("made up", f"name:{accounts._account_key('nobody@example.com')}"),
-            ("account", f"user:{accounts._account_for('mia@example.com').pk}"),
+            ("made up", f"name:{password_sign_in._account_key('nobody@example.com')}"),
+            ("account", f"user:{password_sign_in._account_for('mia@example.com').pk}"),
         )
     }
-    assert failures == {"made up": accounts.UNKNOWN_NAME_FAILURES_TTL, "account": None}
-    assert accounts.UNKNOWN_NAME_FAILURES_TTL == 24 * 3600
+    assert failures == {"made up": password_sign_in.UNKNOWN_NAME_FAILURES_TTL, "account": None}
+    assert password_sign_in.UNKNOWN_NAME_FAILURES_TTL == 24 * 3600
 
 
 def test_parallel_guesses_cannot_overshoot_the_limit(settings, monkeypatch):
@@ -339,7 +340,7 @@ def test_password_sign_in_cycles_the_session_key(client):
 
 
 def test_invitation_sets_the_password_and_signs_in(client, mailoutbox, members_page, buyer):
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     path = token_path(mailoutbox[0], "invitation")
     # Opening the link (as scanners do) changes nothing, however often.
     for _ in range(3):
@@ -364,7 +365,7 @@ def test_invitation_sets_the_password_and_signs_in(client, mailoutbox, members_p
 def test_an_invitation_that_replaces_a_password_sends_the_notice(client, mailoutbox, buyer):
     # SECURITY 22: a password the account already had is changed: its owner is told.
     make_user("ana@example.com")
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     client.get(token_path(mailoutbox[0], "invitation"))
     response = client.post(SET, {"new_password1": NEW, "new_password2": NEW})
     assert response.status_code == 303
@@ -380,14 +381,14 @@ def test_an_invitation_with_an_initial_password_sends_no_notice(
     # The generated initial password is not the member's own: choosing theirs through the
     # link is their first password.
     settings.WAGTAIL_MEMBER_ACCESS_INVITATION_INITIAL_PASSWORD = True
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     client.get(token_path(mailoutbox[0], "invitation"))
     assert client.post(SET, {"new_password1": NEW, "new_password2": NEW}).status_code == 303
     assert len(mailoutbox) == 1
 
 
 def test_password_validators_apply_and_keep_the_link(client, mailoutbox, home):
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     path = token_path(mailoutbox[0], "invitation")
     response = set_password(client, path, password="123")
     assert response.status_code == 400
@@ -402,7 +403,7 @@ def test_password_validators_apply_and_keep_the_link(client, mailoutbox, home):
 
 def test_invitation_expires(client, mailoutbox, home, clock, settings):
     settings.WAGTAIL_MEMBER_ACCESS_INVITATION_VALIDITY = timedelta(days=2)
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     path = token_path(mailoutbox[0], "invitation")
     clock.advance(days=1, hours=23, minutes=59)
     assert client.get(path).status_code == 303
@@ -424,7 +425,7 @@ def test_malformed_tokens_get_a_friendly_404(client, token):
 
 
 def test_invitation_never_signs_in_someone_made_staff_since(client, mailoutbox, home):
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     path = token_path(mailoutbox[0], "invitation")
     client.get(path)
     user = MemberProfile.objects.get().user
@@ -439,7 +440,7 @@ def test_invitation_never_signs_in_someone_made_staff_since(client, mailoutbox, 
 
 def test_terms_must_be_accepted_with_the_first_password(client, mailoutbox, home, settings):
     settings.WAGTAIL_MEMBER_ACCESS_TERMS_URL = "https://example.com/terms/"
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     response = set_password(client, token_path(mailoutbox[0], "invitation"))
     assert response.status_code == 400
     html = response.content.decode()
@@ -500,7 +501,7 @@ def test_initial_password_forces_a_change_before_any_member_page(
     client, mailoutbox, members_page, buyer, settings
 ):
     settings.WAGTAIL_MEMBER_ACCESS_INVITATION_INITIAL_PASSWORD = True
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     initial = re.search(r"initial password:\s+(\S+)", mailoutbox[0].body).group(1)
     response = sign_in(client, "ana@example.com", initial, next_url=members_page.url)
     assert response["Location"] == f"{CHANGE}?next=%2Fmembers-area%2F"
@@ -525,7 +526,7 @@ def test_the_forced_change_after_an_initial_password_asks_for_the_terms(
 ):
     settings.WAGTAIL_MEMBER_ACCESS_INVITATION_INITIAL_PASSWORD = True
     settings.WAGTAIL_MEMBER_ACCESS_TERMS_URL = "https://example.com/terms/"
-    accounts.send_invitation("ana@example.com")
+    invitation.send_invitation("ana@example.com")
     initial = re.search(r"initial password:\s+(\S+)", mailoutbox[0].body).group(1)
     sign_in(client, "ana@example.com", initial)
     html = client.get(CHANGE).content.decode()

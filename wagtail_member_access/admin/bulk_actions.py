@@ -1,7 +1,7 @@
 """Bulk actions on a selection of grants, in Wagtail's bulk-action framework (the one the
 users and images listings use; the same in Wagtail 7.4 and 8): extend, set unlimited,
 revoke, restore, and resend the "your access is ready" email. Each calls one function of
-:mod:`wagtail_member_access.grants` (or :mod:`~wagtail_member_access.flows`)."""
+:mod:`wagtail_member_access.grants` (or enqueues ``tasks.send_access_ready``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 from wagtail.admin.views.bulk_action import BulkAction
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 
-from .. import flows, grants
+from .. import grants, tasks
 from ..models import Grant
 from .forms import ExtendForm
 from .views import grant_permission_policy, listing_queryset
@@ -197,7 +197,9 @@ class ResendAction(GrantBulkAction):
         active = list(grants_qs.active())
         for grant in active:
             # Enqueued after the commit, as every email of ours (grants.grant(notify=True)).
-            transaction.on_commit(lambda grant=grant: flows.send_access_ready(grant))
+            transaction.on_commit(
+                lambda grant=grant: tasks.enqueue(tasks.send_access_ready, grant.pk)
+            )
         return len(active)
 
     @staticmethod

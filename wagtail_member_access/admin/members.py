@@ -1,9 +1,9 @@
-"""Emails an editor sends to members from the admin (seed 001: Shopify's "Reset password",
-and the bulk reset it lacks).
+"""Emails an editor sends to members from the admin (as Shopify's "Reset password" on a
+customer, and the bulk reset Shopify lacks).
 
 * **One member**: buttons in Wagtail's user listing ("Send password reset", "Send sign-in
   link", "Send invitation") lead to a confirm page whose POST sends the email at once through
-  :mod:`wagtail_member_access.accounts` and says whether it went out.
+  :mod:`wagtail_member_access.flows` and says whether it went out.
 * **Many members**: "Bulk emails" in the Member access menu. "New bulk email" takes the kind
   of email and either an access list (every member with an active grant on it) or a list of
   addresses (the grants listing's "Email selected members" fills it in); the sending runs in
@@ -12,7 +12,7 @@ and the bulk reset it lacks).
 
 Who may do either: users with the "Can add bulk email" permission (``add_bulkemailjob``),
 which a site admin grants to a group in Settings → Groups. Staff accounts never get member
-emails (the accounts functions refuse them).
+emails (the flows refuse them).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import Button
 from wagtail.permission_policies import ModelPermissionPolicy
 
-from .. import accounts, bulk
+from .. import bulk, tasks
+from ..flows import email_proof, invitation, password_reset
 from ..members import is_privileged, normalize_email
 from ..models import AccessList, BulkEmailJob, Grant
 
@@ -44,11 +45,11 @@ __all__ = ["BulkEmailViewSet", "may_email_members", "user_listing_buttons"]
 Kind = BulkEmailJob.Kind
 bulk_permission_policy = ModelPermissionPolicy(BulkEmailJob)
 
-#: The single-member emails: kind → (button label, function of accounts).
+#: The single-member emails: kind → (button label, the flow that sends it).
 SINGLE = {
-    Kind.RESET: (_("Send password reset"), "send_password_reset"),
-    Kind.SIGN_IN: (_("Send sign-in link"), "send_sign_in_link"),
-    Kind.INVITE: (_("Send invitation"), "send_invitation"),
+    Kind.RESET: (_("Send password reset"), password_reset.send_password_reset),
+    Kind.SIGN_IN_LINK: (_("Send sign-in link"), email_proof.send_sign_in_link),
+    Kind.INVITE: (_("Send invitation"), invitation.send_invitation),
 }
 
 
@@ -118,7 +119,7 @@ class SendOneView(WagtailAdminTemplateMixin, View):
 
     def post(self, request, pk, kind):
         email = _email_of(self.member)
-        send = getattr(accounts, SINGLE[self.kind][1])
+        send = SINGLE[self.kind][1]
         try:
             sent = bool(email) and send(email, by=request.user)
         except ValidationError:
@@ -142,7 +143,7 @@ EXPLANATIONS = {
         "The member gets an email with a link to choose a new password. Their current "
         "password keeps working until they do."
     ),
-    Kind.SIGN_IN: _("The member gets an email with a single-use link that signs them in."),
+    Kind.SIGN_IN_LINK: _("The member gets an email with a single-use link that signs them in."),
     Kind.INVITE: _(
         "The member gets an invitation with a single-use link to set their own password."
     ),
@@ -234,8 +235,9 @@ class BulkEmailCreateView(CreateView):
             form.cleaned_data["recipients"],
             access_list=form.cleaned_data.get("access_list"),
             by=self.request.user,
-            response=response,
         )
+        # After the response: the editor does not wait for the throttled sending.
+        tasks.enqueue_after_response(response, tasks.send_bulk_email, job.pk)
         messages.success(
             self.request,
             _("Sending %(count)s emails in the background.") % {"count": job.total},

@@ -1,6 +1,7 @@
+from .bulk import BulkEmailJob
 from .challenges import EmailChallenge, EmailThrottle
 from .lists import AccessList, Grant, GrantReference
-from .members import BulkEmailJob, MemberProfile
+from .members import MemberProfile
 from .restrictions import PageAccessRestriction
 
 __all__ = [

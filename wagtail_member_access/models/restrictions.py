@@ -22,6 +22,24 @@ class PageAccessRestriction(models.Model):
         LINK = "link", _("Magic link")
         CODE_OR_LINK = "code_or_link", _("Email code or magic link")
 
+        # What each mode does lives here, once: the unlock form, the email and the audit
+        # log all ask the mode.
+        @property
+        def sends_code(self) -> bool:
+            """The email carries a one-time code."""
+            return self in (type(self).CODE, type(self).CODE_OR_LINK)
+
+        @property
+        def sends_link(self) -> bool:
+            """The email carries a magic link."""
+            return self in (type(self).LINK, type(self).CODE_OR_LINK)
+
+        @property
+        def email_kind(self) -> str | None:
+            """The :data:`~wagtail_member_access.emails.KINDS` entry of the unlock email;
+            None for ``MEMBERS`` (no email)."""
+            return None if self is type(self).MEMBERS else f"unlock_{self.value}"
+
     page = models.OneToOneField(
         swapper.get_model_name("wagtailcore", "Page"),
         on_delete=models.CASCADE,
@@ -52,7 +70,3 @@ class PageAccessRestriction(models.Model):
 
     def __str__(self):
         return f"{self.get_mode_display()}: {self.page_id}"
-
-    @property
-    def sends_code(self) -> bool:
-        return self.mode in (self.Mode.CODE, self.Mode.CODE_OR_LINK)

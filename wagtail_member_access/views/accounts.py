@@ -20,8 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import accounts, ratelimits
+from .. import durations, ratelimits, tasks, tokens
 from ..conf import app_settings
+from ..flows import my_access as access_lists
+from ..flows import password_reset, password_sign_in, pending
+from ..flows import set_password as passwords
 from ..forms import (
     EmailForm,
     MemberPasswordChangeForm,
@@ -30,7 +33,6 @@ from ..forms import (
 )
 from ..members import is_privileged
 from ..models import EmailChallenge
-from ..tasks import deliver_challenge, enqueue_after_response
 from ..tokens import Outcome
 from .common import (
     post_only,
@@ -108,7 +110,7 @@ def _invalid(request, outcome: Outcome):
 def _open_token(request, token: str, purpose):
     if ratelimits.link_limited(request):
         return quiet(ratelimited_response(request))
-    state = accounts.token_state(token, purpose)  # changes nothing
+    state = tokens.peek_link(token, purposes=(purpose,))  # changes nothing
     if not state.ok:
         return _invalid(request, state.outcome)
     request.session[SET_SESSION_KEY] = {"token": token, "purpose": str(purpose)}
@@ -136,16 +138,16 @@ def set_password(request):
     if not held:
         return _invalid(request, Outcome.MISSING)
     token, purpose = held["token"], held["purpose"]
-    state = accounts.token_state(token, purpose)
+    state = tokens.peek_link(token, purposes=(purpose,))
     if not state.ok:
         request.session.pop(SET_SESSION_KEY, None)
         return _invalid(request, state.outcome)
     email = state.challenge.email
-    user = accounts.user_for_email(email)
+    user = passwords.user_for_email(email)
     # Whoever has not accepted the terms yet accepts them with the password they choose, by
     # invitation or by reset link alike (a reset link is how a buyer without a password
     # gets their first one, too).
-    terms = accounts.terms_required(user)
+    terms = passwords.terms_required(user)
     form = MemberSetPasswordForm(
         user, request.POST if request.method == "POST" else None, terms=terms
     )
@@ -153,7 +155,7 @@ def set_password(request):
         if ratelimits.link_limited(request):
             return ratelimited_response(request)
         if form.is_valid():
-            result = accounts.set_password_with_token(
+            result = passwords.set_password_with_token(
                 request,
                 token,
                 purpose,
@@ -180,15 +182,15 @@ def set_password(request):
 
 
 def _render_forgot(request, *, email_form=None, code_form=None, error=None, status=200):
-    state = accounts.pending_reset(request)
+    state = password_reset.pending_reset(request)
     if state and code_form is None:
         code_form = _reset_code_form(state)
     context = _ctx(
         step="code" if state else "email",
         pending_email=state["email"] if state else "",
-        resend_wait=accounts.reset_cooldown_left(state) if state else 0,
-        code_minutes=int(app_settings.CODE_VALIDITY.total_seconds() // 60),
-        link_hours=max(1, int(app_settings.RESET_LINK_VALIDITY.total_seconds() // 3600)),
+        resend_wait=pending.seconds_left(state) if state else 0,
+        code_minutes=durations.minutes(app_settings.CODE_VALIDITY),
+        link_hours=durations.hours(app_settings.RESET_LINK_VALIDITY),
         email_form=email_form or EmailForm(),
         code_form=code_form,
         error=error,
@@ -206,7 +208,7 @@ def _reset_code_form(state, data=None) -> ResetCodeForm:
     # the code proves the address, so asking only those who have not accepted yet would tell
     # anyone who types an address whether it has accepted (that is, whether it has an account).
     return ResetCodeForm(
-        accounts.transient_user(state["email"]), data, terms=bool(app_settings.TERMS_URL)
+        passwords.transient_user(state["email"]), data, terms=bool(app_settings.TERMS_URL)
     )
 
 
@@ -222,17 +224,17 @@ def forgot_password(request):
     email = form.cleaned_data["email"]
     if ratelimits.send_limited(request, email):
         return ratelimited_response(request)
-    challenge = accounts.request_password_reset(request, email)
+    challenge = password_reset.request_password_reset(request, email)
     response = redirect(reverse("wagtail_member_access:forgot_password"))
     if challenge is not None:
-        enqueue_after_response(response, deliver_challenge, challenge.pk)
+        tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
     return response
 
 
 @post_only(lambda request: reverse("wagtail_member_access:forgot_password"))
 def forgot_password_code(request):
     """The code from the reset email and the new password, on one form."""
-    state = accounts.pending_reset(request)
+    state = password_reset.pending_reset(request)
     if state is None:
         return _render_forgot(request, error=RESET_MESSAGES[Outcome.MISSING], status=400)
     form = _reset_code_form(state, request.POST)
@@ -240,7 +242,7 @@ def forgot_password_code(request):
         return _render_forgot(request, code_form=form, status=400)
     if ratelimits.verify_limited(request):
         return ratelimited_response(request)
-    result = accounts.reset_with_code(
+    result = password_reset.reset_with_code(
         request,
         form.cleaned_data["code"],
         form.cleaned_data["new_password1"],
@@ -249,14 +251,14 @@ def forgot_password_code(request):
     if result.ok:
         return redirect(reverse("wagtail_member_access:my_access"))
     if result.outcome is Outcome.MISSING:
-        accounts.clear_reset(request)
+        password_reset.clear_reset(request)
     return _render_forgot(request, error=RESET_MESSAGES[result.outcome], status=400)
 
 
 @post_only(lambda request: reverse("wagtail_member_access:forgot_password"))
 def forgot_password_change(request):
     """ "Use a different email address": forget this browser's reset request."""
-    accounts.clear_reset(request)
+    password_reset.clear_reset(request)
     return redirect(reverse("wagtail_member_access:forgot_password"))
 
 
@@ -278,18 +280,19 @@ def change_password(request):
     if is_privileged(request.user):  # editors change their password in the admin
         return redirect(reverse("wagtailadmin_account"))
     user = request.user
-    forced = accounts.pending_step(request) == "password"
+    forced = passwords.pending_step(request) == "password"
     next_url = _next(request, reverse("wagtail_member_access:my_access"))
     data = request.POST if request.method == "POST" else None
     # A first password (forced after an initial one, or chosen from "My access" by a member
     # who signed in by code or link) comes with the terms, as on every first-password path.
-    terms = (forced or not user.has_usable_password()) and accounts.terms_required(user)
+    terms = (forced or not user.has_usable_password()) and passwords.terms_required(user)
     if user.has_usable_password() and not forced:
         form = MemberPasswordChangeForm(user, data, terms=terms)
         if data is not None:
             # Whoever holds the session may guess the current password: the same limits as
-            # password sign-in, counted before the form checks it (SECURITY 23).
-            attempt = accounts.password_attempt(request, user=user)
+            # password sign-in, counted before the form checks it
+            # (docs/security.md#password-guessing).
+            attempt = password_sign_in.password_attempt(request, user=user)
             if attempt.limited:
                 return ratelimited_response(request)
             if form.is_valid() or "old_password" not in form.errors:
@@ -297,7 +300,7 @@ def change_password(request):
     else:
         form = MemberSetPasswordForm(user, data, terms=terms)
     if request.method == "POST" and form.is_valid():
-        accounts.change_password(
+        passwords.change_password(
             request,
             form.cleaned_data["new_password1"],
             accept_terms=bool(form.cleaned_data.get("accept_terms")),
@@ -317,14 +320,14 @@ def my_access(request):
     """Every access list the member is on, what it opens, and until when."""
     if not request.user.is_authenticated:
         return private(redirect(_sign_in_url(request.get_full_path())))
-    if accounts.pending_step(request) == "password":
+    if passwords.pending_step(request) == "password":
         return redirect(
             f"{reverse('wagtail_member_access:change_password')}?"
             f"{urlencode({'next': request.get_full_path()})}"
         )
     user = request.user
     context = _ctx(
-        entries=accounts.member_access(user, request),
+        entries=access_lists.member_access(user, request),
         email=getattr(user, user.get_email_field_name(), ""),
         has_password=user.has_usable_password(),
         privileged=is_privileged(user),

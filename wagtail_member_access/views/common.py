@@ -10,8 +10,9 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .. import flows
+from .. import durations
 from ..conf import app_settings
+from ..flows import email_proof, pending
 from ..forms import CodeForm, EmailForm
 
 
@@ -66,7 +67,8 @@ def post_only(back):
 
 
 def is_safe_next(request, value: str | None) -> bool:
-    """Only paths inside this site (SECURITY 20): no scheme, no host, no ``//`` or ``/\\``."""
+    """Only paths inside this site (docs/security.md#return-urls): no scheme, no host, no
+    ``//`` or ``/\\``."""
     return bool(
         value
         and value.startswith("/")
@@ -112,7 +114,7 @@ def steps_context(
 ) -> dict:
     """Context for ``_email_steps.html``: the email step, or (after a request from this
     browser) the "check your inbox" step with code entry, resend and change-email."""
-    state = flows.pending_challenge(request, page)
+    state = email_proof.pending_challenge(request, page)
     return {
         "base_template": app_settings.BASE_TEMPLATE,
         "step": "code" if state else "email",
@@ -120,9 +122,9 @@ def steps_context(
         "sends_link": sends_link,
         "actions": actions,
         "pending_email": state["email"] if state else "",
-        "resend_wait": flows.cooldown_seconds_left(state) if state else 0,
-        "code_minutes": int(app_settings.CODE_VALIDITY.total_seconds() // 60),
-        "link_minutes": int(app_settings.LINK_VALIDITY.total_seconds() // 60),
+        "resend_wait": pending.seconds_left(state) if state else 0,
+        "code_minutes": durations.minutes(app_settings.CODE_VALIDITY),
+        "link_minutes": durations.minutes(app_settings.LINK_VALIDITY),
         "code_length": app_settings.CODE_LENGTH,
         "email_form": email_form or EmailForm(initial={"next": next_url}),
         "code_form": code_form or CodeForm(initial={"next": next_url}),

@@ -20,8 +20,9 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import flows, ratelimits
+from .. import ratelimits, sites, tokens
 from ..conf import app_settings
+from ..flows import email_proof
 from ..tokens import Outcome
 from .common import quiet, ratelimited_response, redirect, token_methods
 
@@ -115,23 +116,23 @@ def _forbidden(request):
 def link(request, token):
     if ratelimits.link_limited(request):
         return quiet(ratelimited_response(request))
-    state = flows.open_link(token)  # changes nothing
+    state = tokens.peek_link(token)  # changes nothing (email scanners open links)
     if not state.ok:
         return _invalid(request, state)
     if request.method != "POST":
         return _confirm_page(request, state.challenge)
     if not _confirm_ok(request):
         return _forbidden(request)
-    result = flows.confirm_link(request, token)
+    result = email_proof.confirm_link(request, token)
     if not result.ok:
         return _invalid(request, result)
-    return quiet(redirect(flows.landing_url(result.challenge, request)))
+    return quiet(redirect(email_proof.landing_url(result.challenge, request)))
 
 
 def _confirm_page(request, challenge):
     page = challenge.page.specific if challenge.page_id else None
     site = page.get_site() if page else challenge.site
-    site_name = (site.site_name or site.hostname) if site else ""
+    site_name = sites.site_name(site)
     context = {
         "base_template": app_settings.BASE_TEMPLATE,
         "title": page.title if page else _("Sign in to %(site)s") % {"site": site_name},

@@ -1,8 +1,9 @@
-"""The member sign-in page, one address for members and editors (seed 004): email and
-password, or "email me a code or link".
+"""The member sign-in page, one address for members and editors (docs/member-accounts.md):
+email and password, or "email me a code or link".
 
 Password failures are rate-limited per account (its username and email alike) and per client
-IP, and capped at ``PASSWORD_MAX_FAILURES`` in a row per account (SECURITY 23); they get one
+IP, and capped at ``PASSWORD_MAX_FAILURES`` in a row per account
+(docs/security.md#password-guessing); they get one
 message whatever was wrong (no enumeration). Editors who sign in here with their password go
 back where they came from, or to the admin. Staff are never signed in by a code or link: they
 get the same neutral screen and no email."""
@@ -15,16 +16,16 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from .. import flows, ratelimits
-from ..accounts import (
+from .. import ratelimits, tasks
+from ..conf import app_settings
+from ..flows import email_proof
+from ..flows.password_sign_in import (
     PasswordSignIn,
     authenticate_password,
     complete_password_sign_in,
     password_attempt,
 )
-from ..conf import app_settings
 from ..forms import CodeForm, EmailForm, PasswordSignInForm
-from ..tasks import deliver_challenge, enqueue_after_response
 from ..tokens import Outcome
 from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
 from .unlock import MESSAGES
@@ -94,10 +95,10 @@ def sign_in(request):
     if ratelimits.send_limited(request, email):
         return ratelimited_response(request)
     next_url = _next(request)
-    challenge = flows.request_email(request, email, None, next_url=next_url)
+    challenge = email_proof.request_email(request, email, None, next_url=next_url)
     response = redirect(_sign_in_url(next_url))
     if challenge is not None:
-        enqueue_after_response(response, deliver_challenge, challenge.pk)
+        tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
     return response
 
 
@@ -109,17 +110,17 @@ def sign_in_code(request):
     if ratelimits.verify_limited(request):
         return ratelimited_response(request)
     next_url = _next(request)
-    result = flows.verify_code(request, None, form.cleaned_data["code"])
+    result = email_proof.verify_code(request, None, form.cleaned_data["code"])
     if result.ok:
         return redirect(next_url)
     if result.outcome is Outcome.MISSING:
-        flows.clear_challenge(request)
+        email_proof.clear_challenge(request)
     return _render(request, error=SIGN_IN_MESSAGES[result.outcome])
 
 
 @post_only(lambda request: reverse("wagtail_member_access:sign_in"))
 def sign_in_change(request):
-    flows.clear_challenge(request)
+    email_proof.clear_challenge(request)
     return redirect(_sign_in_url(_next(request)))
 
 
@@ -142,7 +143,7 @@ def sign_in_password(request):
         form.refused = PASSWORD_REFUSED
         return _render(request, password_form=form, status=400)
     attempt.succeeded()
-    flows.clear_challenge(request)
+    email_proof.clear_challenge(request)
     result = complete_password_sign_in(request, user)
     given = request.POST.get("next")
     if result.kind is PasswordSignIn.STAFF:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 
 import swapper
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -19,11 +18,11 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from .. import access, accounts, flows, ratelimits
+from .. import access, ratelimits, tasks
 from ..conf import app_settings
+from ..flows import email_proof, my_access, set_password
 from ..forms import CodeForm, EmailForm
 from ..models import PageAccessRestriction
-from ..tasks import deliver_challenge, enqueue_after_response
 from ..tokens import Outcome
 from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
 
@@ -42,11 +41,6 @@ MESSAGES = {
 }
 
 
-def sends(mode) -> tuple[bool, bool]:
-    """(sends a code, sends a link) for a page mode."""
-    return mode in (Mode.CODE, Mode.CODE_OR_LINK), mode in (Mode.LINK, Mode.CODE_OR_LINK)
-
-
 def _actions(page) -> dict:
     return {
         "request": reverse("wagtail_member_access:request_code", args=[page.pk]),
@@ -62,14 +56,13 @@ def _page_url(request, page) -> str:
 def render_unlock(
     request, page, decision, *, email_form=None, code_form=None, error=None, next_url=None
 ):
-    mode = access.email_mode(decision.rules) or Mode.CODE
-    sends_code, sends_link = sends(mode)
+    mode = Mode(access.email_mode(decision.rules) or Mode.CODE)
     user = request.user
     context = steps_context(
         request,
         page,
-        sends_code=sends_code,
-        sends_link=sends_link,
+        sends_code=mode.sends_code,
+        sends_link=mode.sends_link,
         actions=_actions(page),
         next_url=next_url or request.get_full_path(),
         email_form=email_form,
@@ -91,7 +84,7 @@ def login_url() -> str:
     else Wagtail's ``WAGTAIL_FRONTEND_LOGIN_URL``, else our member sign-in page."""
     return (
         app_settings.LOGIN_URL
-        or getattr(settings, "WAGTAIL_FRONTEND_LOGIN_URL", None)
+        or app_settings.WAGTAIL_FRONTEND_LOGIN_URL
         or reverse("wagtail_member_access:sign_in")
     )
 
@@ -109,7 +102,7 @@ def denied_response(request, page, decision):
     context = {
         "page": page,
         "base_template": app_settings.BASE_TEMPLATE,
-        "entries": accounts.member_access(request.user, request),
+        "entries": my_access.member_access(request.user, request),
         "signed_in_as": getattr(request.user, request.user.get_email_field_name(), "")
         or request.user.get_username(),
         "switch_url": f"{login_url()}?{urlencode({'next': request.get_full_path()})}",
@@ -125,7 +118,7 @@ def gate(callback):
     @functools.wraps(callback)
     def inner(page, request, serve_args, serve_kwargs):
         decision = access.decide(request, page)
-        if decision.restricted and accounts.pending_step(request) == "password":
+        if decision.restricted and set_password.pending_step(request) == "password":
             # Signed in with an initial password: choose your own before any member page.
             change = reverse("wagtail_member_access:change_password")
             return redirect(f"{change}?{urlencode({'next': request.get_full_path()})}")
@@ -171,10 +164,10 @@ def request_code(request, page_id):
     email = form.cleaned_data["email"]
     if ratelimits.send_limited(request, email):
         return ratelimited_response(request)
-    challenge = flows.request_email(request, email, page, next_url=next_url)
+    challenge = email_proof.request_email(request, email, page, next_url=next_url)
     response = redirect(next_url)
     if challenge is not None:
-        enqueue_after_response(response, deliver_challenge, challenge.pk)
+        tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
     return response
 
 
@@ -189,11 +182,11 @@ def verify_code(request, page_id):
         return render_unlock(request, page, decision, code_form=form, next_url=next_url)
     if ratelimits.verify_limited(request):
         return ratelimited_response(request)
-    result = flows.verify_code(request, page, form.cleaned_data["code"])
+    result = email_proof.verify_code(request, page, form.cleaned_data["code"])
     if result.ok:
         return redirect(next_url)
     if result.outcome is Outcome.MISSING:
-        flows.clear_challenge(request)
+        email_proof.clear_challenge(request)
     return render_unlock(request, page, decision, error=MESSAGES[result.outcome], next_url=next_url)
 
 
@@ -201,5 +194,5 @@ def verify_code(request, page_id):
 def change_email(request, page_id):
     """ "Use a different email": forget this browser's request for the page."""
     page, _ = _unlockable(request, page_id)
-    flows.clear_challenge(request)
+    email_proof.clear_challenge(request)
     return redirect(safe_next(request, request.POST.get("next"), _page_url(request, page)))

@@ -1,0 +1,267 @@
+"""Prove an email by a code or a magic link, then be signed in.
+
+One journey serves two targets: unlocking a page (``page`` given) and the member sign-in
+(``page=None``). Three steps, each one function that views and tasks call:
+
+1. :func:`request_email` (web process): the same work whether or not the email has access;
+2. :func:`deliver` (background task): decides, issues the code and/or link, sends the email;
+3. :func:`verify_code` or :func:`confirm_link` (web process): redeems, signs in.
+
+Staff and the bulk sender also send a single-use sign-in link (:func:`send_sign_in_link`),
+used through :func:`confirm_link` like any other. Opening a link changes nothing
+(``tokens.peek_link``); views only parse input and render.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import translation
+from wagtail.log_actions import log
+from wagtail.models import Site
+
+from .. import access, durations, emails, log_actions, sites, tokens
+from ..conf import app_settings
+from ..members import NotAllowed, mask_email, normalize_email, sign_in_address, sign_in_member
+from ..models import EmailChallenge, PageAccessRestriction
+from ..signals import member_unlocked
+from ..tokens import Outcome, Redemption
+from . import common, pending
+
+__all__ = [
+    "SESSION_KEY",
+    "clear_challenge",
+    "confirm_link",
+    "deliver",
+    "landing_url",
+    "pending_challenge",
+    "request_email",
+    "send_sign_in_link",
+    "verify_code",
+]
+
+logger = logging.getLogger("wagtail_member_access")
+
+#: This browser's pending request: ``{"id", "page", "email", "at"}`` (``page``: None for
+#: the sign-in).
+SESSION_KEY = "wagtail_member_access.challenge"
+Mode = PageAccessRestriction.Mode
+Purpose = EmailChallenge.Purpose
+
+
+# --- the visitor's session --------------------------------------------------------------------
+
+
+def _target(page) -> int | None:
+    return page.pk if page is not None else None
+
+
+def pending_challenge(request, page) -> dict | None:
+    """The request this browser made for ``page`` (None: sign-in), if any:
+    ``{"id", "page", "email", "at"}`` (``at`` is a POSIX timestamp)."""
+    state = pending.get(request, SESSION_KEY)
+    if not state or state.get("page") != _target(page):
+        return None
+    return state
+
+
+def clear_challenge(request) -> None:
+    """Forget this browser's request ("use a different email", or after signing in)."""
+    pending.clear(request, SESSION_KEY)
+
+
+# --- 1. request (web process) ------------------------------------------------------------------
+
+
+def request_email(request, email: str, page=None, *, next_url: str = "") -> EmailChallenge | None:
+    """Record that this browser asked for an email to ``email`` for ``page`` (None: sign-in).
+
+    Returns the challenge whose email the caller must enqueue (``tasks.deliver_challenge``),
+    or None when the same browser asked for the same email within ``RESEND_COOLDOWN``
+    (nothing new is sent). Whether the email has access is *not* looked at here: the
+    response must not depend on it (docs/security.md#no-enumeration).
+    """
+    if pending.is_waiting(pending_challenge(request, page), email):
+        return None
+    challenge = tokens.start_challenge(
+        email,
+        page,
+        purpose=Purpose.UNLOCK if page is not None else Purpose.SIGN_IN,
+        language=translation.get_language() or "",
+        site=Site.find_for_request(request),
+        next_url=next_url,
+    )
+    pending.remember(request, SESSION_KEY, challenge, email, page=_target(page))
+    return challenge
+
+
+# --- 2. deliver (background task) -----------------------------------------------------------
+
+
+def _recipient(challenge: EmailChallenge):
+    """``(address, mode, site, page, context)`` of an unlock or sign-in email; the address
+    is None when the email has no access."""
+    if challenge.purpose != Purpose.UNLOCK:
+        site = challenge.site or sites.default_site()
+        # The sign-in sends both a code and a link: the "sign_in" email.
+        return sign_in_address(challenge.email), None, site, None, {}
+    page = challenge.page.specific
+    rules = access.rules_for_page(page)
+    recipient = access.email_may_view(challenge.email, page, rules=rules)
+    mode = access.email_mode(rules)
+    context = {"page_title": page.title, "page_url": page.get_full_url() or ""}
+    return recipient, Mode(mode) if mode else None, page.get_site(), page, context
+
+
+def deliver(challenge: EmailChallenge) -> bool:
+    """Send the code and/or link of an unlock or sign-in ``challenge`` (one loaded by
+    ``common.unsent_challenge``) if its email may have access, and return whether it was
+    sent. Otherwise the challenge is cancelled quietly. A mail server failure is recorded on
+    the challenge (``send_error``) and the challenge cancelled, so "send again" makes a
+    fresh attempt (docs/security.md#mail-failures). Nothing happens for an unlock whose
+    page was deleted meanwhile."""
+    if challenge.purpose == Purpose.UNLOCK and challenge.page is None:
+        return False
+    recipient, mode, site, page, context = _recipient(challenge)
+    if recipient is None or (page is not None and mode is None):
+        tokens.cancel(challenge, EmailChallenge.CancelReason.NOT_ELIGIBLE)
+        logger.info(
+            "No %s email sent to %s: no access.", challenge.purpose, mask_email(challenge.email)
+        )
+        return False
+    send_code, send_link = (mode.sends_code, mode.sends_link) if mode else (True, True)
+    issued = tokens.issue(challenge, code=send_code, link=send_link)
+    if issued is None:
+        return False
+    context |= {
+        "code": issued.code,
+        "link": sites.link_url(site, issued.link_token) if send_link else "",
+        "minutes": durations.minutes(app_settings.CODE_VALIDITY),
+        "link_minutes": durations.minutes(app_settings.LINK_VALIDITY),
+        "site_name": sites.site_name(site),
+        "email": recipient,
+    }
+    kind = mode.email_kind if mode else "sign_in"
+    return bool(
+        emails.deliver(
+            kind,
+            recipient,
+            context,
+            language=challenge.language,
+            about=page,
+            challenge=challenge,
+        )
+    )
+
+
+def send_sign_in_link(email: str, *, by=None, language: str | None = None, site=None) -> bool:
+    """Email ``email`` a single-use sign-in link (no code: nobody's browser is waiting for
+    one), valid ``NOTIFY_LINK_VALIDITY``; return True if it was sent.
+
+    Sent to the same addresses the sign-in page would write to (an active member account or
+    an active grant), never to staff (docs/security.md#staff-never-by-email). Returns False
+    (nothing sent) otherwise and when the mail server fails. Raises ``ValidationError`` for
+    a malformed address.
+    """
+    email = normalize_email(email)
+    recipient = sign_in_address(email)
+    if recipient is None:
+        logger.info("No sign-in link sent to %s: may not sign in.", mask_email(email))
+        return False
+    site = site or sites.default_site()
+    language = language or translation.get_language() or ""
+    challenge, issued = common.issue_link(
+        recipient,
+        Purpose.SIGN_IN,
+        site=site,
+        language=language,
+        validity=app_settings.NOTIFY_LINK_VALIDITY,
+    )
+    context = {
+        "link": sites.link_url(site, issued.link_token),
+        "link_hours": durations.hours(app_settings.NOTIFY_LINK_VALIDITY),
+        "site_name": sites.site_name(site),
+        "email": recipient,
+    }
+    return bool(
+        emails.deliver("sign_in_link", recipient, context, language=language, challenge=challenge)
+    )
+
+
+# --- 3. redeem (web process) ----------------------------------------------------------------
+
+
+def _log_failure(page, email: str, reason: str) -> None:
+    if page is not None:
+        log(
+            instance=page,
+            action=log_actions.UNLOCK_FAILED,
+            data={"email": mask_email(email), "reason": reason},
+        )
+
+
+def _complete(request, challenge: EmailChallenge, result: Redemption, method: str):
+    """Sign in the member for a redeemed challenge, if the email (still) may have access."""
+    email = challenge.email
+    page = challenge.page.specific if challenge.page_id else None
+    try:
+        if page is not None and access.email_may_view(email, page) is None:
+            raise NotAllowed("no access")
+        if page is None and sign_in_address(email) is None:
+            raise NotAllowed("no account or access")
+        user = sign_in_member(request, email)
+    except NotAllowed as exc:
+        logger.warning("Right %s for %s but %s.", method, mask_email(email), exc)
+        _log_failure(page, email, "no_access")
+        return Redemption(Outcome.NO_ACCESS, challenge)
+    clear_challenge(request)
+    if page is None:
+        logger.info("%s signed in with a %s.", mask_email(email), method)
+        return result
+    log(
+        instance=page,
+        action=log_actions.UNLOCK,
+        user=user,
+        data={"email": mask_email(email), "method": method},
+    )
+    member_unlocked.send(sender=type(page), request=request, user=user, page=page, method=method)
+    logger.info("%s unlocked page %s with a %s.", mask_email(email), page.pk, method)
+    return result
+
+
+def verify_code(request, page, code: str) -> Redemption:
+    """Redeem ``code`` for the request this browser holds for ``page`` (None: sign-in); on
+    success sign the visitor in as the member for that email (Django's ``login()``).
+
+    The outcome is ``NO_ACCESS`` when the code was right but the email lost access or
+    belongs to an account that may not sign in by email (staff): nobody is signed in then.
+    """
+    state = pending_challenge(request, page)
+    if state is None:
+        return Redemption(Outcome.MISSING)
+    result = tokens.redeem_code(state["id"], page, code)
+    if not result.ok:
+        logger.info("Code refused for %s: %s.", mask_email(state["email"]), result.outcome.value)
+        _log_failure(page, state["email"], result.outcome.value)
+        return result
+    return _complete(request, result.challenge, result, "code")
+
+
+def confirm_link(request, token: str) -> Redemption:
+    """Use a magic link (the confirm POST) and sign in, in whatever browser it is used
+    (docs/security.md#link-other-device). Outcomes other than OK sign nobody in."""
+    result = tokens.redeem_link(token)
+    if not result.ok:
+        if result.challenge is not None:
+            _log_failure(result.challenge.page, result.challenge.email, result.outcome.value)
+        return result
+    return _complete(request, result.challenge, result, "link")
+
+
+def landing_url(challenge: EmailChallenge, request=None) -> str:
+    """Where a redeemed challenge leads: its return URL, its page, or the sign-in default."""
+    if challenge.next_url:
+        return challenge.next_url
+    if challenge.page_id:
+        return challenge.page.specific.get_url(request) or "/"
+    return app_settings.SIGN_IN_REDIRECT_URL
