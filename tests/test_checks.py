@@ -159,6 +159,19 @@ def test_bad_code_settings_are_an_error(settings, name, value, message):
     assert error.msg == message
 
 
+@pytest.mark.parametrize("name", ["RATE_PASSWORD_PER_ACCOUNT", "RATE_PASSWORD_PER_IP"])
+@pytest.mark.parametrize("value", ["thirty per hour", "10/15x", 10, None])
+def test_a_malformed_password_rate_is_reported_before_the_first_sign_in(settings, name, value):
+    # The same message the first password sign-in would raise (tests/test_flows).
+    setattr(settings, f"WAGTAIL_MEMBER_ACCESS_{name}", value)
+    [error] = check_settings(None)
+    assert error.id == "wagtail_member_access.E003"
+    assert error.level == checks.ERROR
+    assert error.msg == (
+        f'WAGTAIL_MEMBER_ACCESS_{name} must be a rate such as "10/15m", not {value!r}.'
+    )
+
+
 def test_authentication_backend_not_in_authentication_backends_is_an_error(settings):
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
     settings.WAGTAIL_MEMBER_ACCESS_AUTHENTICATION_BACKEND = "myproject.auth.MemberBackend"

@@ -40,3 +40,21 @@ def test_the_models_page_fields_follow_wagtail_page_model(model):
     assert field.swappable_setting == "WAGTAIL_PAGE_MODEL"
     # What makemigrations writes: a reference to the setting, not "wagtailcore.page".
     assert getattr(field.deconstruct()[3]["to"], "setting_name", None) == "WAGTAIL_PAGE_MODEL"
+
+
+RENAME = importlib.import_module("wagtail_member_access.migrations.0004_bulk_kind_sign_in_link")
+
+
+@pytest.mark.django_db
+def test_bulk_jobs_of_the_old_sign_in_kind_become_sign_in_link():
+    from django.apps import apps
+
+    from wagtail_member_access.models import BulkEmailJob
+
+    old = BulkEmailJob.objects.create(kind="sign_in", recipients=["ana@example.com"], total=1)
+    other = BulkEmailJob.objects.create(kind="reset", recipients=["ben@example.com"], total=1)
+    RENAME.rename_forward(apps, None)
+    assert BulkEmailJob.objects.get(pk=old.pk).kind == "sign_in_link"
+    assert BulkEmailJob.objects.get(pk=other.pk).kind == "reset"
+    RENAME.rename_backward(apps, None)
+    assert BulkEmailJob.objects.get(pk=old.pk).kind == "sign_in"

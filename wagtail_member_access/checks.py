@@ -8,6 +8,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
 
+__all__ = [
+    "check_ratelimit_cache",
+    "check_session_engine",
+    "check_settings",
+    "check_task_backend",
+]
+
 NOT_SHARED = {
     "django.core.cache.backends.locmem.LocMemCache": "is local to one process",
     "django.core.cache.backends.dummy.DummyCache": "counts nothing",

@@ -11,6 +11,25 @@ from wagtail.log_actions import LogFormatter
 
 from .models import BulkEmailJob, PageAccessRestriction
 
+__all__ = [
+    "BULK_EMAIL",
+    "EXPIRE",
+    "EXTEND",
+    "GRANT",
+    "IMPORT",
+    "INVITE",
+    "PASSWORD_CHANGED",
+    "PROTECT",
+    "REMIND",
+    "RESET_SENT",
+    "REVOKE",
+    "SEND_FAILED",
+    "UNLOCK",
+    "UNLOCK_FAILED",
+    "UNPROTECT",
+    "register",
+]
+
 PROTECT = "wagtail_member_access.protect"
 UNPROTECT = "wagtail_member_access.unprotect"
 GRANT = "wagtail_member_access.grant"
