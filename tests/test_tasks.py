@@ -164,7 +164,7 @@ def test_mail_server_failure_is_recorded_and_cancels_the_challenge(
     assert caplog.messages == [
         "Could not send the unlock_code email to a**@example.com (SMTPException)."
     ]
-    # Editors see it in the page's history (SECURITY 33).
+    # Editors see it in the page's history (docs/security.md#mail-failures).
     entry = PageLogEntry.objects.get(action="wagtail_member_access.send_failed")
     assert entry.page_id == challenge.page_id
     assert entry.data["email"] == "a**@example.com"

@@ -1,4 +1,4 @@
-"""Magic links and code-or-link pages: SECURITY items 8-12 and issue 3."""
+"""Magic links and code-or-link pages (docs/security.md#link-token to #link-no-token-in-url)."""
 
 import logging
 import re

@@ -177,7 +177,8 @@ def test_successful_sign_ins_are_not_counted(settings):
 
 
 def test_username_and_email_share_one_account_allowance(settings):
-    # SECURITY 23: alternating "mia" and "mia@example.com" does not double the allowance.
+    # Alternating "mia" and "mia@example.com" does not double the allowance
+    # (docs/security.md#password-guessing).
     settings.WAGTAIL_MEMBER_ACCESS_RATE_PASSWORD_PER_ACCOUNT = "4/h"
     user = make_user("mia@example.com")
     names = [user.get_username(), "mia@example.com", user.get_username(), " MIA@Example.com"]
@@ -363,7 +364,8 @@ def test_invitation_sets_the_password_and_signs_in(client, mailoutbox, members_p
 
 
 def test_an_invitation_that_replaces_a_password_sends_the_notice(client, mailoutbox, buyer):
-    # SECURITY 22: a password the account already had is changed: its owner is told.
+    # A password the account already had is changed: its owner is told
+    # (docs/security.md#account-links).
     make_user("ana@example.com")
     invitation.send_invitation("ana@example.com")
     client.get(token_path(mailoutbox[0], "invitation"))

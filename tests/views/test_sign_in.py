@@ -145,7 +145,7 @@ def test_sign_in_page_renders_inside_the_configured_base_template(client, settin
     assert "Email me a code or link" in content
 
 
-# --- rate limits (SECURITY 15, 28): as on an unlock page -------------------------------------
+# --- rate limits (docs/security.md#send-limits, #limited-429): as on an unlock page ----------
 
 
 def test_sign_in_emails_are_rate_limited_per_email(client, mailoutbox, settings, db):

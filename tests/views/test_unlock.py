@@ -79,7 +79,7 @@ def normalised(html, email):
     return html.replace(email, "EMAIL")
 
 
-# --- SECURITY 13/14/16/17: no enumeration, mail to the stored address ---------------------
+# --- no enumeration, mail to the stored address (docs/security.md#no-enumeration) ---------
 
 
 def test_same_response_for_listed_unlisted_expired_revoked_staff(
@@ -168,7 +168,7 @@ def test_email_is_sent_after_the_response_not_inside_it(
 def test_the_immediate_backend_sends_once_the_response_is_closed(protected_page, buyer, mailoutbox):
     # With the default (immediate) task backend the email goes when the server closes the
     # response, after sending it: not while the view runs, so listed and unlisted addresses
-    # take the same time to answer (SECURITY 14).
+    # take the same time to answer (docs/security.md#same-timing).
     from django.test import RequestFactory
 
     from wagtail_member_access.views import unlock
@@ -229,7 +229,7 @@ def test_privileged_accounts_get_no_code(client, protected_page, course, mailout
     assert mailoutbox == []
 
 
-# --- SECURITY 18/19: sessions and grants -------------------------------------------------
+# --- sessions and grants (docs/security.md#session-cycled, #grants-every-request) --------
 
 
 def test_session_key_is_cycled_on_unlock(client, protected_page, buyer, mailoutbox):
@@ -295,7 +295,7 @@ def test_every_restriction_on_the_path_must_pass(client, protected_page, buyer, 
     assert "Secret body of Advanced lesson" in client.get(child.url).content.decode()
 
 
-# --- SECURITY 20/21: return URLs and headers ----------------------------------------------
+# --- return URLs and headers (docs/security.md#return-urls, #caching) --------------------
 
 
 @pytest.mark.parametrize(
@@ -349,7 +349,7 @@ def test_public_page_is_not_made_private_or_session_touched(client, home, protec
     assert "sessionid" not in response.cookies
 
 
-# --- SECURITY 28/32: bad input, rate limits -----------------------------------------------
+# --- bad input, rate limits (docs/security.md#bad-input, #limited-429) ----------------------
 
 
 @pytest.mark.parametrize(
