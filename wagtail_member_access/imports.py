@@ -519,7 +519,7 @@ def _validate(cells, email_index, fields, field_indexes, result, parse_date):
                 # An empty start: from the start. An empty expiry keeps an existing grant's
                 # expiry and gives a new one the list's default period (re-importing a file
                 # must not shorten or lift periods set since).
-                value = grants.KEEP if name == "expires_at" else None
+                value = grants.UNSET if name == "expires_at" else None
             elif name == "expires_at" and value.casefold() in UNLIMITED:
                 value = None
             else:
