@@ -23,6 +23,7 @@ from .periods import UNSET, Unset, default_expiry, expires_before
 __all__ = [
     "IMPORT_FIELDS",
     "UNSET",
+    "Unset",
     "by_reference",
     "default_expiry",
     "delete",
