@@ -140,8 +140,8 @@ def grant_access(
     access_list: AccessList,
     *,
     name: str | None = None,
-    starts_at: datetime | None = None,
-    expires_at: datetime | None | object = grants.DEFAULT,
+    starts_at: datetime | None | grants.Unset = grants.UNSET,
+    expires_at: datetime | None | grants.Unset = grants.UNSET,
     duration: timedelta | None = None,
     source: str = Grant.Source.API,
     reference: str | None = None,
@@ -153,19 +153,25 @@ def grant_access(
 
     One grant per (email, list): granting again updates it and restores a revoked one. The same
     non-empty ``reference`` (an order id) returns the existing grant unchanged (also after a
-    later reference updated it), so a retried purchase grants once. ``expires_at=None`` means
-    unlimited; ``duration`` counts from ``starts_at`` or now. With neither, the grant (new or
-    existing) gets the list's ``default_days`` from its start or now, and is unlimited when the
-    list has none; ``starts_at=None`` keeps an existing grant's start. ``notify=True`` emails
-    the member that their access is ready, with links to the pages. Raises ``ValidationError``
-    and changes nothing for a malformed email, an expiry before the start, or both
-    ``expires_at`` and ``duration``.
+    later reference updated it), so a retried purchase grants once. ``starts_at=None`` means
+    no start (access from now on), ``expires_at=None`` unlimited, as in ``grants.grant``;
+    ``duration`` counts from ``starts_at`` or now. Left out, ``name``, ``note`` and
+    ``starts_at`` keep an existing grant's values, but the expiry is always set: with neither
+    ``expires_at`` nor ``duration``, the grant (new or existing) gets the list's
+    ``default_days`` from its start or now, and is unlimited when the list has none.
+    ``notify=True`` emails the member that their access is ready, with links to the pages.
+    Raises ``ValidationError`` and changes nothing for a malformed email, an expiry before the
+    start, or both ``expires_at`` and ``duration``.
     """
+    if expires_at is grants.UNSET and duration is None:
+        # An API call sets the period (docs/api.md#grant_access), so that granting again
+        # renews it; grants.grant() would keep an existing grant's expiry.
+        expires_at = grants.default_expiry(access_list, starts_at)
     obj, _ = grants.grant(
         email,
         access_list,
         name=name,
-        starts_at=grants.UNSET if starts_at is None else starts_at,
+        starts_at=starts_at,
         expires_at=expires_at,
         duration=duration,
         source=source,

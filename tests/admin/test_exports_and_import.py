@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse, reverse_lazy
 from openpyxl import load_workbook
 from wagtail.models import ModelLogEntry
 
 from tests.factories import GrantFactory
-from wagtail_member_access.admin import views as admin_views
 from wagtail_member_access.models import Grant
 
 pytestmark = pytest.mark.django_db
 
-GRANTS = "/admin/member-access/grants/"
+GRANTS = reverse_lazy("wagtail_member_access_grants:index")
+
+
+def import_url(access_list) -> str:
+    return reverse("wagtail_member_access_lists:import", args=(access_list.pk,))
+
 
 EVIL = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tTab", "\rCR"]
 
@@ -102,14 +108,15 @@ def upload(client, access_list, content: bytes | str, name="buyers.csv"):
     if isinstance(content, str):
         content = content.encode()
     return client.post(
-        f"/admin/member-access/lists/{access_list.pk}/import/",
+        import_url(access_list),
         {"file": SimpleUploadedFile(name, content, content_type="text/csv")},
     )
 
 
 @pytest.fixture(autouse=True)
 def upload_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(admin_views.tempfile, "gettempdir", lambda: str(tmp_path))
+    # The import view keeps uploads under the system's temporary directory.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return tmp_path / "wagtail_member_access_imports"
 
 
@@ -126,9 +133,7 @@ def test_dry_run_then_import(editor_client, editor, course, upload_dir):
     kept = list(upload_dir.glob("*.csv"))
     assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o600"
 
-    response = editor_client.post(
-        f"/admin/member-access/lists/{course.pk}/import/", {"import": "1"}
-    )
+    response = editor_client.post(import_url(course), {"import": "1"})
     assert response.status_code == 302
     assert response.url == f"{GRANTS}?access_list={course.pk}"
     assert sorted(course.grants.values_list("email", "name", "source")) == [
@@ -167,9 +172,7 @@ def test_bad_file_shows_every_invalid_row_and_changes_nothing(editor_client, cou
     assert not Grant.objects.exists()
     assert list(upload_dir.glob("*.csv")) == []
     # An "import" without a pending file imports nothing.
-    response = editor_client.post(
-        f"/admin/member-access/lists/{course.pk}/import/", {"import": "1"}
-    )
+    response = editor_client.post(import_url(course), {"import": "1"})
     assert not Grant.objects.exists()
     assert [str(m).strip() for m in response.wsgi_request._messages] == [
         "The uploaded file is no longer available. Upload it again."
@@ -210,7 +213,7 @@ def test_pending_file_is_bound_to_its_list(editor_client, course, upload_dir):
 
     other = AccessListFactory()
     upload(editor_client, course, GOOD)
-    response = editor_client.post(f"/admin/member-access/lists/{other.pk}/import/", {"import": "1"})
+    response = editor_client.post(import_url(other), {"import": "1"})
     assert not Grant.objects.exists()
     assert "no longer available" in str(list(response.wsgi_request._messages)[-1])
 
@@ -218,5 +221,5 @@ def test_pending_file_is_bound_to_its_list(editor_client, course, upload_dir):
 def test_cancel_removes_the_file(editor_client, course, upload_dir):
     upload(editor_client, course, GOOD)
     assert len(list(upload_dir.glob("*.csv"))) == 1
-    editor_client.post(f"/admin/member-access/lists/{course.pk}/import/", {"cancel": "1"})
+    editor_client.post(import_url(course), {"cancel": "1"})
     assert list(upload_dir.glob("*.csv")) == [] and not Grant.objects.exists()

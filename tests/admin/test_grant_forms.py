@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse, reverse_lazy
 from wagtail.models import ModelLogEntry
 
 from tests.factories import AccessListFactory, GrantFactory
@@ -16,7 +17,11 @@ from wagtail_member_access.signals import access_granted
 
 pytestmark = pytest.mark.django_db
 
-ADD = "/admin/member-access/grants/new/"
+ADD = reverse_lazy("wagtail_member_access_grants:add")
+
+
+def edit_url(grant) -> str:
+    return reverse("wagtail_member_access_grants:edit", args=(grant.pk,))
 
 
 def form_data(access_list, **values):
@@ -68,7 +73,8 @@ def test_add_grants_through_the_grant_path(
             ),
         )
     assert response.status_code == 302
-    assert response.url == f"/admin/member-access/grants/?access_list={course.pk}"
+    index = reverse("wagtail_member_access_grants:index")
+    assert response.url == f"{index}?access_list={course.pk}"
     grant = Grant.objects.get()
     assert (grant.email, grant.name, grant.source, grant.added_by, grant.note) == (
         "ana@example.com",
@@ -106,7 +112,7 @@ def test_add_with_email_the_access_sends_the_access_ready_email(
 def test_the_edit_form_has_no_email_the_access_box(editor_client, course):
     grant = GrantFactory(access_list=course)
     add = editor_client.get(ADD).content.decode()
-    edit = editor_client.get(f"/admin/member-access/grants/edit/{grant.pk}/").content.decode()
+    edit = editor_client.get(edit_url(grant)).content.decode()
     assert 'name="notify"' in add
     assert 'name="notify"' not in edit
 
@@ -184,7 +190,7 @@ def test_edit_changes_the_grant_and_keeps_email_and_list(editor_client, editor, 
         expiry_recorded_at=clock.now,
     )
     other = AccessListFactory()
-    url = f"/admin/member-access/grants/edit/{grant.pk}/"
+    url = edit_url(grant)
     response = editor_client.post(
         url,
         {
@@ -213,7 +219,7 @@ def test_edit_changes_the_grant_and_keeps_email_and_list(editor_client, editor, 
 
 def test_edit_needs_an_expiry_or_unlimited(editor_client, course, clock):
     grant = GrantFactory(access_list=course, expires_at=clock.now + timedelta(days=3))
-    url = f"/admin/member-access/grants/edit/{grant.pk}/"
+    url = edit_url(grant)
     data = {"name": "x", "starts_at": "", "expires_at": "", "note": ""}
     assert errors(editor_client.post(url, data)) == {
         "expires_at": ["Enter when the access ends, or tick “Unlimited”."]
@@ -227,20 +233,20 @@ def test_edit_needs_an_expiry_or_unlimited(editor_client, course, clock):
 
 def test_edit_form_warns_that_saving_restores_a_revoked_grant(editor_client, course, clock):
     grant = GrantFactory(access_list=course, revoked_at=clock.now)
-    html = editor_client.get(f"/admin/member-access/grants/edit/{grant.pk}/").content.decode()
+    html = editor_client.get(edit_url(grant)).content.decode()
     assert "Saving the form restores its access." in html
 
 
 def test_access_list_form_slug_site_and_default_days(editor_client):
     response = editor_client.post(
-        "/admin/member-access/lists/new/",
+        reverse("wagtail_member_access_lists:add"),
         {"name": "Yoga Kurs", "slug": "", "description": "", "site": "", "default_days": "0"},
     )
     assert errors(response) == {
         "default_days": ["Enter a number of days of 1 or more, or leave it empty."]
     }
     editor_client.post(
-        "/admin/member-access/lists/new/",
+        reverse("wagtail_member_access_lists:add"),
         {"name": "Yoga Kurs", "slug": "", "description": "", "site": "", "default_days": "90"},
     )
     from wagtail_member_access.models import AccessList

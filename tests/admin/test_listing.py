@@ -7,13 +7,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse, reverse_lazy
 
 from tests.factories import AccessListFactory, GrantFactory, make_page
 from wagtail_member_access import api
 
 pytestmark = pytest.mark.django_db
 
-GRANTS = "/admin/member-access/grants/"
+GRANTS = reverse_lazy("wagtail_member_access_grants:index")
 
 
 def emails(response) -> list[str]:
@@ -167,20 +168,21 @@ def test_pagination_50_per_page(editor_client, course):
 
 def test_grants_listing_of_a_list_offers_add_and_import(editor_client, course):
     html = editor_client.get(GRANTS, {"access_list": course.pk}).content.decode()
-    assert f"{GRANTS}new/?access_list={course.pk}" in html
-    assert f"/admin/member-access/lists/{course.pk}/import/" in html
+    assert f"{reverse('wagtail_member_access_grants:add')}?access_list={course.pk}" in html
+    assert reverse("wagtail_member_access_lists:import", args=(course.pk,)) in html
     assert "Course A" in html  # the subtitle names the list
 
 
 def test_access_list_listing_shows_counts_pages_and_links(editor_client, course, grants, home):
     lesson = make_page(home, title="Lesson 1", slug="lesson-1")
     api.protect(lesson, mode="link", access_lists=[course])
-    html = editor_client.get("/admin/member-access/lists/").content.decode()
-    row = html[html.index(f'href="/admin/member-access/lists/edit/{course.pk}/"') :]
+    html = editor_client.get(reverse("wagtail_member_access_lists:index")).content.decode()
+    edit = reverse("wagtail_member_access_lists:edit", args=(course.pk,))
+    row = html[html.index(f'href="{edit}"') :]
     row = row[: row.index("</tr>")]
     # active, soon, later: three active grants, linked to the filtered grants listing.
     assert f'href="{GRANTS}?access_list={course.pk}&amp;status=active">3</a>' in row
-    assert f'href="/admin/pages/{lesson.pk}/edit/">Lesson 1</a>' in row
+    assert f'href="{reverse("wagtailadmin_pages:edit", args=(lesson.pk,))}">Lesson 1</a>' in row
     assert "(Magic link)" in row
     assert "All sites" in row
     assert "Unlimited" in row

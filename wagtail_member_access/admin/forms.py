@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.widgets import AdminDateInput
 
+from .. import grants
 from ..conf import app_settings
 from ..imports import day_end
 from ..members import normalize_email
@@ -149,8 +150,6 @@ class GrantForm(WagtailAdminModelForm):
 
     def grant_arguments(self) -> dict:
         """Keyword arguments for :func:`grants.grant` (without source and added_by)."""
-        from .. import grants
-
         data = self.cleaned_data
         if data.get("unlimited"):
             expires_at = None

@@ -136,6 +136,26 @@ def test_granting_again_changes_name_note_and_start_only_when_given(course, cloc
     assert (obj.name, obj.note, obj.starts_at) == ("Ana", "VIP", start)
 
 
+def test_starts_at_none_means_no_start_in_the_api_as_in_grants(course, clock):
+    """``starts_at`` means the same in ``api.grant_access`` and ``grants.grant``: left out,
+    an existing grant keeps its start; ``None``, it has none (access from now on)."""
+    start = clock.now + timedelta(days=1)
+    api.grant_access("ana@example.com", course, starts_at=start)
+    assert api.grant_access("ana@example.com", course).starts_at == start
+    assert api.grant_access("ana@example.com", course, starts_at=None).starts_at is None
+    assert grants.grant("ana@example.com", course, starts_at=start)[0].starts_at == start
+    assert grants.grant("ana@example.com", course, starts_at=None)[0].starts_at is None
+
+
+def test_default_expiry_counts_the_lists_period_from_the_start_or_now(course, clock):
+    assert grants.default_expiry(course) is None  # no default period: unlimited
+    course.default_days = 30
+    start = clock.now + timedelta(days=2)
+    assert grants.default_expiry(course) == clock.now + timedelta(days=30)
+    assert grants.default_expiry(course, start) == start + timedelta(days=30)
+    assert grants.default_expiry(course, grants.UNSET) == clock.now + timedelta(days=30)
+
+
 def test_expiry_in_the_past_is_accepted_and_inactive(course, clock):
     obj = api.grant_access("ana@example.com", course, expires_at=clock.now - timedelta(days=1))
     assert Grant.objects.get().pk == obj.pk

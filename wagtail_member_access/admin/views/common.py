@@ -1,0 +1,48 @@
+"""What the access-list admin's screens share: the grant permissions, the grants listing's
+URL and how a moment is shown."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.http import urlencode
+from wagtail.admin.ui.tables import Column
+from wagtail.permission_policies import ModelPermissionPolicy
+
+from ...models import AccessList, Grant
+
+__all__ = ["MomentColumn", "can_import", "grant_permission_policy", "grants_url"]
+
+grant_permission_policy = ModelPermissionPolicy(Grant)
+
+
+def can_import(user) -> bool:
+    """May ``user`` import a CSV file (add and change grants)?"""
+    return grant_permission_policy.user_has_permission(
+        user, "add"
+    ) and grant_permission_policy.user_has_permission(user, "change")
+
+
+def _moment(value, empty=""):
+    """A moment as the editor reads it: their time zone, the admin's date format."""
+    if value is None:
+        return empty
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def grants_url(access_list: AccessList | None = None, **params) -> str:
+    """The grants listing, filtered by ``access_list`` (and ``params``) if given."""
+    if access_list is not None:
+        params = {"access_list": access_list.pk, **params}
+    url = reverse("wagtail_member_access_grants:index")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+class MomentColumn(Column):
+    def __init__(self, name, *, empty="", **kwargs):
+        super().__init__(name, **kwargs)
+        self.empty = empty
+
+    def get_value(self, instance):
+        return _moment(getattr(instance, self.accessor), self.empty)
