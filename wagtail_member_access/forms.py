@@ -8,6 +8,15 @@ from django.utils.translation import gettext_lazy as _
 from .conf import app_settings
 from .members import MAX_EMAIL_LENGTH, normalize_email
 
+__all__ = [
+    "CodeForm",
+    "EmailForm",
+    "MemberPasswordChangeForm",
+    "MemberSetPasswordForm",
+    "PasswordSignInForm",
+    "ResetCodeForm",
+]
+
 
 class EmailForm(forms.Form):
     email = forms.CharField(

@@ -272,13 +272,14 @@ def test_failures_in_a_row_of_a_made_up_name_expire(settings, monkeypatch):
     # count has no expiry: only a success ends it.
     make_user("mia@example.com")
     timeouts = {}
-    real = password_sign_in._incr
+    cache = common.ratelimit_cache()
+    real = cache.add
 
-    def spy(key, timeout):
+    def spy(key, value, timeout=None, version=None):
         timeouts[key] = timeout
-        return real(key, timeout)
+        return real(key, value, timeout, version)
 
-    monkeypatch.setattr(password_sign_in, "_incr", spy)
+    monkeypatch.setattr(cache, "add", spy)
     sign_in(Client(), "nobody@example.com", "wrong")
     sign_in(Client(), "mia@example.com", "wrong")
     failures = {

@@ -45,6 +45,18 @@ from .common import (
 )
 from .unlock import MESSAGES
 
+__all__ = [
+    "change_password",
+    "forgot_password",
+    "forgot_password_change",
+    "forgot_password_code",
+    "invitation",
+    "my_access",
+    "password_reset_link",
+    "set_password",
+    "sign_out",
+]
+
 Purpose = EmailChallenge.Purpose
 
 #: The invitation or reset link this browser opened: ``{"token", "purpose"}``.

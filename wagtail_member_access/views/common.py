@@ -15,6 +15,17 @@ from ..conf import app_settings
 from ..flows import email_proof, pending
 from ..forms import CodeForm, EmailForm
 
+__all__ = [
+    "post_only",
+    "private",
+    "quiet",
+    "ratelimited_response",
+    "redirect",
+    "safe_next",
+    "steps_context",
+    "token_methods",
+]
+
 
 def private(response):
     """Protected, unlock and token responses: never cached, varied on the session cookie."""

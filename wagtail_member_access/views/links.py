@@ -26,6 +26,10 @@ from ..flows import email_proof
 from ..tokens import Outcome
 from .common import quiet, ratelimited_response, redirect, token_methods
 
+__all__ = [
+    "link",
+]
+
 INVALID = {
     Outcome.EXPIRED: (
         _("This link has expired"),

@@ -30,6 +30,8 @@ from ..tokens import Outcome
 from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
 from .unlock import MESSAGES
 
+__all__ = ["sign_in", "sign_in_change", "sign_in_code", "sign_in_password"]
+
 SIGN_IN_MESSAGES = MESSAGES | {Outcome.NO_ACCESS: _("This email address cannot sign in here.")}
 PASSWORD_REFUSED = _(
     "The email address or password is not right. Check them, or sign in with an emailed code "

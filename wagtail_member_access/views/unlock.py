@@ -26,6 +26,14 @@ from ..models import PageAccessRestriction
 from ..tokens import Outcome
 from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
 
+__all__ = [
+    "MESSAGES",
+    "change_email",
+    "gate",
+    "request_code",
+    "verify_code",
+]
+
 Mode = PageAccessRestriction.Mode
 
 MESSAGES = {

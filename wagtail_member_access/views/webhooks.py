@@ -10,6 +10,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import ratelimits, webhooks
 
+__all__ = [
+    "purchase",
+    "stripe",
+]
+
 __all__ = ["purchase", "stripe"]
 
 
