@@ -1,7 +1,6 @@
 """The one decision (``access.decide``): its cost in queries, its caching, the order of the
 rules, ``path_restrictions`` (what the admin shows) and ``email_may_view`` (who gets a
-code). Counts, never timings: counts are exact on
-every machine."""
+code). Counts, never timings: counts are exact on every machine."""
 
 from __future__ import annotations
 
