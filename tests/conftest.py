@@ -5,7 +5,7 @@ import pytest
 from django.core.cache import caches
 from django.utils import timezone
 
-from tests.factories import AccessListFactory, make_page
+from tests.factories import AccessListFactory, default_home, make_page
 from wagtail_member_access import api
 from wagtail_member_access.signals import member_unlocked
 
@@ -37,9 +37,8 @@ def _clear_cache():
 
 @pytest.fixture
 def home(db):
-    from wagtail.models import Page
-
-    return Page.objects.get(depth=2)
+    """The default site's root page."""
+    return default_home()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The one decision (``access.decide``): its cost in queries, its caching, the order of the
-rules, and ``email_may_view`` (who gets a code). Counts, never timings: counts are exact on
-every machine."""
+rules, ``path_restrictions`` (what the admin shows) and ``email_may_view`` (who gets a
+code). Counts, never timings: counts are exact on every machine."""
 
 from __future__ import annotations
 
@@ -213,6 +213,50 @@ def test_a_page_without_restrictions_has_no_rules(home):
     assert access.rules_for_page(home) == ()
 
 
+# --- path_restrictions: what the admin shows ------------------------------------------------
+
+
+def test_path_restrictions_of_an_unrestricted_page_cost_one_query(home, django_assert_num_queries):
+    page = make_page(home, title="Public", slug="public")
+    with django_assert_num_queries(1):
+        state = access.path_restrictions(page)
+    assert (state.own, state.inherited) == (None, ())
+
+
+def test_path_restrictions_load_the_pages_lists_and_groups_they_name(
+    protected_page, course, django_assert_num_queries
+):
+    subscribers = Group.objects.create(name="Subscribers")
+    club = Group.objects.create(name="Club")
+    advanced = api.create_access_list("Advanced")
+    middle = make_page(protected_page, title="Middle", slug="middle")
+    leaf = make_page(middle, title="Leaf", slug="leaf")
+    api.protect(middle, mode="members", groups=[subscribers, club])
+    api.protect(leaf, mode="link", access_lists=[course, advanced])
+    # The rules, the ancestors they are set on, the lists, the groups.
+    with django_assert_num_queries(4):
+        state = access.path_restrictions(leaf)
+    assert state.own.rule.page_id == leaf.pk and state.own.page is leaf
+    assert (state.own.mode, state.own.get_mode_display()) == ("link", "Magic link")
+    assert [al.name for al in state.own.access_lists] == ["Advanced", "Course A"]
+    assert state.own.groups == ()
+    assert [(e.page.pk, e.page.title, e.mode) for e in state.inherited] == [
+        (protected_page.pk, "Members lesson", "code"),
+        (middle.pk, "Middle", "members"),
+    ]
+    assert [al.name for al in state.inherited[0].access_lists] == ["Course A"]
+    assert [g.name for g in state.inherited[1].groups] == ["Club", "Subscribers"]
+    assert [e.rule for e in (*state.inherited, state.own)] == list(access.rules_for_page(leaf))
+
+
+def test_path_restrictions_of_a_page_with_only_its_own_restriction(
+    protected_page, django_assert_num_queries
+):
+    with django_assert_num_queries(2):  # the rules, the lists (no ancestors, no groups)
+        state = access.path_restrictions(protected_page)
+    assert state.own.page is protected_page and state.inherited == ()
+
+
 # --- email_may_view: who is sent a code --------------------------------------------------------
 
 
@@ -323,6 +367,8 @@ def test_a_list_of_another_site_opens_nothing_here_even_if_linked(home, site_a, 
     (rule,) = access.rules_for_page(page)
     assert rule.list_ids == frozenset()
     assert rule.names_lists is True
+    assert rule.named_list_ids == {shop.pk}
+    assert access.path_restrictions(page).own.access_lists == (shop,)
     assert not access.can_view(ana, page)
     assert access.email_may_view("ana@example.com", page) is None
 

@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.factories import ensure_default_home
 from wagtail_member_access import api, grants, tokens
 from wagtail_member_access.models import Grant
 from wagtail_member_access.tokens import Outcome
@@ -58,16 +59,7 @@ def run_together(count: int, work) -> list:
 @pytest.fixture
 def tree(transactional_db):
     """The home page, rebuilt if an earlier transactional test emptied the tables."""
-    from wagtail.models import Locale, Page
-
-    home = Page.objects.filter(depth=2).first()
-    if home is None:
-        Locale.objects.get_or_create(language_code="en")
-        root = Page.objects.filter(depth=1).first() or Page.add_root(
-            instance=Page(title="Root", slug="root")
-        )
-        home = root.add_child(instance=Page(title="Home", slug="home"))
-    return home
+    return ensure_default_home()
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""Rate limits: SECURITY items 15, 26, 27, 28."""
+"""Rate limits: the limits on sending (docs/security.md#send-limits), their keys and counting
+(#ratelimit-keys), one cache shared by every process (#shared-cache), the 429 page
+(#limited-429) and the client IP address (#client-ip)."""
 
 import multiprocessing
 import os

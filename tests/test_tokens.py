@@ -1,4 +1,7 @@
-"""Codes: SECURITY items 1-7."""
+"""Codes, docs/security.md#code-length to #code-redeem-once: length and source
+(#code-length), the keyed hash (#code-hashed), validity (#code-validity), single use
+(#code-single-use), binding to the page (#code-bound), wrong tries and back-off
+(#code-attempts), one redemption wins (#code-redeem-once)."""
 
 import hashlib
 from datetime import timedelta

@@ -16,23 +16,32 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import swapper
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 from wagtail.models import Site
 
 from .conf import app_settings
-from .members import is_privileged, normalize_email
+from .members import NotAllowed, find_member, is_privileged, normalize_email
 from .models import AccessList, Grant, PageAccessRestriction
+
+if TYPE_CHECKING:
+    from wagtail.models import Page
 
 __all__ = [
     "Decision",
+    "PathRestriction",
+    "PathRestrictions",
     "Rule",
     "can_view",
     "decide",
     "email_may_view",
     "email_mode",
+    "member_may_view",
+    "path_restrictions",
     "rules_for_page",
 ]
 
@@ -50,9 +59,15 @@ class Rule:
     #: The access lists that open it on this page's site (lists of other sites left out).
     list_ids: frozenset[int]
     group_ids: frozenset[int]
-    #: True when the restriction names any access list, even one of another site: a
-    #: members-only restriction naming lists never falls back to "any signed-in member".
-    names_lists: bool = False
+    #: Every access list the restriction names, those of other sites included (they do not
+    #: open it here, but the admin shows them).
+    named_list_ids: frozenset[int] = frozenset()
+
+    @property
+    def names_lists(self) -> bool:
+        """True when the restriction names any access list, even one of another site: a
+        members-only restriction naming lists never falls back to "any signed-in member"."""
+        return bool(self.named_list_ids)
 
     @property
     def by_email(self) -> bool:
@@ -123,7 +138,11 @@ def _rules_sql(placeholders: int) -> str:
 
 def rules_for_page(page) -> tuple[Rule, ...]:
     """Every restriction on ``page`` and its ancestors, outermost first, each with the access
-    lists that may open it on this page's site. One query."""
+    lists that may open it on this page's site. One query; an empty tuple when nothing on the
+    path is restricted.
+
+    The one reader of a path's restrictions: the serve, :func:`can_view`, the flows and the
+    admin (through :func:`path_restrictions`) all start here."""
     paths = _ancestor_paths(page)
     with connection.cursor() as cursor:
         cursor.execute(_rules_sql(len(paths)), paths * 2)
@@ -138,13 +157,13 @@ def rules_for_page(page) -> tuple[Rule, ...]:
                 "mode": mode,
                 "lists": set(),
                 "groups": set(),
-                "names_lists": False,
+                "named": set(),
             },
         )
         if list_id is not None:
             entry["lists"].add(list_id)
         if linked_list_id is not None:
-            entry["names_lists"] = True
+            entry["named"].add(linked_list_id)
         if group_id is not None:
             entry["groups"].add(group_id)
     return tuple(
@@ -155,9 +174,69 @@ def rules_for_page(page) -> tuple[Rule, ...]:
             mode=e["mode"],
             list_ids=frozenset(e["lists"]),
             group_ids=frozenset(e["groups"]),
-            names_lists=e["names_lists"],
+            named_list_ids=frozenset(e["named"]),
         )
         for rid, e in collected.items()
+    )
+
+
+@dataclass(frozen=True)
+class PathRestriction:
+    """One restriction on a page's path with what it names, loaded for display (the admin)."""
+
+    rule: Rule
+    #: The page it is set on (a plain ``Page`` for an ancestor, the page asked about for its own).
+    page: Page
+    #: Every access list it names, by name, those of other sites included.
+    access_lists: tuple[AccessList, ...]
+    #: Its groups, by name.
+    groups: tuple[Group, ...]
+
+    @property
+    def mode(self) -> str:
+        return self.rule.mode
+
+    def get_mode_display(self) -> str:
+        return Mode(self.rule.mode).label
+
+
+@dataclass(frozen=True)
+class PathRestrictions:
+    """The restrictions on a page's path: the page's own and those it inherits."""
+
+    own: PathRestriction | None
+    #: The ancestors' restrictions, outermost first.
+    inherited: tuple[PathRestriction, ...]
+
+
+def path_restrictions(page) -> PathRestrictions:
+    """The restrictions on ``page`` and its ancestors, read by :func:`rules_for_page`, with the
+    pages they are set on, the lists and the groups they name. One query when nothing on the
+    path is restricted (``own`` None, ``inherited`` empty); otherwise at most three more (the
+    ancestors, the lists, the groups), each skipped when there is nothing to load."""
+    rules = rules_for_page(page)
+    if not rules:
+        return PathRestrictions(own=None, inherited=())
+    ancestor_ids = {rule.page_id for rule in rules} - {page.pk}
+    pages = {page.pk: page}
+    if ancestor_ids:
+        pages.update(swapper.load_model("wagtailcore", "Page").objects.in_bulk(ancestor_ids))
+    list_ids = set().union(*(rule.named_list_ids for rule in rules))
+    lists = list(AccessList.objects.filter(pk__in=list_ids).order_by("name")) if list_ids else []
+    group_ids = set().union(*(rule.group_ids for rule in rules))
+    groups = list(Group.objects.filter(pk__in=group_ids).order_by("name")) if group_ids else []
+    entries = [
+        PathRestriction(
+            rule=rule,
+            page=pages[rule.page_id],
+            access_lists=tuple(al for al in lists if al.pk in rule.named_list_ids),
+            groups=tuple(group for group in groups if group.pk in rule.group_ids),
+        )
+        for rule in rules
+    ]
+    own = next((entry for entry in entries if entry.rule.page_id == page.pk), None)
+    return PathRestrictions(
+        own=own, inherited=tuple(entry for entry in entries if entry is not own)
     )
 
 
@@ -300,8 +379,6 @@ def member_may_view(email: str, page, *, rules=None) -> str | None:
     """If a member signed in with ``email`` could view ``page`` (whatever the page's modes),
     the address stored on the grant that opens it; otherwise None (also for a page without
     restrictions, and for staff and inactive accounts, who are never signed in by email)."""
-    from .members import NotAllowed, find_member
-
     rules = rules_for_page(page) if rules is None else rules
     if not rules:
         return None

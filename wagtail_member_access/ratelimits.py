@@ -17,7 +17,8 @@ __all__ = ["link_limited", "send_limited", "verify_limited", "webhook_limited"]
 
 
 def _hit(request, group: str, key, rate: str) -> bool:
-    # increment=True: without it django-ratelimit only reads the count (SECURITY 26).
+    # increment=True: without it django-ratelimit only reads the count
+    # (docs/security.md#ratelimit-keys).
     return is_ratelimited(
         request, group=f"wagtail_member_access.{group}", key=key, rate=rate, increment=True
     )

@@ -2,17 +2,19 @@
 
 * Codes come from django-otp's ``random_number_token`` (``random.SystemRandom``), keep their
   leading zeros, and are stored only as an HMAC keyed with ``SECRET_KEY`` and bound to the
-  challenge id (a plain hash of six digits is reversed in milliseconds).
+  challenge id (a plain hash of six digits is reversed in milliseconds):
+  docs/security.md#code-length, docs/security.md#code-hashed.
 * A code is valid for ``CODE_VALIDITY``, works once, and dies after ``CODE_MAX_ATTEMPTS``
   wrong tries. Failures also count per email across codes (``EmailThrottle``, django-otp's
-  exponential back-off).
+  exponential back-off): docs/security.md#code-validity, docs/security.md#code-attempts.
 * Magic-link tokens are 256 random bits (``secrets.token_urlsafe(32)``), stored as an HMAC,
   valid for ``LINK_VALIDITY``. Looking a link up (:func:`peek_link`, for GET and HEAD) changes
   nothing, so email scanners that open links cannot use them up; only :func:`redeem_link`
-  (the confirm POST) does.
+  (the confirm POST) does: docs/security.md#link-token, docs/security.md#link-scanners.
 * Redemption is a conditional ``UPDATE … WHERE redeemed_at IS NULL`` that must touch one row,
   so of two concurrent redemptions exactly one wins, on SQLite as on PostgreSQL. Code and
-  link of one challenge share that row: using one cancels the other.
+  link of one challenge share that row: using one cancels the other
+  (docs/security.md#code-redeem-once).
 """
 
 from __future__ import annotations
@@ -76,10 +78,11 @@ def start_challenge(
     it, in the background task, and only if the email may have access.
 
     With ``replace_others``, earlier requests for the same purpose, email and page (or
-    sign-in) stop working now (SECURITY 4). That happens here, at request time and for every
-    address, rather than when a code is issued (which happens for listed addresses only): a
-    code typed into an older request then answers "replaced" whether or not the address is
-    listed, so the answer tells nothing (SECURITY 13)."""
+    sign-in) stop working now (docs/security.md#code-single-use). That happens here, at
+    request time and for every address, rather than when a code is issued (which happens for
+    listed addresses only): a code typed into an older request then answers "replaced"
+    whether or not the address is listed, so the answer tells nothing
+    (docs/security.md#no-enumeration)."""
     now = timezone.now()
     if replace_others:
         EmailChallenge.objects.filter(

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
 from wagtail.models import GroupPagePermission, Page, PageLogEntry, Site
 
 from tests.factories import AccessListFactory, UserFactory, make_page
@@ -23,12 +24,22 @@ UNPROTECT = "wagtail_member_access.unprotect"
 
 
 def url(page) -> str:
-    return f"/admin/member-access/pages/{page.pk}/"
+    return reverse("wagtail_member_access_pages:edit", args=[page.pk])
+
+
+def edit_url(page) -> str:
+    """Wagtail's page editor."""
+    return reverse("wagtailadmin_pages:edit", args=[page.pk])
+
+
+def explore_url(page) -> str:
+    """Wagtail's page explorer, listing the children of ``page``."""
+    return reverse("wagtailadmin_explore", args=[page.pk])
 
 
 def denied(response) -> bool:
     """Wagtail answers PermissionDenied in the admin with a redirect to the dashboard."""
-    return response.status_code == 302 and response.url == "/admin/"
+    return response.status_code == 302 and response.url == reverse("wagtailadmin_home")
 
 
 def messages_of(response) -> list[str]:
@@ -94,10 +105,10 @@ def site_b(db):
 def test_editor_without_publish_permission_gets_no_button_and_is_refused(client, home, lesson):
     editor = page_editor(home, "add_page", "change_page")
     client.force_login(editor)
-    edit = client.get(f"/admin/pages/{lesson.pk}/edit/")
+    edit = client.get(edit_url(lesson))
     assert edit.status_code == 200
     assert url(lesson) not in edit.content.decode()
-    assert url(lesson) not in client.get(f"/admin/pages/{home.pk}/").content.decode()
+    assert url(lesson) not in client.get(explore_url(home)).content.decode()
     assert denied(client.get(url(lesson)))
     assert denied(client.post(url(lesson), {"mode": "members"}))
     assert not PageAccessRestriction.objects.exists()
@@ -122,13 +133,14 @@ def test_root_page_has_no_member_access_view(admin_client):
 
 
 def test_missing_page_is_404(admin_client):
-    assert admin_client.get("/admin/member-access/pages/999999/").status_code == 404
+    missing = reverse("wagtail_member_access_pages:edit", args=[999999])
+    assert admin_client.get(missing).status_code == 404
 
 
 def test_signed_out_visitor_is_sent_to_the_admin_login(client, lesson):
     response = client.get(url(lesson))
     assert response.status_code == 302
-    assert response.url.startswith("/admin/login/")
+    assert response.url.startswith(reverse("wagtailadmin_login"))
 
 
 # --- the buttons ------------------------------------------------------------------------------
@@ -138,7 +150,7 @@ def test_header_button_on_the_page_edit_view_says_whether_the_page_is_protected(
     admin_client, home, lesson, course
 ):
     def header_link(page):
-        html = admin_client.get(f"/admin/pages/{page.pk}/edit/").content.decode()
+        html = admin_client.get(edit_url(page)).content.decode()
         match = re.search(rf'<a href="{url(page)}"[^>]*>(.*?)</a>', html, re.S)
         assert match, "no member-access button in the header"
         return text(match.group(1))
@@ -151,7 +163,7 @@ def test_header_button_on_the_page_edit_view_says_whether_the_page_is_protected(
 
 
 def test_listing_rows_and_the_explorer_header_link_to_the_view(admin_client, home, lesson):
-    html = admin_client.get(f"/admin/pages/{home.pk}/").content.decode()
+    html = admin_client.get(explore_url(home)).content.decode()
     assert url(lesson) in html  # the row's "⋯" menu
     assert url(home) in html  # the header "⋯" menu of the page being explored
 
@@ -189,7 +201,8 @@ def test_own_restriction_with_lists_linking_to_their_admin_pages_and_groups(
     html = admin_client.get(url(lesson)).content.decode()
     own = section(html, "data-wma-own")
     assert "<dd data-wma-mode>Signed-in members</dd>" in own
-    assert f'<a href="/admin/member-access/lists/edit/{course.pk}/">Course A</a>' in own
+    list_url = reverse("wagtail_member_access_lists:edit", args=[course.pk])
+    assert f'<a href="{list_url}">Course A</a>' in own
     assert "Club" in text(own)
     assert "Change member access" in html
     # The form starts from the current values.
@@ -266,7 +279,7 @@ def test_another_site_list_on_an_existing_restriction_is_flagged(admin_client, l
 def test_no_lists_for_the_site_yet(admin_client, lesson):
     html = admin_client.get(url(lesson)).content.decode()
     assert "There are no access lists for this page's site yet" in text(html)
-    assert 'href="/admin/member-access/lists/new/"' in html
+    assert f'href="{reverse("wagtail_member_access_lists:add")}"' in html
 
 
 # --- saving ------------------------------------------------------------------------------------

@@ -14,9 +14,8 @@ import pytest
 from django.db import connection
 from django.test import RequestFactory
 from django.utils import timezone
-from wagtail.models import Page
 
-from tests.factories import UserFactory, make_page
+from tests.factories import UserFactory, default_home, make_page
 from wagtail_member_access import access, api
 from wagtail_member_access.models import AccessList, Grant
 
@@ -80,7 +79,7 @@ def one_line(text: str) -> str:
 
 
 def test_access_check_scales_with_grants(db):
-    home = Page.objects.get(depth=2)
+    home = default_home()
     course = api.create_access_list("Course A")
     AccessList.objects.bulk_create(
         AccessList(name=f"Bulk {n}", slug=f"bulk-{n}") for n in range(1, LISTS)

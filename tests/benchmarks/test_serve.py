@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from wagtail.models import Page, PageViewRestriction
 
-from tests.factories import UserFactory, make_page
+from tests.factories import UserFactory, default_home, make_page
 from wagtail_member_access import access, api
 from wagtail_member_access.models import Grant
 
@@ -43,7 +43,7 @@ class BenchSite:
 
 @pytest.fixture
 def site(db) -> BenchSite:
-    home = Page.objects.get(depth=2)
+    home = default_home()
     course = api.create_access_list("Course A")
     other_course = api.create_access_list("Course B")
     section = make_page(home, title="Courses", slug="courses")

@@ -11,6 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
+
+from tests.factories import ensure_default_home
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -64,16 +67,10 @@ def site_root(transactional_db, live_server):
     including the rows Wagtail's data migrations made (locale, root page, home, site): the
     first such test still sees them, later ones must build them again.
     """
-    from wagtail.models import Locale, Page, Site
+    from wagtail.models import Site
 
     host, port = live_server.thread.host, live_server.thread.port
-    home = Page.objects.filter(depth=2).first()
-    if home is None:
-        Locale.objects.get_or_create(language_code="en")
-        root = Page.objects.filter(depth=1).first() or Page.add_root(
-            instance=Page(title="Root", slug="root")
-        )
-        home = root.add_child(instance=Page(title="Home", slug="home"))
+    home = ensure_default_home()
     Site.objects.update_or_create(
         is_default_site=True,
         defaults={"hostname": host, "port": port, "root_page": home, "site_name": "Test site"},
@@ -129,7 +126,7 @@ def sign_in_to_admin(page, base_url: str, username: str, password: str) -> None:
     """Sign in on Wagtail's admin login page and wait for the dashboard's Member access menu."""
     from playwright.sync_api import expect
 
-    page.goto(base_url + "/admin/login/")
+    page.goto(base_url + reverse("wagtailadmin_login"))
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -95,14 +96,15 @@ def test_editor_imports_filters_extends_and_exports(
     context = new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     page = context.new_page()
     sign_in_to_admin(page, live_server.url, "editor", PASSWORD)
+    grants = reverse("wagtail_member_access_grants:index")
 
-    page.goto(live_server.url + "/admin/member-access/lists/")
+    page.goto(live_server.url + reverse("wagtail_member_access_lists:index"))
     expect(page.get_by_role("link", name="Yoga lesson 1")).to_be_visible()
     docs_img(page, "lists")
     screenshot(page, "lists")
 
     # Import: dry run first, then for real.
-    page.goto(f"{live_server.url}/admin/member-access/grants/?access_list={course.pk}")
+    page.goto(f"{live_server.url}{grants}?access_list={course.pk}")
     page.get_by_role("link", name="Import CSV").click()
     upload = tmp_path / "kunden.csv"
     upload.write_text(CSV, encoding="utf-8-sig")
@@ -131,7 +133,7 @@ def test_editor_imports_filters_extends_and_exports(
     screenshot(page, "filtered")
 
     # Back to all of the list; select two grants and extend them by 30 days.
-    page.goto(f"{live_server.url}/admin/member-access/grants/?access_list={course.pk}")
+    page.goto(f"{live_server.url}{grants}?access_list={course.pk}")
     docs_img(page, "grants")
     old = Grant.objects.get(email="old@example.com")
     gone = Grant.objects.get(email="gone@example.com")
@@ -150,7 +152,7 @@ def test_editor_imports_filters_extends_and_exports(
     assert gone.is_active()
 
     # Export the list's grants as CSV.
-    page.goto(f"{live_server.url}/admin/member-access/grants/?access_list={course.pk}")
+    page.goto(f"{live_server.url}{grants}?access_list={course.pk}")
     page.locator("header").get_by_role("button", name="Actions").click()
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download CSV").click()

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in_to_admin
@@ -74,13 +75,13 @@ def test_editor_protects_a_page_and_its_child_inherits(
     live_server, new_context, admin, course, screenshot, docs_img
 ):
     lesson = course.get_children().get().specific
-    own_view = f"/admin/member-access/pages/{course.pk}/"
+    own_view = reverse("wagtail_member_access_pages:edit", args=[course.pk])
     context = new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     sign_in_to_admin(page, live_server.url, "admin", PASSWORD)
 
     # From the page's header "⋯" menu to its member-access view.
-    page.goto(f"{live_server.url}/admin/pages/{course.pk}/edit/")
+    page.goto(live_server.url + reverse("wagtailadmin_pages:edit", args=[course.pk]))
     open_header_menu(page)
     page.get_by_role("link", name="Member access", exact=True).click()
     page.wait_for_url(live_server.url + own_view)
@@ -124,10 +125,12 @@ def test_editor_protects_a_page_and_its_child_inherits(
     ).to_be_visible()
 
     # The child, from its row's "⋯" menu in the explorer: inherited, linking to the parent.
-    page.goto(f"{live_server.url}/admin/pages/{course.pk}/")
+    page.goto(live_server.url + reverse("wagtailadmin_explore", args=[course.pk]))
     page.get_by_role("button", name="More options for 'Lesson 1: Breathing'").click()
     page.get_by_role("link", name="Member access", exact=True).click()
-    page.wait_for_url(f"{live_server.url}/admin/member-access/pages/{lesson.pk}/")
+    page.wait_for_url(
+        live_server.url + reverse("wagtail_member_access_pages:edit", args=[lesson.pk])
+    )
     expect(page.locator("[data-wma-own]")).to_contain_text(
         "This page has no member access of its own."
     )

@@ -15,13 +15,11 @@ view a live page, exactly as privacy does, so the same editors decide both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import swapper
 from django import forms
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -36,7 +34,7 @@ from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.widgets import Button
 from wagtail.permission_policies import ModelPermissionPolicy
 
-from .. import api
+from .. import access, api
 from ..models import AccessList, PageAccessRestriction
 
 __all__ = [
@@ -92,11 +90,6 @@ def _page_model():
     return swapper.load_model("wagtailcore", "Page")
 
 
-def _ancestor_paths(page) -> list[str]:
-    step = page.steplen
-    return [page.path[:end] for end in range(step, len(page.path) + 1, step)]
-
-
 def _site_lists(page):
     """The access lists that may protect ``page``: lists for every site, and lists of the
     page's own site (api.protect refuses the others)."""
@@ -105,30 +98,6 @@ def _site_lists(page):
     if site is not None:
         condition |= Q(site=site)
     return AccessList.objects.filter(condition).order_by("name")
-
-
-@dataclass
-class PathState:
-    """The member access on a page's path: its own restriction and its ancestors'."""
-
-    own: PageAccessRestriction | None
-    inherited: list[PageAccessRestriction]
-
-
-def path_state(page) -> PathState:
-    """The restrictions on ``page`` and its ancestors, outermost first, with their page,
-    lists and groups loaded (three queries)."""
-    restrictions = list(
-        PageAccessRestriction.objects.filter(page__path__in=_ancestor_paths(page))
-        .select_related("page")
-        .prefetch_related(
-            Prefetch("access_lists", queryset=AccessList.objects.select_related("site")),
-            Prefetch("groups", queryset=Group.objects.order_by("name")),
-        )
-        .order_by("page__depth")
-    )
-    own = next((r for r in restrictions if r.page_id == page.pk), None)
-    return PathState(own=own, inherited=[r for r in restrictions if r.page_id != page.pk])
 
 
 # --- the form ----------------------------------------------------------------------------------
@@ -196,8 +165,8 @@ class PageAccessForm(forms.Form):
                 )
         return data
 
-    def changes(self, own: PageAccessRestriction | None) -> bool:
-        """Would saving change the page's own restriction ``own``?"""
+    def changes(self, own: access.PathRestriction | None) -> bool:
+        """Would saving change the page's own restriction ``own`` (None: it has none)?"""
         mode = self.cleaned_data["mode"]
         if mode == NONE:
             return own is not None
@@ -205,9 +174,7 @@ class PageAccessForm(forms.Form):
             return True
         lists = {al.pk for al in self.cleaned_data["access_lists"]}
         groups = {g.pk for g in self.cleaned_data["groups"]}
-        return lists != {al.pk for al in own.access_lists.all()} or groups != {
-            g.pk for g in own.groups.all()
-        }
+        return lists != own.rule.named_list_ids or groups != own.rule.group_ids
 
 
 # --- the view ----------------------------------------------------------------------------------
@@ -225,7 +192,7 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
         self.page = get_object_or_404(_page_model(), id=page_id).specific_deferred
         if not may_set_member_access(request.user, self.page):
             raise PermissionDenied
-        self.state = path_state(self.page)
+        self.state = access.path_restrictions(self.page)
         return super().dispatch(request, page_id)
 
     def get_page_subtitle(self):
@@ -242,10 +209,10 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
     def may_change_lists(self) -> bool:
         return list_permission_policy.user_has_permission(self.request.user, "change")
 
-    def _list_entries(self, restriction):
+    def _list_entries(self, restriction: access.PathRestriction):
         site = self.page.get_site()
         entries = []
-        for access_list in restriction.access_lists.all():
+        for access_list in restriction.access_lists:
             entries.append(
                 {
                     "name": access_list.name,
@@ -258,14 +225,14 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
             )
         return entries
 
-    def _describe(self, restriction):
+    def _describe(self, restriction: access.PathRestriction):
         return {
             "restriction": restriction,
             "page": restriction.page,
             "page_url": page_access_url(restriction.page),
             "mode": restriction.get_mode_display(),
             "lists": self._list_entries(restriction),
-            "groups": [group.name for group in restriction.groups.all()],
+            "groups": [group.name for group in restriction.groups],
             "members": restriction.mode == Mode.MEMBERS,
         }
 
@@ -280,8 +247,8 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
         if own is not None:
             initial = {
                 "mode": own.mode,
-                "access_lists": [al.pk for al in own.access_lists.all()],
-                "groups": [g.pk for g in own.groups.all()],
+                "access_lists": sorted(own.rule.named_list_ids),
+                "groups": sorted(own.rule.group_ids),
             }
         return PageAccessForm(
             data, page=self.page, inherited=bool(self.state.inherited), initial=initial
@@ -358,16 +325,12 @@ class PageAccessViewSet(ViewSet):
 
 def _header_label(page) -> tuple[str, str]:
     """The header button's label and icon: the page's own mode, "inherited", or plain. One
-    query (the restrictions on the page's path)."""
-    rows = list(
-        PageAccessRestriction.objects.filter(page__path__in=_ancestor_paths(page)).values_list(
-            "page_id", "mode"
-        )
-    )
-    own = next((mode for page_id, mode in rows if page_id == page.pk), None)
+    query (:func:`access.rules_for_page`)."""
+    rules = access.rules_for_page(page)
+    own = next((rule.mode for rule in rules if rule.page_id == page.pk), None)
     if own:
         return _("Member access: %(mode)s") % {"mode": Mode(own).label}, "lock"
-    if rows:
+    if rules:
         return _("Member access: inherited"), "lock"
     return _("Member access"), "lock-open"
 
