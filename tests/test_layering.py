@@ -21,16 +21,6 @@ import wagtail_member_access
 PACKAGE = Path(wagtail_member_access.__file__).resolve().parent
 MAX_LINES = 550
 
-#: Modules still over MAX_LINES until the split of issue 15 lands (strict: once a module is
-#: short enough, its test passes unexpectedly and fails, and it must leave this set).
-_SPLIT_PENDING = {
-    "wagtail_member_access.accounts",
-    "wagtail_member_access.admin.views",
-    "wagtail_member_access.grants",
-    "wagtail_member_access.imports",
-    "wagtail_member_access.webhooks",
-}
-
 
 def package_modules(root: Path) -> dict[str, Path]:
     """Every module of the package in ``root`` by dotted name (a package by its own name,
@@ -159,11 +149,6 @@ def line_count(path: Path) -> int:
 # --- the package ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: accounts, bulk, flows and tasks import each other until the journeys "
-    "move into flows/, one module each; remove this mark then",
-)
 def test_the_package_has_no_import_cycle():
     graph = import_graph(PACKAGE)
     tangles = [sorted(c) for c in _components(graph) if len(c) > 1]
@@ -173,18 +158,7 @@ def test_the_package_has_no_import_cycle():
     )
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(strict=True, reason="issue 15: to be split")
-            if name in _SPLIT_PENDING
-            else (),
-        )
-        for name in sorted(package_modules(PACKAGE))
-    ],
-)
+@pytest.mark.parametrize("module", sorted(package_modules(PACKAGE)))
 def test_no_module_is_over_550_lines(module):
     lines = line_count(package_modules(PACKAGE)[module])
     assert lines <= MAX_LINES, f"{module} has {lines} lines (at most {MAX_LINES})"
