@@ -1,4 +1,4 @@
-"""The member-account tests again, with custom user models (issue 4): one whose
+"""The member-account tests again, with custom user models: one whose
 USERNAME_FIELD is the email and that has no username, and one with a required short
 username and the email in a field of another name.
 

@@ -1,4 +1,4 @@
-"""Member accounts in a real browser (issue 4): an invitation → choose a password → sign out
+"""Member accounts in a real browser: an invitation → choose a password → sign out
 → forgot password → reset by the emailed link → sign in with the new password → the
 members-only page."""
 

@@ -1,4 +1,4 @@
-"""The member sign-in page: email me a code or a link (issue 3; passwords come later)."""
+"""The member sign-in page: email me a code or a link."""
 
 import re
 
