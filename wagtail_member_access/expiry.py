@@ -154,16 +154,7 @@ def _remind(access_list: AccessList, now: datetime, until: datetime, report: Rep
             )
             continue
         grant.reminder_sent_at = now
-        log(
-            instance=grant,
-            action=log_actions.REMIND,
-            data={
-                "email": grant.email,
-                "list": access_list.name,
-                "list_id": access_list.pk,
-                "expires_at": grant.expires_at.isoformat(),
-            },
-        )
+        log(instance=grant, action=log_actions.REMIND, data=_log_data(grant, access_list))
         report.reminded.append(_entry(grant))
 
 
@@ -181,6 +172,16 @@ def _list_context(access_list: AccessList) -> dict:
         "list_name": access_list.name,
         "pages": pages,
         "site_name": sites.site_name(site or sites.default_site()),
+    }
+
+
+def _log_data(grant: Grant, access_list: AccessList) -> dict:
+    """What the reminder's and the expiry's audit-log entries record about the grant."""
+    return {
+        "email": grant.email,
+        "list": access_list.name,
+        "list_id": access_list.pk,
+        "expires_at": grant.expires_at.isoformat(),
     }
 
 
@@ -217,16 +218,7 @@ def _record_expiries(access_list: AccessList, now: datetime, report: Report) -> 
             if recorded != 1:
                 continue  # another run recorded it, or the grant changed meanwhile
             grant.expiry_recorded_at = now
-            log(
-                instance=grant,
-                action=log_actions.EXPIRE,
-                data={
-                    "email": grant.email,
-                    "list": access_list.name,
-                    "list_id": access_list.pk,
-                    "expires_at": grant.expires_at.isoformat(),
-                },
-            )
+            log(instance=grant, action=log_actions.EXPIRE, data=_log_data(grant, access_list))
             transaction.on_commit(
                 lambda grant=grant: access_expired.send(sender=Grant, grant=grant)
             )

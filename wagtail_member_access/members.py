@@ -24,6 +24,7 @@ __all__ = [
     "get_or_create_member",
     "is_privileged",
     "mask_email",
+    "member_who_may_sign_in",
     "normalize_email",
     "sign_in_address",
     "sign_in_member",
@@ -150,6 +151,15 @@ def get_or_create_member(email: str):
     if not user.is_active or is_privileged(user):
         raise NotAllowed("privileged or inactive")
     return user
+
+
+def member_who_may_sign_in(email: str):
+    """The member account for a proven ``email`` that may sign in by email now (an active
+    account, or an active grant: the account is then created). Raises ``NotAllowed`` when
+    it may not: no account and no active grant, staff, inactive, or a shared address."""
+    if sign_in_address(email) is None:
+        raise NotAllowed("may not sign in")
+    return get_or_create_member(email)
 
 
 def _backend_path() -> str:

@@ -19,6 +19,7 @@ from ..members import (
     NotAllowed,
     get_or_create_member,
     mask_email,
+    member_who_may_sign_in,
     normalize_email,
     sign_in_address,
 )
@@ -158,9 +159,7 @@ def reset_with_code(request, code: str, password: str, *, accept_terms: bool = F
         return result
     email = result.challenge.email
     try:
-        if sign_in_address(email) is None:
-            raise NotAllowed("may not sign in")
-        user = get_or_create_member(email)
+        user = member_who_may_sign_in(email)
     except NotAllowed:
         return Redemption(Outcome.NO_ACCESS, result.challenge)
     clear_reset(request)

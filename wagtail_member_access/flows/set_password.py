@@ -17,7 +17,12 @@ from wagtail.models import Site
 
 from .. import tokens
 from ..conf import app_settings
-from ..members import NotAllowed, find_member, get_or_create_member, mask_email, sign_in_address
+from ..members import (
+    NotAllowed,
+    find_member,
+    mask_email,
+    member_who_may_sign_in,
+)
 from ..models import EmailChallenge, MemberProfile
 from ..tokens import Outcome, Redemption
 from . import common
@@ -79,9 +84,7 @@ def set_password_with_token(
         return state
     email = state.challenge.email
     try:
-        if sign_in_address(email) is None:
-            raise NotAllowed("may not sign in")
-        user = get_or_create_member(email)
+        user = member_who_may_sign_in(email)
     except NotAllowed as exc:
         logger.warning("%s link for %s refused: %s.", purpose, mask_email(email), exc)
         return Redemption(Outcome.NO_ACCESS, state.challenge)

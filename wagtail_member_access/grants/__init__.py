@@ -291,17 +291,26 @@ def revoke(email: str, access_list: AccessList, *, by=None) -> bool:
     Returns False (and changes nothing) when there is no active grant to revoke.
     """
     email = normalize_email(email)
+    if _end_first(access_list, by, email=email) is None:
+        return False
+    logger.info("Access revoked for %s on list %s.", mask_email(email), access_list.pk)
+    return True
+
+
+def _end_first(access_list: AccessList, by, **lookup) -> Grant | None:
+    """End the access of the running (not revoked) grant on ``access_list`` that ``lookup``
+    finds, under its row lock; None (nothing changed) when there is none."""
     with transaction.atomic():
         obj = (
             Grant.objects.select_for_update()
-            .filter(email=email, access_list=access_list, revoked_at__isnull=True)
+            .filter(access_list=access_list, revoked_at__isnull=True, **lookup)
             .first()
         )
         if obj is None:
-            return False
+            return None
+        obj.access_list = access_list  # the same row; spares a query for the log entry
         _end_access(obj, timezone.now(), by)
-    logger.info("Access revoked for %s on list %s.", mask_email(email), access_list.pk)
-    return True
+    return obj
 
 
 def delete(obj: Grant, *, by=None) -> None:
@@ -332,16 +341,9 @@ def revoke_reference(access_list: AccessList, reference: str, *, by=None) -> Gra
     """
     if not reference:
         return None
-    with transaction.atomic():
-        obj = (
-            Grant.objects.select_for_update()
-            .filter(access_list=access_list, reference=reference, revoked_at__isnull=True)
-            .first()
-        )
-        if obj is None:
-            return None
-        obj.access_list = access_list  # the same row; spares a query for the log entry
-        _end_access(obj, timezone.now(), by)
+    obj = _end_first(access_list, by, reference=reference)
+    if obj is None:
+        return None
     logger.info(
         "Access revoked for %s on list %s (reference).", mask_email(obj.email), access_list.pk
     )
