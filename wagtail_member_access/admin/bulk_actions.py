@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext_lazy
 from wagtail.admin.views.bulk_action import BulkAction
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 
@@ -78,7 +78,8 @@ class GrantBulkAction(PermissionCheckedMixin, BulkAction):
 
     def get_success_message(self, num_parent_objects, num_child_objects):
         selected = num_parent_objects + num_child_objects
-        return self.success_message(selected) % {
+        # ngettext_lazy(..., "selected"): the plural follows the "selected" value.
+        return self.success_message % {
             "changed": num_parent_objects,
             "selected": selected,
         }
@@ -103,13 +104,11 @@ class ExtendAction(GrantBulkAction):
     def change(cls, grants_qs, *, user, **kwargs):
         return grants.extend(grants_qs, by=user, **kwargs)
 
-    @staticmethod
-    def success_message(selected):
-        return ngettext(
-            "Access extended for %(changed)s of %(selected)s selected grant.",
-            "Access extended for %(changed)s of %(selected)s selected grants.",
-            selected,
-        )
+    success_message = ngettext_lazy(
+        "Access extended for %(changed)s of %(selected)s selected grant.",
+        "Access extended for %(changed)s of %(selected)s selected grants.",
+        "selected",
+    )
 
 
 class SetUnlimitedAction(GrantBulkAction):
@@ -124,13 +123,11 @@ class SetUnlimitedAction(GrantBulkAction):
     def change(cls, grants_qs, *, user, **kwargs):
         return grants.set_unlimited(grants_qs, by=user)
 
-    @staticmethod
-    def success_message(selected):
-        return ngettext(
-            "Access made unlimited for %(changed)s of %(selected)s selected grant.",
-            "Access made unlimited for %(changed)s of %(selected)s selected grants.",
-            selected,
-        )
+    success_message = ngettext_lazy(
+        "Access made unlimited for %(changed)s of %(selected)s selected grant.",
+        "Access made unlimited for %(changed)s of %(selected)s selected grants.",
+        "selected",
+    )
 
 
 class RevokeAction(GrantBulkAction):
@@ -149,13 +146,11 @@ class RevokeAction(GrantBulkAction):
     def change(cls, grants_qs, *, user, **kwargs):
         return grants.revoke_many(grants_qs, by=user)
 
-    @staticmethod
-    def success_message(selected):
-        return ngettext(
-            "Access revoked for %(changed)s of %(selected)s selected grant.",
-            "Access revoked for %(changed)s of %(selected)s selected grants.",
-            selected,
-        )
+    success_message = ngettext_lazy(
+        "Access revoked for %(changed)s of %(selected)s selected grant.",
+        "Access revoked for %(changed)s of %(selected)s selected grants.",
+        "selected",
+    )
 
 
 class RestoreAction(GrantBulkAction):
@@ -172,13 +167,11 @@ class RestoreAction(GrantBulkAction):
     def change(cls, grants_qs, *, user, **kwargs):
         return grants.restore(grants_qs, by=user)
 
-    @staticmethod
-    def success_message(selected):
-        return ngettext(
-            "Access restored for %(changed)s of %(selected)s selected grant.",
-            "Access restored for %(changed)s of %(selected)s selected grants.",
-            selected,
-        )
+    success_message = ngettext_lazy(
+        "Access restored for %(changed)s of %(selected)s selected grant.",
+        "Access restored for %(changed)s of %(selected)s selected grants.",
+        "selected",
+    )
 
 
 class ResendAction(GrantBulkAction):
@@ -202,13 +195,11 @@ class ResendAction(GrantBulkAction):
             )
         return len(active)
 
-    @staticmethod
-    def success_message(selected):
-        return ngettext(
-            "Access email queued for %(changed)s of %(selected)s selected grant.",
-            "Access email queued for %(changed)s of %(selected)s selected grants.",
-            selected,
-        )
+    success_message = ngettext_lazy(
+        "Access email queued for %(changed)s of %(selected)s selected grant.",
+        "Access email queued for %(changed)s of %(selected)s selected grants.",
+        "selected",
+    )
 
 
 ACTIONS = [ExtendAction, SetUnlimitedAction, RevokeAction, RestoreAction, ResendAction]
