@@ -7,6 +7,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
+from .task_framework import ImmediateBackend, task_backends
 
 NOT_SHARED = {
     "django.core.cache.backends.locmem.LocMemCache": "is local to one process",
@@ -89,9 +90,6 @@ def check_task_backend(app_configs, **kwargs):
     # With the immediate backend the email is sent while the server closes the response:
     # the first byte is as fast for listed and unlisted addresses, but the connection (and,
     # with keep-alive, the next request on it) ends later for a listed one.
-    from django_tasks import task_backends
-    from django_tasks.backends.immediate import ImmediateBackend
-
     alias = app_settings.TASK_BACKEND
     try:
         backend = task_backends[alias]

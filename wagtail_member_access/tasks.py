@@ -8,9 +8,8 @@ server and listed and unlisted emails answer in the same time. With a worker bac
 
 from __future__ import annotations
 
-from django_tasks import task
-
 from .conf import app_settings
+from .task_framework import task
 
 __all__ = [
     "deliver_access_ready",
