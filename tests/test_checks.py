@@ -231,3 +231,13 @@ def test_the_immediate_task_backend_is_flagged_in_production(settings):
     settings.DEBUG = False
     settings.TASKS = {"default": DUMMY}
     assert check_task_backend(None) == []
+
+
+def test_the_backport_immediate_backend_is_flagged_on_every_django(settings):
+    # A site upgraded to Django 6 may still name django-tasks' immediate backend in TASKS:
+    # django.tasks loads it, and it sends the email in the web process all the same.
+    from wagtail_member_access.checks import check_task_backend
+
+    settings.DEBUG = False
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    assert [w.id for w in check_task_backend(None)] == ["wagtail_member_access.W002"]

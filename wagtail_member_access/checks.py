@@ -7,7 +7,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
-from .task_framework import ImmediateBackend, task_backends
+from .task_framework import IMMEDIATE_BACKENDS, task_backends
 
 NOT_SHARED = {
     "django.core.cache.backends.locmem.LocMemCache": "is local to one process",
@@ -95,7 +95,7 @@ def check_task_backend(app_configs, **kwargs):
         backend = task_backends[alias]
     except Exception:  # reported by django-tasks' own checks
         return []
-    if isinstance(backend, ImmediateBackend) and not settings.DEBUG:
+    if isinstance(backend, IMMEDIATE_BACKENDS) and not settings.DEBUG:
         return [
             checks.Warning(
                 f"wagtail-member-access sends its emails with the immediate task backend "

@@ -6,13 +6,14 @@ same backend aliases work on either. Every other module (``tasks.py``, ``checks.
 tests) imports the framework from here, never from ``django.tasks`` or ``django_tasks``
 directly.
 
-If neither is importable (Django 5.2 without ``django-tasks``, which the package requires),
-importing this module raises ``ImportError``.
+Importing this module raises ``ImportError`` when the ``django-tasks`` backport is missing
+(the package requires it on every Django, as Wagtail 8.0 does).
 """
 
 from __future__ import annotations
 
 import django
+from django_tasks.backends.immediate import ImmediateBackend as _BackportImmediateBackend
 
 if django.VERSION >= (6, 0):
     from django.tasks import task, task_backends
@@ -25,4 +26,9 @@ else:
 
     FRAMEWORK = "django_tasks"
 
-__all__ = ["FRAMEWORK", "ImmediateBackend", "task", "task_backends"]
+# Backends that run a task in the web process. On Django 6 a site upgraded from 5.2 may still
+# name the backport's immediate backend in TASKS (Wagtail 8.0 runs its own tasks on the
+# backport, so it stays installed): django.tasks loads it, and it runs tasks in-process too.
+IMMEDIATE_BACKENDS = (ImmediateBackend, _BackportImmediateBackend)
+
+__all__ = ["FRAMEWORK", "IMMEDIATE_BACKENDS", "task", "task_backends"]
