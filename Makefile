@@ -5,9 +5,26 @@
 #   make lint    ruff, formatting and missing migrations
 #   make bench   the benchmarks in tests/benchmarks/
 #   make docs    build the documentation (mkdocs-material, strict) into site/
+#
+# Another Python: PY selects the interpreter, each in its own virtualenv, so the default .venv
+# is left alone. `make test PY=python3.13` installs into .venv-3.13 (the newest Django for that
+# Python: 6.1 on 3.12/3.13, 5.2 on 3.11) and runs the suite there; any target takes PY.
+# PY=python3.X is found on PATH, or else in pyenv (`pyenv root`/versions/3.X*), since pyenv's
+# shim for a version that is installed but not selected does not run.
 
 PY ?= python3
+PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
+PYTHON := $(shell if $(PY) -c '' >/dev/null 2>&1; then command -v $(PY); else \
+	ls -d $(PYENV_ROOT)/versions/$(patsubst python%,%,$(notdir $(PY)))*/bin/$(notdir $(PY)) \
+	2>/dev/null | sort -V | tail -n 1; fi)
+ifeq ($(PYTHON),)
+$(error No $(PY) on PATH or in $(PYENV_ROOT)/versions: install it, or set PY to its path)
+endif
+ifeq ($(PY),python3)
 VENV = .venv
+else
+VENV = .venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+endif
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 MANAGE = $(BIN)/python example_site/manage.py
@@ -18,7 +35,7 @@ ARGS ?=
 venv install: $(STAMP)
 
 $(BIN)/python:
-	$(PY) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 
 # Re-install only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml | $(BIN)/python

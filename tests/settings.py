@@ -4,6 +4,7 @@ rate-limit cache with REDIS_URL."""
 import os
 
 import dj_database_url
+import django
 
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
 SECRET_KEY = "tests-only-not-secret"
@@ -97,7 +98,12 @@ MEDIA_ROOT = os.path.join(BASE_DIR, "media")
 WAGTAIL_SITE_NAME = "Test site"
 WAGTAILADMIN_BASE_URL = "http://testserver"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if django.VERSION >= (6, 1):
+    # Django 6.1 replaces EMAIL_BACKEND and the other EMAIL_* settings with MAILERS (the old
+    # ones warn, and may not be set beside it).
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEFAULT_FROM_EMAIL = "site@example.com"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

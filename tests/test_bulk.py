@@ -11,6 +11,7 @@ from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
 from tests.factories import UserFactory
+from tests.task_settings import DUMMY
 from wagtail_member_access import api, bulk, emails, tasks
 from wagtail_member_access.models import BulkEmailJob
 
@@ -44,7 +45,7 @@ def recipients_of(mailoutbox):
 
 
 def test_start_normalises_and_deduplicates_in_order(members, course, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {"default": DUMMY}
     job = bulk.start("reset", [" Ben@Example.com", "ben@example.com", "ANA@example.com"])
     assert job.recipients == ["ben@example.com", "ana@example.com"]
     assert (job.total, job.sent, job.failed, job.started_at) == (2, 0, 0, None)
@@ -126,7 +127,7 @@ def test_a_job_runs_once_even_if_the_task_is_delivered_twice(members, mailoutbox
 
 
 def test_resume_sends_the_rest_of_a_job_that_stopped(members, mailoutbox, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {"default": DUMMY}
     job = start_and_send("sign_in_link", members)
     # A worker sent the first email, then died.
     BulkEmailJob.objects.filter(pk=job.pk).update(started_at=timezone.now(), sent=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core import checks
 
+from tests.task_settings import DUMMY, IMMEDIATE
 from wagtail_member_access.checks import (
     check_ratelimit_cache,
     check_session_engine,
@@ -236,10 +237,20 @@ def test_the_immediate_task_backend_is_flagged_in_production(settings):
     from wagtail_member_access.checks import check_task_backend
 
     settings.DEBUG = False
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {"default": IMMEDIATE}
     assert [w.id for w in check_task_backend(None)] == ["wagtail_member_access.W002"]
     settings.DEBUG = True
     assert check_task_backend(None) == []
     settings.DEBUG = False
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {"default": DUMMY}
     assert check_task_backend(None) == []
+
+
+def test_the_backport_immediate_backend_is_flagged_on_every_django(settings):
+    # A site upgraded to Django 6 may still name django-tasks' immediate backend in TASKS:
+    # django.tasks loads it, and it sends the email in the web process all the same.
+    from wagtail_member_access.checks import check_task_backend
+
+    settings.DEBUG = False
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    assert [w.id for w in check_task_backend(None)] == ["wagtail_member_access.W002"]

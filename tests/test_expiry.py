@@ -17,6 +17,7 @@ from django.utils import translation
 from wagtail.models import ModelLogEntry
 
 from tests.factories import GrantFactory, UserFactory, make_page
+from tests.task_settings import IMMEDIATE
 from wagtail_member_access import api, emails, expiry, log_actions, tasks
 from wagtail_member_access.models import Grant
 from wagtail_member_access.signals import access_expired
@@ -480,7 +481,7 @@ def test_the_command_fails_when_a_reminder_could_not_be_sent(reminders, course, 
 
 
 def test_the_task_does_the_same(settings, reminders, course, clock, mailoutbox):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {"default": IMMEDIATE}
     grant(course, clock, email="soon@example.com", expires_at=clock.now + timedelta(days=1))
     grant(course, clock, email="past@example.com", expires_at=clock.now - timedelta(days=1))
     result = tasks.record_expiries.enqueue()

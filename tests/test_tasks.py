@@ -8,17 +8,14 @@ from smtplib import SMTPException
 
 import pytest
 from django.http import HttpResponse
-from django_tasks import task_backends
 from wagtail.models import PageLogEntry
 
 from tests.factories import make_page
+from tests.task_settings import DUMMY, IMMEDIATE, task_backends
 from wagtail_member_access import api, emails, tasks, tokens
 from wagtail_member_access.models import EmailChallenge
 
 pytestmark = pytest.mark.django_db
-
-IMMEDIATE = {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
-DUMMY = {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
+from .task_framework import IMMEDIATE_BACKENDS, task_backends
 
 __all__ = [
     "check_ratelimit_cache",
@@ -96,15 +97,12 @@ def check_task_backend(app_configs, **kwargs):
     # With the immediate backend the email is sent while the server closes the response:
     # the first byte is as fast for listed and unlisted addresses, but the connection (and,
     # with keep-alive, the next request on it) ends later for a listed one.
-    from django_tasks import task_backends
-    from django_tasks.backends.immediate import ImmediateBackend
-
     alias = app_settings.TASK_BACKEND
     try:
         backend = task_backends[alias]
     except Exception:  # reported by django-tasks' own checks
         return []
-    if isinstance(backend, ImmediateBackend) and not settings.DEBUG:
+    if isinstance(backend, IMMEDIATE_BACKENDS) and not settings.DEBUG:
         return [
             checks.Warning(
                 f"wagtail-member-access sends its emails with the immediate task backend "

@@ -12,12 +12,11 @@ server and listed and unlisted emails answer in the same time
 
 from __future__ import annotations
 
-from django_tasks import task
-
 from . import bulk, cleanup, expiry
 from .conf import app_settings
 from .flows import access_ready, common, email_proof, password_reset
 from .models import EmailChallenge
+from .task_framework import task
 
 __all__ = [
     "clean_up",

@@ -10,6 +10,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
+import django
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -79,6 +80,9 @@ def smtp_port() -> int:
     return free_port()
 
 
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
 @pytest.fixture
 def smtp_server(smtp_port, settings):
     """An SMTP server that is *not yet started*, and Django configured to send through it.
@@ -86,14 +90,20 @@ def smtp_server(smtp_port, settings):
     Tests call ``smtp_server.start()``; until then nothing listens on the port, which is
     what "the mail server is down" looks like to the site.
     """
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = smtp_port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
+    if django.VERSION >= (6, 1):
+        # Django 6.1 configures mail backends in MAILERS (see tests/settings.py).
+        options = {"host": "127.0.0.1", "port": smtp_port, "use_tls": False, "use_ssl": False}
+        options |= {"username": "", "password": "", "timeout": 5}
+        settings.MAILERS = {"default": {"BACKEND": SMTP_BACKEND, "OPTIONS": options}}
+    else:
+        settings.EMAIL_BACKEND = SMTP_BACKEND
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = smtp_port
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = ""
+        settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_TIMEOUT = 5
     server = SMTPServer(smtp_port)
     yield server
     server.stop()

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import code_from
+from tests.task_settings import DUMMY, task_backends
 from tests.testapp.models import SimplePage
 from tests.views.test_sign_in import THEME, in_theme
 
@@ -152,9 +153,7 @@ def test_email_is_sent_after_the_response_not_inside_it(
 ):
     # The dummy task backend records tasks without running them: the request itself sends
     # nothing, for listed and unlisted emails alike, and enqueues exactly one task each.
-    from django_tasks import task_backends
-
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {"default": DUMMY}
     backend = task_backends["default"]
     ask(client, protected_page, "ana@example.com")
     ask(Client(), protected_page, "nobody@example.com")
