@@ -29,6 +29,7 @@ class RenderedEmail:
     def as_dict(self) -> dict:
         return {"subject": self.subject, "text": self.text, "html": self.html}
 
+
 #: The look of the shipped layout when no layout is set for the site.
 DEFAULT_STYLE = {
     "brand_name": "",

@@ -18,8 +18,14 @@ import re
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters
-from django.template import defaulttags
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+)
 from django.template.base import Lexer, TokenType
 from django.utils.translation import gettext as _
 

@@ -56,6 +56,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     name: tuple(kind.placeholders) for name, kind in email_kinds.KINDS.items()
 }
 
+
 def _plain(context: dict) -> dict:
     # Only strings (and lists/dicts of strings) reach a template: a model object would expose
     # every attribute, e.g. ``{{ user.password }}``.
@@ -162,6 +163,7 @@ def send_email(
     about=None,
     site=None,
     page=None,
+    template: EmailTemplate | None = None,
 ) -> None:
     """Render and send one email to ``to`` (one address), in the member's language
     (:func:`email_language`). Nothing of the body is logged.
@@ -174,8 +176,10 @@ def send_email(
     where a retry will find it."""
     if site is None:
         site = sites.default_site()
+    if template is not None:  # a test of an editor's version: exactly that version
+        language = template.language or language
     language = email_language(to, page=page, language=language)
-    rendered = render_email(kind, context, language=language, site=site)
+    rendered = render_email(kind, context, language=language, site=site, template=template)
     layout = EmailLayout.for_site(site)
     message = EmailMultiAlternatives(
         subject=rendered.subject,
@@ -216,6 +220,7 @@ def deliver(
     challenge: EmailChallenge | None = None,
     site=None,
     page=None,
+    template: EmailTemplate | None = None,
 ) -> Delivery:
     """Send one email through :func:`send_email` and return whether it was sent.
 
@@ -235,6 +240,7 @@ def deliver(
             about=about,
             site=site if site is not None else getattr(challenge, "site", None),
             page=page if page is not None else getattr(challenge, "page", None),
+            template=template,
         )
     except Exception as exc:  # any mail backend error: record it, the caller gets False
         error = describe_error(exc)

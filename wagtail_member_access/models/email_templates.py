@@ -124,7 +124,9 @@ class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
         site_id = getattr(site, "pk", None)
         layouts = {
             layout.site_id: layout
-            for layout in cls.objects.filter(models.Q(site__isnull=True) | models.Q(site_id=site_id))
+            for layout in cls.objects.filter(
+                models.Q(site__isnull=True) | models.Q(site_id=site_id)
+            )
         }
         return layouts.get(site_id) or layouts.get(None)
 
@@ -166,9 +168,7 @@ class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
         verbose_name=_("site"),
         help_text=_("Leave empty for every site."),
     )
-    language = models.CharField(
-        _("language"), max_length=16, blank=True, choices=language_choices
-    )
+    language = models.CharField(_("language"), max_length=16, blank=True, choices=language_choices)
     subject = models.CharField(_("subject"), max_length=255)
     text = models.TextField(_("text"))
     html = models.TextField(
@@ -245,5 +245,7 @@ class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
         context = KINDS[self.kind].sample_context()
         if self.site_id:
             context["site_name"] = self.site.site_name or self.site.hostname
-        rendered = self.render(context, style=EmailLayout.style_for(self.site, context["site_name"]))
+        rendered = self.render(
+            context, style=EmailLayout.style_for(self.site, context["site_name"])
+        )
         return {"object": self, **rendered.as_dict()}
