@@ -28,7 +28,7 @@ def language_choices() -> list[tuple[str, str]]:
     return [("", _("Every language")), *[(code, name) for code, name in settings.LANGUAGES]]
 
 
-_SITE_OR_ZERO = Coalesce("site_id", Value(0))
+_SITE_OR_ZERO = Coalesce("site", Value(0))
 _COLOUR = RegexValidator(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$", _("Enter a colour like #0b57d0."))
 
 
