@@ -31,7 +31,7 @@ class PlaceholderPanel(Panel):
 
         def get_context_data(self, parent_context=None):
             context = super().get_context_data(parent_context)
-            current = getattr(self.instance, "kind", "")
+            current = self.form["kind"].value() if self.form is not None else ""
             context["kinds"] = [
                 {
                     "name": name,
@@ -129,7 +129,7 @@ class EmailTemplateViewSet(snippets.SnippetViewSet):
     icon = "mail"
     menu_label = gettext_lazy("Emails")
     menu_order = 400
-    url_prefix = "member-access/emails"
+    url_prefix = "member-access/email-templates"
     add_view_class = CreateView
     edit_view_class = EditView
     delete_view_class = ResetView
