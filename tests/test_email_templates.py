@@ -101,9 +101,7 @@ def test_unknown_kind_and_language_are_refused():
     assert info.value.messages[0].startswith("Unknown email newsletter. Known emails: unlock_code")
     with pytest.raises(ValidationError) as info:
         set_code(language="fr")
-    assert info.value.message_dict == {
-        "language": ["Value 'fr' is not a valid choice."]
-    }
+    assert info.value.message_dict == {"language": ["Value 'fr' is not a valid choice."]}
 
 
 def test_refusals_are_translated():

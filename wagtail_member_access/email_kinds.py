@@ -2,7 +2,7 @@
 
 One entry per kind: its label, each placeholder with a description and an example value (the
 preview and the test send use the examples), and which placeholders an edited template must
-contain (docs/member-emails.md#placeholders).
+contain (docs/editing-emails.md#placeholders).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ default tag libraries, no ``{% load %}``-able libraries, no template loaders and
 allow-list of tags (``if``, ``for``, ``comment``) and filters. Why Django's engine and not
 Jinja2's sandbox or python-liquid: it is the syntax the shipped defaults and every Django
 developer already use, it needs no new dependency, and with no loaders and no libraries it can
-reach nothing but the plain strings in its context (docs/member-emails.md#safe-rendering).
+reach nothing but the plain strings in its context (docs/editing-emails.md#safe-rendering).
 
 :func:`validate` refuses, with a translated message naming the problem, everything that is
 not plain text, allowed placeholders, allowed filters and allowed tags: the same check runs

@@ -2,7 +2,7 @@
 
 ``set_template`` validates (``EmailTemplate.clean``, which runs ``email_syntax.validate``),
 saves, keeps a revision and writes the audit log; ``reset_template`` removes a version, so the
-shipped default (or a wider version) applies again (docs/member-emails.md#fallback).
+shipped default (or a wider version) applies again (docs/editing-emails.md#fallback).
 ``default_source`` turns a shipped default into what an editor starts from.
 """
 

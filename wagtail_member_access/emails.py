@@ -82,7 +82,7 @@ def _languages(language: str | None) -> list[str]:
 def find_template(kind: str, *, site=None, language: str | None = None) -> EmailTemplate | None:
     """The editor's version of ``kind`` that applies to ``site`` and ``language``, or None.
 
-    Order (docs/member-emails.md#fallback): this site and language, every site and this
+    Order (docs/editing-emails.md#fallback): this site and language, every site and this
     language, this site and the base language (``de`` for ``de-at``), every site and the base
     language, this site and every language, every site and every language. One query."""
     site_id = getattr(site, "pk", None)
@@ -137,7 +137,7 @@ def render_email(
 
 
 def email_language(to: str, *, page=None, language: str | None = None) -> str:
-    """The language of an email to ``to`` (docs/member-emails.md#language): the language the
+    """The language of an email to ``to`` (docs/editing-emails.md#language): the language the
     member last used on the site, else the page's locale (with Wagtail i18n on), else
     ``language`` (the request's), else the site's default language, then English."""
     member = find_member_quietly(to)

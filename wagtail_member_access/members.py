@@ -175,6 +175,6 @@ def sign_in_member(request, email: str):
 
 def remember_language(user, language: str | None) -> None:
     """Store ``language`` (the one the member is using the site in) on their profile: their
-    emails are written in it (docs/member-emails.md#language)."""
+    emails are written in it (docs/editing-emails.md#language)."""
     if language:
         MemberProfile.objects.update_or_create(user=user, defaults={"language": language[:16]})

@@ -50,8 +50,14 @@ def test_new_version_starts_from_the_shipped_default_with_placeholders(admin_cli
 def test_saving_a_refused_template_shows_the_message(admin_client):
     response = admin_client.post(
         url("add"),
-        {"kind": "unlock_code", "site": "", "language": "de", "subject": "x {{ code }}",
-         "text": "{% load static %}{{ code }}", "html": ""},
+        {
+            "kind": "unlock_code",
+            "site": "",
+            "language": "de",
+            "subject": "x {{ code }}",
+            "text": "{% load static %}{{ code }}",
+            "html": "",
+        },
     )
     assert response.status_code == 200
     assert "The tag {% load %} is not allowed in emails." in response.content.decode()
@@ -63,15 +69,21 @@ def test_preview_is_sandboxed_and_shows_text_and_html(german_code):
     response.render()
     page = response.content.decode()
     assert response["Content-Security-Policy"] == "sandbox"
-    assert '<span data-email-subject>Ihr Code: 048213</span>' in page
+    assert "<span data-email-subject>Ihr Code: 048213</span>" in page
     assert "<pre data-email-text>Hallo ana@example.com,\n\nIhr Code: 048213</pre>" in page
     assert "&lt;p&gt;Code: &lt;b&gt;048213&lt;/b&gt; für Lesson 1&lt;/p&gt;" in page  # srcdoc
     assert "<iframe sandbox" in page
 
 
 def test_preview_through_the_admin(admin_client, german_code):
-    data = {"kind": "unlock_code", "site": "", "language": "de", "subject": "Neu {{ code }}",
-            "text": "{{ code }}", "html": ""}
+    data = {
+        "kind": "unlock_code",
+        "site": "",
+        "language": "de",
+        "subject": "Neu {{ code }}",
+        "text": "{{ code }}",
+        "html": "",
+    }
     preview = url("preview_on_edit", german_code.pk)
     assert admin_client.post(preview, data).json() == {"is_valid": True, "is_available": True}
     response = admin_client.get(preview)
@@ -104,8 +116,9 @@ def test_reset_to_default(admin_client, german_code):
 
 
 def test_history_lists_the_saves_and_revert_restores(admin_client, german_code):
-    api.set_email_template("unlock_code", subject="Zweiter {{ code }}", text="{{ code }}",
-                           language="de")
+    api.set_email_template(
+        "unlock_code", subject="Zweiter {{ code }}", text="{{ code }}", language="de"
+    )
     first = german_code.revisions.order_by("created_at", "pk").first()
     assert admin_client.get(url("history", german_code.pk)).status_code == 200
     revert = url("revisions_revert", german_code.pk, first.pk)

@@ -1,6 +1,6 @@
 """The email editor under "Member access": every email per site and language, with history,
 compare and revert (revisions), a live preview in a sandboxed frame, "Send a test to me" and
-"Reset to default" (docs/member-emails.md#editing)."""
+"Reset to default" (docs/editing-emails.md#editing)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Editor-written emails (per kind, site and language) and the layout around them (per site).
 
 Both keep revisions (history, compare, revert) and preview with sample data in a sandboxed
-frame (docs/member-emails.md#editing). Validation lives in ``email_syntax``: ``clean()`` runs
+frame (docs/editing-emails.md#editing). Validation lives in ``email_syntax``: ``clean()`` runs
 it, so the admin's form and ``api.set_email_template`` refuse the same things.
 """
 
@@ -156,7 +156,7 @@ class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
 
 class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
     """An editor's version of one kind of email for one site (or all) and one language (or
-    all). Without one, the shipped default is sent (docs/member-emails.md#fallback)."""
+    all). Without one, the shipped default is sent (docs/editing-emails.md#fallback)."""
 
     kind = models.CharField(_("email"), max_length=40, choices=kind_choices)
     site = models.ForeignKey(

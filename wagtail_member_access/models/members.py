@@ -19,7 +19,7 @@ class MemberProfile(models.Model):
     must_change_password = models.BooleanField(_("must change password"), default=False)
     terms_accepted_at = models.DateTimeField(_("terms accepted"), null=True, blank=True)
     # The language the member last used on the site: their emails are written in it
-    # (docs/member-emails.md#language).
+    # (docs/editing-emails.md#language).
     language = models.CharField(_("language"), max_length=16, blank=True)
 
     class Meta:
