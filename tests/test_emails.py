@@ -13,6 +13,9 @@ from tests.factories import UserFactory
 from wagtail_member_access import emails
 from wagtail_member_access.emails import KINDS, render_email, send_email
 
+# Rendering looks up the editors' versions of each email in the database.
+pytestmark = pytest.mark.django_db
+
 UNLOCK = {
     "code": "012345",
     "minutes": "10",

@@ -24,6 +24,9 @@ from tests.conftest import code_from
 from wagtail_member_access.emails import KINDS, render_email
 from wagtail_member_access.forms import CodeForm, EmailForm
 
+# Rendering looks up the editors' versions of each email in the database.
+pytestmark = pytest.mark.django_db
+
 PACKAGE = Path(__file__).resolve().parent.parent / "wagtail_member_access"
 LOCALE = PACKAGE / "locale"
 PO = LOCALE / "de" / "LC_MESSAGES" / "django.po"

@@ -22,15 +22,17 @@ from django.db import transaction
 from django.utils.text import slugify
 from wagtail.log_actions import log
 
-from . import access, grants, log_actions
-from .models import AccessList, Grant, PageAccessRestriction
+from . import access, email_templates, grants, log_actions
+from .models import AccessList, EmailTemplate, Grant, PageAccessRestriction
 
 __all__ = [
     "can_view",
     "create_access_list",
     "grant_access",
     "protect",
+    "reset_email_template",
     "revoke_access",
+    "set_email_template",
     "unprotect",
 ]
 
@@ -193,3 +195,42 @@ def can_view(user, page) -> bool:
     """May ``user`` view ``page``? The same decision the page serve makes (``user`` may be
     ``None`` or ``AnonymousUser``)."""
     return access.can_view(user, page)
+
+
+# --- editable emails (docs/member-emails.md) ---------------------------------------------------
+
+
+def set_email_template(
+    kind: str,
+    *,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    site=None,
+    language: str | None = None,
+    user=None,
+):
+    """Replace the email ``kind`` (a key of ``emails.KINDS``) for ``site`` (None: every site)
+    and ``language`` (None: every language) and return the stored ``EmailTemplate``.
+
+    ``html=None`` builds the HTML part from the text. The same validation and storage as the
+    admin's email editor, with a revision and an audit-log entry: raises ``ValidationError``
+    with the admin's message (and changes nothing) for an unknown kind or language, a
+    forbidden tag or filter (``{% load %}``, ``{% include %}``, ``{% extends %}``,
+    ``{% autoescape %}``, ``{% debug %}``, ``|safe``), an unknown or missing required
+    placeholder, a syntax error or a subject of more than one line."""
+    return email_templates.set_template(
+        kind, subject=subject, text=text, html=html, site=site, language=language, user=user
+    )
+
+
+def reset_email_template(kind: str, *, site=None, language: str | None = None, user=None) -> bool:
+    """Go back to the shipped default of ``kind`` for exactly this ``site`` and ``language``
+    (a version for every site or language still applies). Returns False when there was no
+    version to remove; raises ``ValidationError`` for an unknown kind."""
+    email_templates.check_kind(kind)
+    template = EmailTemplate.objects.filter(kind=kind, site=site, language=language or "").first()
+    if template is None:
+        return False
+    email_templates.reset_template(template, user=user)
+    return True

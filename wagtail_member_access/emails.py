@@ -1,11 +1,12 @@
 """Every email we send is rendered and sent here.
 
-Templates are files named as django-allauth names them: ``<kind>_subject.txt``,
-``<kind>_message.txt`` and (optional) ``<kind>_message.html`` under
-``wagtail_member_access/emails/``; a project overrides them like any Django template. The
-context holds plain strings only, so a template can print nothing but what it is given.
-Editable templates (per site and language, edited in the admin) plug in at
-:func:`render_email`.
+An email is the editor's version (``EmailTemplate``, per site and language, rendered by the
+locked-down engine of ``email_syntax``) when there is one, else the shipped default: files
+named as django-allauth names them, ``<kind>_subject.txt``, ``<kind>_message.txt`` and
+``<kind>_message.html`` (the body inside the layout) under ``wagtail_member_access/emails/``,
+which a project overrides like any Django template. The context holds plain strings only, so
+a template can print nothing but what it is given (docs/security.md#email-context). The HTML
+part is framed by the site's ``EmailLayout`` (``email_html``).
 
 Every email goes out through :func:`deliver`: it renders and sends, and when the mail server
 fails it records the failure on the code or link request it carries (which is then cancelled,
@@ -20,16 +21,19 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
 from wagtail.log_actions import log
 
-from . import log_actions, sites, tokens
+from . import email_html, email_kinds, log_actions, sites, tokens
 from .conf import app_settings
+from .email_html import RenderedEmail
 from .members import NotAllowed, find_member, mask_email
-from .models import EmailChallenge
+from .models import EmailChallenge, EmailLayout, EmailTemplate
 
 __all__ = [
     "KINDS",
@@ -37,6 +41,8 @@ __all__ = [
     "RenderedEmail",
     "deliver",
     "describe_error",
+    "email_language",
+    "find_template",
     "record_failure",
     "render_email",
     "send_email",
@@ -44,39 +50,11 @@ __all__ = [
 
 logger = logging.getLogger("wagtail_member_access")
 
-#: Each kind of email and the placeholders its templates may use.
-_UNLOCK = ("page_title", "page_url", "site_name", "email")
+#: Each kind of email and the placeholders its templates may use (descriptions, examples and
+#: required placeholders in ``email_kinds.KINDS``).
 KINDS: dict[str, tuple[str, ...]] = {
-    "unlock_code": ("code", "minutes", *_UNLOCK),
-    "unlock_link": ("link", "link_minutes", *_UNLOCK),
-    "unlock_code_or_link": ("code", "minutes", "link", "link_minutes", *_UNLOCK),
-    "sign_in": ("code", "minutes", "link", "link_minutes", "site_name", "email"),
-    "access_ready": (
-        "name",
-        "email",
-        "list_name",
-        "pages",
-        "site_name",
-        "expires",
-        "link_hours",
-        "set_password_link",
-        "invite_days",
-    ),
-    # Member accounts (flows/, docs/member-accounts.md).
-    "invitation": ("name", "email", "link", "days", "site_name", "sign_in_url", "password"),
-    "password_reset": ("code", "minutes", "link", "link_hours", "site_name", "email"),
-    "password_changed": ("email", "site_name", "changed_at", "reset_url"),
-    "sign_in_link": ("link", "link_hours", "site_name", "email"),
-    # Expiry reminders (expiry.py, docs/expiry.md).
-    "expiry_reminder": ("name", "email", "list_name", "pages", "site_name", "expires"),
+    name: tuple(kind.placeholders) for name, kind in email_kinds.KINDS.items()
 }
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    text: str
-    html: str | None
 
 
 def _plain(context: dict) -> dict:
@@ -92,41 +70,126 @@ def _plain(context: dict) -> dict:
     return {str(k): convert(v) for k, v in context.items()}
 
 
-def render_email(kind: str, context: dict, *, language: str | None = None) -> RenderedEmail:
-    """Render one email. The subject is forced to one line (no header injection)."""
-    if kind not in KINDS:
-        raise ValueError(f"Unknown email kind {kind!r}.")
-    context = _plain(context)
+def _languages(language: str | None) -> list[str]:
+    """``de-at`` → ``["de-at", "de"]``: the language, then its base language."""
+    language = (language or "").lower()
+    chain = [language] if language else []
+    if "-" in language:
+        chain.append(language.split("-")[0])
+    return chain
+
+
+def find_template(kind: str, *, site=None, language: str | None = None) -> EmailTemplate | None:
+    """The editor's version of ``kind`` that applies to ``site`` and ``language``, or None.
+
+    Order (docs/editing-emails.md#fallback): this site and language, every site and this
+    language, this site and the base language (``de`` for ``de-at``), every site and the base
+    language, this site and every language, every site and every language. One query."""
+    site_id = getattr(site, "pk", None)
+    chain = _languages(language)
+    rows = {
+        (row.site_id, row.language): row
+        for row in EmailTemplate.objects.filter(
+            Q(site__isnull=True) | Q(site_id=site_id), kind=kind, language__in=[*chain, ""]
+        ).select_related("site")
+    }
+    for lang in [*chain, ""]:
+        for where in (site_id, None):
+            if (where, lang) in rows:
+                return rows[(where, lang)]
+    return None
+
+
+def _render_default(kind: str, context: dict, language: str | None) -> tuple[str, str, str]:
     base = f"wagtail_member_access/emails/{kind}"
     with translation.override(language):
         subject = render_to_string(f"{base}_subject.txt", context)
         text = render_to_string(f"{base}_message.txt", context)
         try:
-            html = render_to_string(f"{base}_message.html", context)
+            body = render_to_string(f"{base}_message.html", context)
         except TemplateDoesNotExist:
-            html = None
-    subject = " ".join(subject.split())
-    return RenderedEmail(subject=subject, text=text, html=html)
+            body = email_html.text_to_html(text)
+    return " ".join(subject.split()), text, body
+
+
+def render_email(
+    kind: str,
+    context: dict,
+    *,
+    language: str | None = None,
+    site=None,
+    template: EmailTemplate | None = None,
+) -> RenderedEmail:
+    """Render one email: the editor's version for ``site`` and ``language`` (or ``template``
+    when given, as the preview does), else the shipped default file in ``language``. The
+    subject is one line (no header injection); the HTML part is in the site's layout with its
+    CSS inlined; the text part is always there. Raises ``ValueError`` for an unknown kind."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown email kind {kind!r}.")
+    context = _plain(context)
+    if template is None:
+        template = find_template(kind, site=site, language=language)
+    style = EmailLayout.style_for(site, context.get("site_name", "") or sites.site_name(site))
+    if template is not None:
+        return template.render(context, style=style)
+    subject, text, body = _render_default(kind, context, language)
+    return RenderedEmail(subject, text, email_html.frame(body, subject=subject, style=style))
+
+
+def email_language(to: str, *, page=None, language: str | None = None) -> str:
+    """The language of an email to ``to`` (docs/editing-emails.md#language): the language the
+    member last used on the site, else the page's locale (with Wagtail i18n on), else
+    ``language`` (the request's), else the site's default language, then English."""
+    member = find_member_quietly(to)
+    profile = getattr(member, "member_access_profile", None) if member else None
+    candidates = [getattr(profile, "language", "")]
+    if page is not None and getattr(settings, "WAGTAIL_I18N_ENABLED", False):
+        candidates.append(page.locale.language_code)
+    candidates += [language, settings.LANGUAGE_CODE, "en"]
+    known = {code.lower() for code, _name in settings.LANGUAGES}
+    for candidate in candidates:
+        for code in _languages(candidate):
+            if code in known:
+                return code
+    return "en"
 
 
 def send_email(
-    kind: str, to: str, context: dict, *, language: str | None = None, about=None
+    kind: str,
+    to: str,
+    context: dict,
+    *,
+    language: str | None = None,
+    about=None,
+    site=None,
+    page=None,
+    template: EmailTemplate | None = None,
 ) -> None:
-    """Render and send one email to ``to`` (one address). Nothing of the body is logged.
+    """Render and send one email to ``to`` (one address), in the member's language
+    (:func:`email_language`). Nothing of the body is logged.
 
+    The sender and Reply-To come from the site's email layout, else ``FROM_EMAIL``; every
+    email says ``Auto-Submitted: auto-generated`` (RFC 3834), so auto-responders stay quiet.
     If the mail backend fails, the failure is written to Wagtail's audit log (so editors see
     it in the history of ``about``, the page, grant or user the email is about, and in the
     site history report), then the backend's exception is raised again: callers record it
     where a retry will find it."""
-    rendered = render_email(kind, context, language=language)
+    if site is None:
+        site = sites.default_site()
+    if template is not None:  # a test of an editor's version: exactly that version
+        language = template.language or language
+    language = email_language(to, page=page, language=language)
+    rendered = render_email(kind, context, language=language, site=site, template=template)
+    layout = EmailLayout.for_site(site)
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=app_settings.FROM_EMAIL,
+        from_email=(layout and layout.from_email) or app_settings.FROM_EMAIL,
         to=[to],
+        reply_to=[layout.reply_to] if layout and layout.reply_to else None,
+        headers={"Auto-Submitted": "auto-generated"},
     )
-    if rendered.html:
-        message.attach_alternative(rendered.html, "text/html")
+    message.attach_alternative(rendered.html, "text/html")
     try:
         message.send()
     except Exception as exc:
@@ -155,6 +218,9 @@ def deliver(
     language: str | None = None,
     about=None,
     challenge: EmailChallenge | None = None,
+    site=None,
+    page=None,
+    template: EmailTemplate | None = None,
 ) -> Delivery:
     """Send one email through :func:`send_email` and return whether it was sent.
 
@@ -166,7 +232,16 @@ def deliver(
     if kind not in KINDS:
         raise ValueError(f"Unknown email kind {kind!r}.")
     try:
-        send_email(kind, to, context, language=language or None, about=about)
+        send_email(
+            kind,
+            to,
+            context,
+            language=language or None,
+            about=about,
+            site=site if site is not None else getattr(challenge, "site", None),
+            page=page if page is not None else getattr(challenge, "page", None),
+            template=template,
+        )
     except Exception as exc:  # any mail backend error: record it, the caller gets False
         error = describe_error(exc)
         if challenge is not None:
@@ -196,15 +271,20 @@ def describe_error(exc: Exception) -> str:
     return text[:1000]
 
 
+def find_member_quietly(email: str):
+    """The member account of ``email``, or None (also when several accounts share it)."""
+    try:
+        return find_member(email)
+    except NotAllowed:
+        return None
+
+
 def _log_send_failure(kind: str, to: str, exc: Exception, about) -> None:
     """The audit-log entry for an email the mail backend refused: on ``about``, else on the
     member account of ``to``, else on the default site. Only the error's class is stored
     (its text can carry server details; the server log has the rest)."""
     if about is None:
-        try:
-            about = find_member(to)
-        except NotAllowed:
-            about = None
+        about = find_member_quietly(to)
     if about is None:
         about = sites.default_site()
     if about is None:

@@ -13,6 +13,7 @@ from .models import BulkEmailJob, PageAccessRestriction
 
 __all__ = [
     "BULK_EMAIL",
+    "EMAIL_RESET",
     "EXPIRE",
     "EXTEND",
     "GRANT",
@@ -45,6 +46,7 @@ BULK_EMAIL = "wagtail_member_access.bulk_email"
 UNLOCK = "wagtail_member_access.unlock"
 UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
 SEND_FAILED = "wagtail_member_access.send_failed"
+EMAIL_RESET = "wagtail_member_access.email_reset"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -141,6 +143,11 @@ def register(actions) -> None:
         ),
         (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an emailed %(method)s")),
         (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),
+        (
+            EMAIL_RESET,
+            _("Email reset to default"),
+            _("%(email_kind)s email reset to the default"),
+        ),
         (
             SEND_FAILED,
             _("Email not sent"),

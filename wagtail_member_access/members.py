@@ -15,9 +15,11 @@ from django.contrib.auth import get_user_model, login
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.crypto import get_random_string
 
 from .conf import app_settings
+from .models import MemberProfile
 
 __all__ = [
     "NotAllowed",
@@ -26,6 +28,7 @@ __all__ = [
     "mask_email",
     "member_who_may_sign_in",
     "normalize_email",
+    "remember_language",
     "sign_in_address",
     "sign_in_member",
 ]
@@ -176,4 +179,12 @@ def sign_in_member(request, email: str):
     """
     user = get_or_create_member(email)
     login(request, user, backend=_backend_path())
+    remember_language(user, translation.get_language())
     return user
+
+
+def remember_language(user, language: str | None) -> None:
+    """Store ``language`` (the one the member is using the site in) on their profile: their
+    emails are written in it (docs/editing-emails.md#language)."""
+    if language:
+        MemberProfile.objects.update_or_create(user=user, defaults={"language": language[:16]})

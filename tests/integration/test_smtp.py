@@ -111,7 +111,7 @@ def test_code_email_over_smtp(
     assert f"    {code}" in text.splitlines()  # on its own line, indented
     assert f'Your code to open "{TITLE}" on localhost is:' in text
     assert f">{code}</p>" in html
-    assert html.count(ESCAPED_TITLE) == 2  # the sentence and the link text
+    assert html.count(ESCAPED_TITLE) == 3  # the sentence, the link text and the <title>
     assert "<b>" not in html and "& more" not in html
 
     # The code from the real email opens the page.

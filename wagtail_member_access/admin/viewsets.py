@@ -9,6 +9,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ..models import AccessList, Grant
+from .emails import EmailLayoutViewSet, EmailTemplateViewSet
 from .filters import GrantFilterSet
 from .forms import AccessListForm, GrantForm
 from .members import BulkEmailViewSet
@@ -79,7 +80,13 @@ class MemberAccessGroup(ViewSetGroup):
     menu_label = _("Member access")
     menu_icon = "lock"
     menu_order = 250
-    items = (AccessListViewSet, GrantViewSet, BulkEmailViewSet)
+    items = (
+        AccessListViewSet,
+        GrantViewSet,
+        BulkEmailViewSet,
+        EmailTemplateViewSet,
+        EmailLayoutViewSet,
+    )
 
 
 def member_access_group() -> MemberAccessGroup:

@@ -15,13 +15,20 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import authenticate, get_user_model, login
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 # The client IP exactly as the other limits see it (RATELIMIT_IP_META_KEY, IPv6 masking).
 from django_ratelimit.core import _get_ip as client_ip
 
 from ..conf import app_settings, split_rate
-from ..members import NotAllowed, find_member, is_privileged, mask_email, normalize_email
+from ..members import (
+    NotAllowed,
+    find_member,
+    is_privileged,
+    mask_email,
+    normalize_email,
+    remember_language,
+)
 from ..models import MemberProfile
 from . import common
 
@@ -218,6 +225,7 @@ def complete_password_sign_in(request, user) -> SignInResult:
         user.set_unusable_password()
         user.save(update_fields=["password"])
     login(request, user)
+    remember_language(user, translation.get_language())
     logger.info("%s signed in with a password.", mask_email(common.email_of(user)))
     if must_change:
         request.session[common.PENDING_SESSION_KEY] = "password"

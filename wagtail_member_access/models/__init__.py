@@ -1,5 +1,6 @@
 from .bulk import BulkEmailJob
 from .challenges import EmailChallenge, EmailThrottle
+from .email_templates import EmailLayout, EmailTemplate
 from .lists import AccessList, Grant, GrantReference
 from .members import MemberProfile
 from .restrictions import PageAccessRestriction
@@ -8,6 +9,8 @@ __all__ = [
     "AccessList",
     "BulkEmailJob",
     "EmailChallenge",
+    "EmailLayout",
+    "EmailTemplate",
     "EmailThrottle",
     "Grant",
     "GrantReference",

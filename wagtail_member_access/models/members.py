@@ -18,6 +18,9 @@ class MemberProfile(models.Model):
     invited_at = models.DateTimeField(_("invited"), null=True, blank=True)
     must_change_password = models.BooleanField(_("must change password"), default=False)
     terms_accepted_at = models.DateTimeField(_("terms accepted"), null=True, blank=True)
+    # The language the member last used on the site: their emails are written in it
+    # (docs/editing-emails.md#language).
+    language = models.CharField(_("language"), max_length=16, blank=True)
 
     class Meta:
         verbose_name = _("member profile")
