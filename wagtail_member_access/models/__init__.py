@@ -2,11 +2,12 @@ from .bulk import BulkEmailJob
 from .challenges import EmailChallenge, EmailThrottle
 from .lists import AccessList, Grant, GrantReference
 from .members import MemberProfile
-from .restrictions import PageAccessRestriction
+from .restrictions import CollectionAccessRestriction, PageAccessRestriction
 
 __all__ = [
     "AccessList",
     "BulkEmailJob",
+    "CollectionAccessRestriction",
     "EmailChallenge",
     "EmailThrottle",
     "Grant",
