@@ -159,6 +159,8 @@ def check_document_internals(app_configs, **kwargs):
     import wagtail
     from wagtail.admin.views import collection_privacy, collections
     from wagtail.api.v2 import utils as v2_utils
+    from wagtail.api.v3 import permissions as v3_permissions
+    from wagtail.documents.views import serve
     from wagtail.models import Collection, CollectionViewRestriction
 
     from .compat_documents import OVERRIDE_MARK
@@ -171,12 +173,16 @@ def check_document_internals(app_configs, **kwargs):
         problems.append("CollectionViewRestriction.accept_request is not overridden")
     if not marked(Collection.get_view_restrictions):
         problems.append("Collection.get_view_restrictions is not overridden")
+    if not marked(serve.serve):
+        problems.append("the document serve view is not overridden")
     if not marked(collection_privacy.set_privacy):
         problems.append("collection_privacy.set_privacy is not overridden")
     if not marked(collections.Edit.__dict__.get("header_more_buttons")):
         problems.append("the collection edit view's header_more_buttons is not overridden")
     if "accept_request" not in v2_utils.get_restricted_collection_ids.__code__.co_names:
         problems.append("the documents API v2 no longer asks accept_request")
+    if "accept_request" not in v3_permissions.get_restricted_collection_ids.__code__.co_names:
+        problems.append("the documents API v3 no longer asks accept_request")
     return [
         checks.Error(
             f"wagtail-member-access cannot protect documents with Wagtail {wagtail.__version__}: "

@@ -16,7 +16,13 @@ The overrides, installed once by :func:`install` from ``AppConfig.ready()``, eac
    Wagtail's own rows (``Collection.get_view_restrictions`` leaves ours out while it runs),
    so "Public" there cannot delete our row, nor "Private" turn it into a login row;
 3. the collection edit view's header "⋯" menu gains the "Member access" item
-   (``wagtail.admin.views.collections.Edit.header_more_buttons``).
+   (``wagtail.admin.views.collections.Edit.header_more_buttons``);
+4. Wagtail's document serve view (``wagtail.documents.views.serve.serve``) marks its response
+   private and never cached when member access was asked and passed: its
+   ``before_serve_document`` hooks cannot change the response, and a hook that returned the
+   file itself would not be taken (a file response is no ``HttpResponse``). Everything else
+   the view does (the other hooks, the ``document_served`` signal, ETags, sendfile, the serve
+   methods) stays Wagtail's.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import contextvars
 import functools
 
 from django.db.models.signals import post_delete, post_save
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.functional import cached_property
 from wagtail.models import Collection, CollectionViewRestriction
 
@@ -49,6 +56,7 @@ OVERRIDE_MARK = "_wagtail_member_access_override"
 _HIDE_MEMBER_ROWS = contextvars.ContextVar("wagtail_member_access_hide_rows", default=False)
 _SYNCING = contextvars.ContextVar("wagtail_member_access_syncing", default=False)
 _MEMO = "_wagtail_member_access_collection_rows"
+_PRIVATE = "_wagtail_member_access_private_document"
 
 
 # --- the mirror rows ---------------------------------------------------------------------------
@@ -85,10 +93,12 @@ def _row_changed(sender, instance, **kwargs) -> None:
 
 def mark_passed(request, decision: access.Decision) -> None:
     """Record that ``request`` passed every collection restriction of ``decision`` (the
-    document serve decided already): Wagtail's own check then asks no second time."""
+    document serve decided already): Wagtail's own check then asks no second time, and the
+    served file is made private (override 4)."""
     memo = request.__dict__.setdefault(_MEMO, {})
     for rule in decision.rules:
         memo[rule.collection_id] = True
+    request.__dict__[_PRIVATE] = True
 
 
 def accepts_row(row, request) -> bool:
@@ -155,6 +165,19 @@ def _header_more_buttons(original, buttons_for):
     return prop
 
 
+def _private_serve(view):
+    @functools.wraps(view)
+    def serve(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if request.__dict__.get(_PRIVATE):
+            # As views.common.private does for protected pages.
+            add_never_cache_headers(response)
+            patch_vary_headers(response, ["Cookie"])
+        return response
+
+    return _mark(serve, view)
+
+
 def install(collection_buttons) -> None:
     """Install the overrides (once; ``AppConfig.ready()`` calls it, before the admin's URLconf
     is imported). ``collection_buttons(collection, user)`` gives the collection edit view's
@@ -162,6 +185,7 @@ def install(collection_buttons) -> None:
     # Imported here, not at the top: the admin's views need the app registry, and this
     # module is also imported (by api.py) before it is ready.
     from wagtail.admin.views import collection_privacy, collections
+    from wagtail.documents.views import serve
 
     if not getattr(CollectionViewRestriction.accept_request, OVERRIDE_MARK, False):
         CollectionViewRestriction.accept_request = _accept_request(
@@ -169,6 +193,8 @@ def install(collection_buttons) -> None:
         )
     if not getattr(Collection.get_view_restrictions, OVERRIDE_MARK, False):
         Collection.get_view_restrictions = _get_view_restrictions(Collection.get_view_restrictions)
+    if not getattr(serve.serve, OVERRIDE_MARK, False):
+        serve.serve = _private_serve(serve.serve)
     if not getattr(collection_privacy.set_privacy, OVERRIDE_MARK, False):
         collection_privacy.set_privacy = _hiding(collection_privacy.set_privacy)
     current = collections.Edit.__dict__.get("header_more_buttons")

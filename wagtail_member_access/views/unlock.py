@@ -21,9 +21,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from wagtail.documents import get_document_model
-from wagtail.documents.views import serve as document_serve
 
-from .. import access, ratelimits, targets, tasks
+from .. import access, compat_documents, ratelimits, targets, tasks
 from ..conf import app_settings
 from ..flows import email_proof, my_access, set_password
 from ..forms import CodeForm, EmailForm
@@ -153,11 +152,9 @@ def gate(callback):
 
 def document_gate(document, request):
     """The ``before_serve_document`` hook: None for a document nobody restricts with member
-    access (Wagtail serves it); else the unlock page, the sign-in or the 403 page in place,
-    or the file itself, served by Wagtail's own view and made private (no-store), so that
-    Wagtail's own checks and behaviour still hold (docs/security.md#documents)."""
-    if getattr(request, "_wagtail_member_access_document_ok", False):
-        return None  # our own call of Wagtail's view below
+    access, or for a visitor who passes (Wagtail's own view then serves the file, made
+    private by ``compat_documents``); else the unlock page, the sign-in or the 403 page in
+    place (docs/security.md#documents)."""
     decision = access.decide_document(request, document)
     if not decision.restricted:
         return None
@@ -166,11 +163,8 @@ def document_gate(document, request):
         return redirect(f"{change}?{urlencode({'next': request.get_full_path()})}")
     if not decision.allowed:
         return denied_response(request, document, decision)
-    request._wagtail_member_access_document_ok = True
-    try:
-        return private(document_serve.serve(request, document.pk, document.filename))
-    finally:
-        request._wagtail_member_access_document_ok = False
+    compat_documents.mark_passed(request, decision)
+    return None
 
 
 def _protected(page_id=None, document_id=None):
