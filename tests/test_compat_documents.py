@@ -36,8 +36,8 @@ def public():
 
 
 def titles(response) -> set[str]:
-    data = response.json()
-    items = data["items"] if "items" in data else data
+    data = response.json()  # v2: {"meta", "items"}; v3: {"items", "count"} or a list
+    items = data["items"] if isinstance(data, dict) else data
     return {item["title"] for item in items}
 
 

@@ -168,6 +168,10 @@ def check_document_internals(app_configs, **kwargs):
     def marked(obj) -> bool:
         return bool(getattr(obj, OVERRIDE_MARK, False))
 
+    def names(code) -> set[str]:  # with those of nested comprehensions
+        nested = [names(c) for c in code.co_consts if hasattr(c, "co_names")]
+        return set(code.co_names).union(*nested)
+
     problems = []
     if not marked(CollectionViewRestriction.accept_request):
         problems.append("CollectionViewRestriction.accept_request is not overridden")
@@ -179,9 +183,9 @@ def check_document_internals(app_configs, **kwargs):
         problems.append("collection_privacy.set_privacy is not overridden")
     if not marked(collections.Edit.__dict__.get("header_more_buttons")):
         problems.append("the collection edit view's header_more_buttons is not overridden")
-    if "accept_request" not in v2_utils.get_restricted_collection_ids.__code__.co_names:
+    if "accept_request" not in names(v2_utils.get_restricted_collection_ids.__code__):
         problems.append("the documents API v2 no longer asks accept_request")
-    if "accept_request" not in v3_permissions.get_restricted_collection_ids.__code__.co_names:
+    if "accept_request" not in names(v3_permissions.get_restricted_collection_ids.__code__):
         problems.append("the documents API v3 no longer asks accept_request")
     return [
         checks.Error(

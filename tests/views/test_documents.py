@@ -58,7 +58,7 @@ def test_a_stranger_gets_the_unlock_form_in_place(client, document):
     assert response.status_code == 200
     html = response.content.decode()
     assert CONTENT.decode() not in html
-    assert "<h1 id=\"wma-heading\">Workbook</h1>" in html
+    assert '<h1 id="wma-heading">Workbook</h1>' in html
     assert f'action="{request_url(document)}"' in html
     assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
 
@@ -66,7 +66,9 @@ def test_a_stranger_gets_the_unlock_form_in_place(client, document):
 def test_stranger_unlocks_with_the_emailed_code_and_gets_the_file(
     client, document, buyer, mailoutbox
 ):
-    response = client.post(request_url(document), {"email": "ana@example.com", "next": document.url})
+    response = client.post(
+        request_url(document), {"email": "ana@example.com", "next": document.url}
+    )
     assert (response.status_code, response["Location"]) == (303, document.url)
     challenge = EmailChallenge.objects.get()
     assert (challenge.page_id, challenge.document_id) == (None, document.pk)
