@@ -123,12 +123,14 @@ def make_collection(name="Course files", parent=None) -> Collection:
     return parent.add_child(instance=Collection(name=name))
 
 
-def make_document(collection=None, title="Workbook", content=b"%PDF-1.4 secret workbook"):
+def make_document(
+    collection=None, title="Workbook", content=b"%PDF-1.4 secret workbook", extension="pdf"
+):
     """A document in ``collection`` (default: the root collection) whose file holds
     ``content``; stored under ``MEDIA_ROOT`` (tests point it at a temporary directory)."""
     document = get_document_model()(
         title=title, collection=collection or Collection.get_first_root_node()
     )
-    document.file.save(f"{title.lower()}.pdf", ContentFile(content), save=False)
+    document.file.save(f"{title.lower()}.{extension}", ContentFile(content), save=False)
     document.save()
     return document
