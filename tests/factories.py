@@ -24,6 +24,7 @@ __all__ = [
     "make_collection",
     "make_document",
     "make_page",
+    "root_collection",
 ]
 
 #: The arguments of ``grants.grant`` the factory passes on; any other field a test gives
@@ -117,9 +118,15 @@ def make_page(parent=None, title="Page", **kwargs) -> SimplePage:
     return page
 
 
+def root_collection() -> Collection:
+    """The root collection, made again when a transactional test before this one emptied
+    every table (Wagtail's migration made it)."""
+    return Collection.get_first_root_node() or Collection.add_root(name="Root")
+
+
 def make_collection(name="Course files", parent=None) -> Collection:
     """A collection under ``parent`` (default: the root collection)."""
-    parent = parent or Collection.get_first_root_node()
+    parent = parent or root_collection()
     return parent.add_child(instance=Collection(name=name))
 
 
@@ -128,9 +135,7 @@ def make_document(
 ):
     """A document in ``collection`` (default: the root collection) whose file holds
     ``content``; stored under ``MEDIA_ROOT`` (tests point it at a temporary directory)."""
-    document = get_document_model()(
-        title=title, collection=collection or Collection.get_first_root_node()
-    )
+    document = get_document_model()(title=title, collection=collection or root_collection())
     document.file.save(f"{title.lower()}.{extension}", ContentFile(content), save=False)
     document.save()
     return document
