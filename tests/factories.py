@@ -7,7 +7,9 @@ under the default site's root page, found from the ``Site``, never by a magic id
 
 import factory
 from django.contrib.auth import get_user_model
-from wagtail.models import Locale, ModelLogEntry, Page, Site
+from django.core.files.base import ContentFile
+from wagtail.documents import get_document_model
+from wagtail.models import Collection, Locale, ModelLogEntry, Page, Site
 
 from tests.testapp.models import SimplePage
 from wagtail_member_access import grants, log_actions
@@ -19,7 +21,10 @@ __all__ = [
     "UserFactory",
     "default_home",
     "ensure_default_home",
+    "make_collection",
+    "make_document",
     "make_page",
+    "root_collection",
 ]
 
 #: The arguments of ``grants.grant`` the factory passes on; any other field a test gives
@@ -111,3 +116,26 @@ def make_page(parent=None, title="Page", **kwargs) -> SimplePage:
     page = SimplePage(title=title, body=kwargs.pop("body", f"Secret body of {title}"), **kwargs)
     parent.add_child(instance=page)
     return page
+
+
+def root_collection() -> Collection:
+    """The root collection, made again when a transactional test before this one emptied
+    every table (Wagtail's migration made it)."""
+    return Collection.get_first_root_node() or Collection.add_root(name="Root")
+
+
+def make_collection(name="Course files", parent=None) -> Collection:
+    """A collection under ``parent`` (default: the root collection)."""
+    parent = parent or root_collection()
+    return parent.add_child(instance=Collection(name=name))
+
+
+def make_document(
+    collection=None, title="Workbook", content=b"%PDF-1.4 secret workbook", extension="pdf"
+):
+    """A document in ``collection`` (default: the root collection) whose file holds
+    ``content``; stored under ``MEDIA_ROOT`` (tests point it at a temporary directory)."""
+    document = get_document_model()(title=title, collection=collection or root_collection())
+    document.file.save(f"{title.lower()}.{extension}", ContentFile(content), save=False)
+    document.save()
+    return document

@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
 ]
 
+# --- documents: Wagtail's APIs v2 and v3 (documents endpoints) ---------------------------------
+INSTALLED_APPS += ["wagtail.api.v2", "wagtail.api.v3", "rest_framework"]
+
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -358,3 +358,66 @@ def test_create_access_list_takes_a_site_and_a_default_period(home):
     assert course.default_days == 30
     with pytest.raises(ValidationError):
         api.create_access_list("Course E", default_days=0)
+
+
+# --- documents: protect_collection / unprotect_collection ----------------------------------------
+
+
+def test_protect_collection_validates_as_protect_and_changes_nothing(course):
+    from tests.factories import make_collection
+    from wagtail_member_access.models import CollectionAccessRestriction
+
+    files = make_collection("Files")
+    with pytest.raises(ValidationError) as info:
+        api.protect_collection(files, mode="secret")
+    assert info.value.messages == [
+        "Unknown mode 'secret'; use one of members, code, link, code_or_link."
+    ]
+    with pytest.raises(ValidationError) as info:
+        api.protect_collection(files, mode="code")
+    assert info.value.messages == [
+        "Mode 'code' needs at least one access list: only emails on a list can unlock."
+    ]
+    from wagtail.models import Collection
+
+    with pytest.raises(ValidationError) as info:
+        api.protect_collection(Collection.get_first_root_node(), mode="members")
+    assert info.value.messages == [
+        "The root collection cannot be protected: protect a collection below it."
+    ]
+    assert not CollectionAccessRestriction.objects.exists()
+
+
+def test_protect_collection_replaces_and_logs(course):
+    from wagtail.models import ModelLogEntry
+
+    from tests.factories import make_collection
+
+    files = make_collection("Files")
+    editor = member("editor@example.com")
+    api.protect_collection(files, mode="members", user=editor)
+    restriction = api.protect_collection(files, mode="code", access_lists=[course])
+    assert (restriction.mode, list(restriction.access_lists.all())) == ("code", [course])
+    entries = ModelLogEntry.objects.filter(object_id=str(files.pk)).order_by("pk")
+    assert [(e.action, e.user, e.data) for e in entries] == [
+        (PROTECT, editor, {"mode": "members", "access_lists": []}),
+        (PROTECT, None, {"mode": "code", "access_lists": ["Course A"]}),
+    ]
+    assert api.unprotect_collection(files) is True
+    assert api.unprotect_collection(files) is False
+    assert entries.filter(action=UNPROTECT).count() == 1
+
+
+def test_can_view_document(course, settings, tmp_path):
+    from tests.factories import make_collection, make_document
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    files = make_collection("Files")
+    api.protect_collection(files, mode="code", access_lists=[course])
+    document = make_document(make_collection("Week 1", parent=files))
+    ana = member()
+    assert api.can_view_document(AnonymousUser(), document) is False
+    assert api.can_view_document(ana, document) is False
+    api.grant_access("ana@example.com", course)
+    assert api.can_view_document(ana, document) is True
+    assert api.can_view_document(None, make_document(title="Flyer")) is True

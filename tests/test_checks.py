@@ -254,3 +254,55 @@ def test_the_backport_immediate_backend_is_flagged_on_every_django(settings):
     settings.DEBUG = False
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     assert [w.id for w in check_task_backend(None)] == ["wagtail_member_access.W002"]
+
+
+# --- E011 / W010: how documents are served; E012: the document overrides ------------------------
+
+
+def test_direct_document_serving_is_an_error(settings):
+    from wagtail_member_access.checks import check_document_serve_method
+
+    settings.WAGTAILDOCS_SERVE_METHOD = "direct"
+    [error] = check_document_serve_method(None)
+    assert (error.id, error.level) == ("wagtail_member_access.E011", checks.ERROR)
+    assert error.msg.startswith(
+        'WAGTAILDOCS_SERVE_METHOD = "direct": documents cannot be protected.'
+    )
+    assert error.hint == 'Remove WAGTAILDOCS_SERVE_METHOD or set it to "serve_view".'
+
+
+def test_redirect_document_serving_is_a_warning(settings):
+    from wagtail_member_access.checks import check_document_serve_method
+
+    settings.WAGTAILDOCS_SERVE_METHOD = "redirect"
+    [warning] = check_document_serve_method(None)
+    assert (warning.id, warning.level) == ("wagtail_member_access.W010", checks.WARNING)
+
+
+@pytest.mark.parametrize("method", [None, "serve_view"])
+def test_serve_view_passes(settings, method):
+    from wagtail_member_access.checks import check_document_serve_method
+
+    settings.WAGTAILDOCS_SERVE_METHOD = method
+    assert check_document_serve_method(None) == []
+
+
+def test_document_overrides_are_installed():
+    from wagtail_member_access.checks import check_document_internals
+
+    assert check_document_internals(None) == []
+
+
+def test_a_missing_document_override_is_an_error(monkeypatch):
+    from wagtail.models import CollectionViewRestriction
+    from wagtail.models.view_restrictions import BaseViewRestriction
+
+    from wagtail_member_access.checks import check_document_internals
+
+    monkeypatch.setattr(
+        CollectionViewRestriction, "accept_request", BaseViewRestriction.accept_request
+    )
+    [error] = check_document_internals(None)
+    assert error.id == "wagtail_member_access.E012"
+    assert error.msg.endswith(": CollectionViewRestriction.accept_request is not overridden.")
+    assert error.hint == "Pin Wagtail 8.0.x or upgrade wagtail-member-access."

@@ -22,11 +22,14 @@ import swapper
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
-from wagtail.models import Site
+from wagtail.documents import get_document_model
+from wagtail.documents.models import AbstractDocument
+from wagtail.models import Collection, Site
+from wagtail.permissions import policy_registry
 
 from .conf import app_settings
 from .members import NotAllowed, find_member, is_privileged, normalize_email
-from .models import AccessList, Grant, PageAccessRestriction
+from .models import AccessList, CollectionAccessRestriction, Grant, PageAccessRestriction
 
 if TYPE_CHECKING:
     from wagtail.models import Page
@@ -37,11 +40,15 @@ __all__ = [
     "PathRestrictions",
     "Rule",
     "can_view",
+    "can_view_document",
     "decide",
+    "decide_document",
     "email_may_view",
     "email_mode",
     "member_may_view",
     "path_restrictions",
+    "rules_for",
+    "rules_for_collection",
     "rules_for_page",
 ]
 
@@ -53,7 +60,8 @@ class Rule:
     """A snapshot of one restriction on a page's path."""
 
     id: int
-    page_id: int
+    #: The page it is set on (None for a collection's restriction).
+    page_id: int | None
     depth: int
     mode: str
     #: The access lists that open it on this page's site (lists of other sites left out).
@@ -62,6 +70,8 @@ class Rule:
     #: Every access list the restriction names, those of other sites included (they do not
     #: open it here, but the admin shows them).
     named_list_ids: frozenset[int] = frozenset()
+    #: The collection it is set on (documents), None for a page's restriction.
+    collection_id: int | None = None
 
     @property
     def names_lists(self) -> bool:
@@ -309,6 +319,8 @@ def _may_edit(user, page) -> bool:
     # queries; a refused one pays two (loading their permissions) to be sure.
     if not user or not user.is_authenticated or not is_privileged(user):
         return False
+    if isinstance(page, AbstractDocument | Collection):
+        return _may_change_documents(user, page)
     return page.permissions_for_user(user).can_edit()
 
 
@@ -365,11 +377,12 @@ def email_mode(rules) -> str | None:
 
 
 def email_may_view(email: str, page, *, rules=None) -> str | None:
-    """If a member signed in with ``email`` could view ``page``, the address to write to (the
-    one stored on the grant); otherwise None. Used before sending a code: it is only sent to
-    emails with access. Group rules use the groups of the existing account for ``email``."""
+    """If a member signed in with ``email`` could view ``page`` (or a document), the address
+    to write to (the one stored on the grant); otherwise None. Used before sending a code: it
+    is only sent to emails with access. Group rules use the groups of the existing account
+    for ``email``."""
 
-    rules = rules_for_page(page) if rules is None else rules
+    rules = rules_for(page) if rules is None else rules
     if not rules or not any(rule.by_email for rule in rules):
         return None
     return member_may_view(email, page, rules=rules)
@@ -379,7 +392,7 @@ def member_may_view(email: str, page, *, rules=None) -> str | None:
     """If a member signed in with ``email`` could view ``page`` (whatever the page's modes),
     the address stored on the grant that opens it; otherwise None (also for a page without
     restrictions, and for staff and inactive accounts, who are never signed in by email)."""
-    rules = rules_for_page(page) if rules is None else rules
+    rules = rules_for(page) if rules is None else rules
     if not rules:
         return None
     try:
@@ -399,3 +412,88 @@ def member_may_view(email: str, page, *, rules=None) -> str | None:
     if failed is not None or not grants:
         return None
     return Grant.objects.values_list("email", flat=True).get(pk=grants[0][0])
+
+
+# --- documents ---------------------------------------------------------------------------------
+# A document is protected by the restrictions on its collection and the collections above it
+# (docs/security.md#documents), decided by the same _evaluate and _decide_for_user as a page.
+
+
+def rules_for_collection(collection) -> tuple[Rule, ...]:
+    """Every :class:`CollectionAccessRestriction` on ``collection`` and its ancestors,
+    outermost first; an empty tuple when none. One query. Collections belong to no site, so
+    every list a restriction names opens it (``list_ids == named_list_ids``)."""
+    step = collection.steplen
+    paths = [collection.path[:end] for end in range(step, len(collection.path) + 1, step)]
+    rows = (
+        CollectionAccessRestriction.objects.filter(collection__path__in=paths)
+        .order_by("collection__depth", "pk")
+        .values_list("pk", "collection_id", "collection__depth", "mode", "access_lists", "groups")
+    )
+    collected: dict[int, dict] = {}
+    for rid, collection_id, depth, mode, list_id, group_id in rows:
+        entry = collected.setdefault(
+            rid,
+            {
+                "collection_id": collection_id,
+                "depth": depth,
+                "mode": mode,
+                "lists": set(),
+                "groups": set(),
+            },
+        )
+        if list_id is not None:
+            entry["lists"].add(list_id)
+        if group_id is not None:
+            entry["groups"].add(group_id)
+    return tuple(
+        Rule(
+            id=rid,
+            page_id=None,
+            depth=e["depth"],
+            mode=e["mode"],
+            list_ids=frozenset(e["lists"]),
+            group_ids=frozenset(e["groups"]),
+            named_list_ids=frozenset(e["lists"]),
+            collection_id=e["collection_id"],
+        )
+        for rid, e in collected.items()
+    )
+
+
+def rules_for(target) -> tuple[Rule, ...]:
+    """The rules of what an unlock opens: a page (:func:`rules_for_page`), a document (its
+    collection's, :func:`rules_for_collection`) or a collection."""
+    if isinstance(target, AbstractDocument):
+        return rules_for_collection(target.collection)
+    if isinstance(target, Collection):
+        return rules_for_collection(target)
+    return rules_for_page(target)
+
+
+def _may_change_documents(user, target) -> bool:
+    # Editors who may change a document (or the documents of a collection) may open it, as
+    # editors of a page may view it.
+    policy = policy_registry.get_by_type(get_document_model())
+    if isinstance(target, AbstractDocument):
+        return policy.user_has_permission_for_instance(user, "change", target)
+    return policy.collections_user_has_permission_for(user, "change").filter(pk=target.pk).exists()
+
+
+def decide_document(request, document) -> Decision:
+    """The decision for opening ``document`` (or the documents of a collection) in this
+    request, cached on the request. ``request.user`` is only touched when the collection
+    has restrictions."""
+    cache = request.__dict__.setdefault("_wagtail_member_access_decisions", {})
+    key = (type(document).__name__, document.pk)
+    if key not in cache:
+        rules = rules_for(document)
+        user = request.user if rules else None
+        cache[key] = _decide_for_user(user, document, rules, touch=True)
+    return cache[key]
+
+
+def can_view_document(user, document) -> bool:
+    """May ``user`` (or ``AnonymousUser``/None) open ``document`` (or, given a collection, its
+    documents)? The same rules as the document serve. Does not record an access."""
+    return _decide_for_user(user, document, rules_for(document), touch=False).allowed

@@ -22,18 +22,27 @@ from django.db import transaction
 from django.utils.text import slugify
 from wagtail.log_actions import log
 
-from . import access, email_templates, grants, log_actions
-from .models import AccessList, EmailTemplate, Grant, PageAccessRestriction
+from . import access, compat_documents, email_templates, grants, log_actions
+from .models import (
+    AccessList,
+    CollectionAccessRestriction,
+    EmailTemplate,
+    Grant,
+    PageAccessRestriction,
+)
 
 __all__ = [
     "can_view",
+    "can_view_document",
     "create_access_list",
     "grant_access",
     "protect",
+    "protect_collection",
     "reset_email_template",
     "revoke_access",
     "set_email_template",
     "unprotect",
+    "unprotect_collection",
 ]
 
 MODES = tuple(PageAccessRestriction.Mode.values)
@@ -76,6 +85,20 @@ def create_access_list(
     )
 
 
+def _checked_lists(mode: str, access_lists: Iterable[AccessList]) -> list[AccessList]:
+    """``access_lists`` as a list; raises ``ValidationError`` for an unknown mode or an email
+    mode without lists (the same for pages and collections)."""
+    if mode not in MODES:
+        raise ValidationError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", code="mode")
+    access_lists = list(access_lists)
+    if mode != PageAccessRestriction.Mode.MEMBERS and not access_lists:
+        raise ValidationError(
+            f"Mode {mode!r} needs at least one access list: only emails on a list can unlock.",
+            code="lists",
+        )
+    return access_lists
+
+
 def protect(
     page,
     *,
@@ -93,15 +116,8 @@ def protect(
     lists, or for an access list that belongs to another site than the page's. The change is
     written to the page's history, as ``user`` if given.
     """
-    if mode not in MODES:
-        raise ValidationError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", code="mode")
-    access_lists = list(access_lists)
+    access_lists = _checked_lists(mode, access_lists)
     groups = list(groups)
-    if mode != PageAccessRestriction.Mode.MEMBERS and not access_lists:
-        raise ValidationError(
-            f"Mode {mode!r} needs at least one access list: only emails on a list can unlock.",
-            code="lists",
-        )
     foreign = [al for al in access_lists if al.site_id is not None]
     if foreign:
         site = page.get_site()
@@ -195,6 +211,63 @@ def can_view(user, page) -> bool:
     """May ``user`` view ``page``? The same decision the page serve makes (``user`` may be
     ``None`` or ``AnonymousUser``)."""
     return access.can_view(user, page)
+
+
+# --- documents (docs/api.md#documents) ---------------------------------------------------------
+
+
+def protect_collection(
+    collection,
+    *,
+    mode: str,
+    access_lists: Iterable[AccessList] = (),
+    groups: Iterable = (),
+    user=None,
+) -> CollectionAccessRestriction:
+    """Protect the documents of ``collection`` and of every collection below it; replaces the
+    collection's existing member access. The same modes, lists and groups as :func:`protect`
+    (collections belong to no site, so lists of any site may open them). Raises
+    ``ValidationError`` (and changes nothing) for an unknown mode, an email mode without
+    lists, or the root collection. Written to the collection's history, as ``user`` if given.
+    """
+    access_lists = _checked_lists(mode, access_lists)
+    groups = list(groups)
+    if collection.is_root():
+        raise ValidationError(
+            "The root collection cannot be protected: protect a collection below it.",
+            code="root",
+        )
+    with transaction.atomic():
+        restriction, _ = CollectionAccessRestriction.objects.update_or_create(
+            collection=collection, defaults={"mode": mode}
+        )
+        restriction.access_lists.set(access_lists)
+        restriction.groups.set(groups)
+        compat_documents.sync_collections()
+        log(
+            instance=collection,
+            action=log_actions.PROTECT,
+            user=user,
+            data={"mode": mode, "access_lists": [al.name for al in access_lists]},
+        )
+    return restriction
+
+
+def unprotect_collection(collection, *, user=None) -> bool:
+    """Remove the member access set on ``collection`` itself (restrictions on the collections
+    above it still apply). Returns False (and changes nothing) if it had none."""
+    with transaction.atomic():
+        deleted, _ = CollectionAccessRestriction.objects.filter(collection=collection).delete()
+        if deleted:
+            compat_documents.sync_collections()
+            log(instance=collection, action=log_actions.UNPROTECT, user=user)
+    return bool(deleted)
+
+
+def can_view_document(user, document) -> bool:
+    """May ``user`` open ``document``? The same decision the document serve makes (``user``
+    may be ``None`` or ``AnonymousUser``); Wagtail's own collection privacy is not asked."""
+    return access.can_view_document(user, document)
 
 
 # --- editable emails (docs/member-emails.md) ---------------------------------------------------

@@ -18,3 +18,12 @@ class WagtailMemberAccessConfig(AppConfig):
             clear_password_failures_on_login,
             dispatch_uid="wagtail_member_access.clear_password_failures_on_login",
         )
+        self.install_document_overrides()
+
+    def install_document_overrides(self):
+        # Documents: Wagtail's API and collection privacy dialog meet our mirror rows
+        # (docs/security.md#documents).
+        from . import compat_documents
+        from .admin.collection_access import header_buttons
+
+        compat_documents.install(header_buttons)

@@ -10,6 +10,8 @@ from .conf import app_settings
 from .task_framework import IMMEDIATE_BACKENDS, task_backends
 
 __all__ = [
+    "check_document_internals",
+    "check_document_serve_method",
     "check_ratelimit_cache",
     "check_session_engine",
     "check_settings",
@@ -115,3 +117,80 @@ def check_task_backend(app_configs, **kwargs):
             )
         ]
     return []
+
+
+# --- documents (docs/security.md#documents) ----------------------------------------------------
+
+
+@checks.register(checks.Tags.security)
+def check_document_serve_method(app_configs, **kwargs):
+    """Member access on documents holds only when Wagtail's serve view hands out the file."""
+    method = app_settings.WAGTAILDOCS_SERVE_METHOD
+    if method == "direct":
+        return [
+            checks.Error(
+                'WAGTAILDOCS_SERVE_METHOD = "direct": documents cannot be protected. Document '
+                "links point straight at the storage, so nobody checks member access (or "
+                "Wagtail's privacy) before the file is served.",
+                hint='Remove WAGTAILDOCS_SERVE_METHOD or set it to "serve_view".',
+                id="wagtail_member_access.E011",
+            )
+        ]
+    if method == "redirect":
+        return [
+            checks.Warning(
+                'WAGTAILDOCS_SERVE_METHOD = "redirect": a visitor who passed member access is '
+                "redirected to the storage's own URL for the file, which anyone who learns it "
+                "can open.",
+                hint='Set it to "serve_view", or use a storage that signs short-lived URLs '
+                "(e.g. S3 with querystring_auth) and silence wagtail_member_access.W010.",
+                id="wagtail_member_access.W010",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.compatibility)
+def check_document_internals(app_configs, **kwargs):
+    """The overrides of ``compat_documents`` are in place and Wagtail still asks what they
+    answer: otherwise documents of protected collections would show in Wagtail's API."""
+    import wagtail
+    from wagtail.admin.views import collection_privacy, collections
+    from wagtail.api.v2 import utils as v2_utils
+    from wagtail.api.v3 import permissions as v3_permissions
+    from wagtail.documents.views import serve
+    from wagtail.models import Collection, CollectionViewRestriction
+
+    from .compat_documents import OVERRIDE_MARK
+
+    def marked(obj) -> bool:
+        return bool(getattr(obj, OVERRIDE_MARK, False))
+
+    def names(code) -> set[str]:  # with those of nested comprehensions
+        nested = [names(c) for c in code.co_consts if hasattr(c, "co_names")]
+        return set(code.co_names).union(*nested)
+
+    problems = []
+    if not marked(CollectionViewRestriction.accept_request):
+        problems.append("CollectionViewRestriction.accept_request is not overridden")
+    if not marked(Collection.get_view_restrictions):
+        problems.append("Collection.get_view_restrictions is not overridden")
+    if not marked(serve.serve):
+        problems.append("the document serve view is not overridden")
+    if not marked(collection_privacy.set_privacy):
+        problems.append("collection_privacy.set_privacy is not overridden")
+    if not marked(collections.Edit.__dict__.get("header_more_buttons")):
+        problems.append("the collection edit view's header_more_buttons is not overridden")
+    if "accept_request" not in names(v2_utils.get_restricted_collection_ids.__code__):
+        problems.append("the documents API v2 no longer asks accept_request")
+    if "accept_request" not in names(v3_permissions.get_restricted_collection_ids.__code__):
+        problems.append("the documents API v3 no longer asks accept_request")
+    return [
+        checks.Error(
+            f"wagtail-member-access cannot protect documents with Wagtail {wagtail.__version__}: "
+            f"{problem}.",
+            hint="Pin Wagtail 8.0.x or upgrade wagtail-member-access.",
+            id="wagtail_member_access.E012",
+        )
+        for problem in problems
+    ]

@@ -315,6 +315,12 @@ class AppSettings:
         return getattr(django_settings, "WAGTAIL_FRONTEND_LOGIN_URL", None) or None
 
     @property
+    def WAGTAILDOCS_SERVE_METHOD(self) -> str | None:
+        """Wagtail's own ``WAGTAILDOCS_SERVE_METHOD`` (default ``None``: Wagtail picks
+        ``serve_view`` for local files, ``redirect`` for storages without a local path)."""
+        return getattr(django_settings, "WAGTAILDOCS_SERVE_METHOD", None) or None
+
+    @property
     def WAGTAILADMIN_BASE_URL(self) -> str:
         """Wagtail's own ``WAGTAILADMIN_BASE_URL`` (default ``""``): the address emailed links
         are built on when no Wagtail site is configured."""

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django_otp.util import random_number_token
 
+from . import targets
 from .conf import app_settings
 from .models import EmailChallenge, EmailThrottle
 
@@ -66,7 +67,7 @@ def hash_link(token: str) -> str:
 
 def start_challenge(
     email: str,
-    page=None,
+    target=None,
     *,
     purpose=EmailChallenge.Purpose.UNLOCK,
     language: str = "",
@@ -74,10 +75,11 @@ def start_challenge(
     next_url: str = "",
     replace_others: bool = True,
 ) -> EmailChallenge:
-    """Record a request for a code or link. Nothing secret exists yet: :func:`issue` makes
-    it, in the background task, and only if the email may have access.
+    """Record a request for a code or link for ``target`` (a page, a document, or None: the
+    sign-in). Nothing secret exists yet: :func:`issue` makes it, in the background task, and
+    only if the email may have access.
 
-    With ``replace_others``, earlier requests for the same purpose, email and page (or
+    With ``replace_others``, earlier requests for the same purpose, email and target (or
     sign-in) stop working now (docs/security.md#code-single-use). That happens here, at
     request time and for every address, rather than when a code is issued (which happens for
     listed addresses only): a code typed into an older request then answers "replaced"
@@ -90,7 +92,7 @@ def start_challenge(
             | Q(cancel_reason=EmailChallenge.CancelReason.NOT_ELIGIBLE),
             purpose=purpose,
             email=email,
-            page_id=page.pk if page is not None else None,
+            **targets.challenge_fields(target),
             redeemed_at__isnull=True,
         ).update(
             cancelled_at=Coalesce("cancelled_at", Value(now)),
@@ -99,7 +101,7 @@ def start_challenge(
     return EmailChallenge.objects.create(
         purpose=purpose,
         email=email,
-        page=page,
+        **targets.challenge_fields(target),
         site=site,
         next_url=next_url,
         language=language,
@@ -182,21 +184,20 @@ class Redemption:
         return self.outcome is Outcome.OK
 
 
-def redeem_code(challenge_id, page, code: str, *, purpose=None) -> Redemption:
-    """Try ``code`` against the challenge the visitor's session holds for ``page`` (None: the
-    member sign-in, or the challenge of ``purpose``, e.g. a password reset).
+def redeem_code(challenge_id, target, code: str, *, purpose=None) -> Redemption:
+    """Try ``code`` against the challenge the visitor's session holds for ``target`` (a page
+    or a document; None: the member sign-in, or the challenge of ``purpose``, e.g. a password
+    reset).
 
     Never raises for bad input: the outcome says why a code was refused. Wrong tries are
     counted on the challenge and on the email, atomically.
     """
     if purpose is None:
         purpose = (
-            EmailChallenge.Purpose.UNLOCK if page is not None else EmailChallenge.Purpose.SIGN_IN
+            EmailChallenge.Purpose.UNLOCK if target is not None else EmailChallenge.Purpose.SIGN_IN
         )
     challenge = EmailChallenge.objects.filter(
-        pk=challenge_id,
-        purpose=purpose,
-        page_id=page.pk if page is not None else None,
+        pk=challenge_id, purpose=purpose, **targets.challenge_fields(target)
     ).first()
     if challenge is None:
         return Redemption(Outcome.MISSING)

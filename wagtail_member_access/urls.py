@@ -8,6 +8,19 @@ urlpatterns = [
     path("unlock/<int:page_id>/email/", unlock.request_code, name="request_code"),
     path("unlock/<int:page_id>/code/", unlock.verify_code, name="verify_code"),
     path("unlock/<int:page_id>/change-email/", unlock.change_email, name="change_email"),
+    path(
+        "unlock/document/<int:document_id>/email/",
+        unlock.request_code,
+        name="document_request_code",
+    ),
+    path(
+        "unlock/document/<int:document_id>/code/", unlock.verify_code, name="document_verify_code"
+    ),
+    path(
+        "unlock/document/<int:document_id>/change-email/",
+        unlock.change_email,
+        name="document_change_email",
+    ),
     path("sign-in/", sign_in.sign_in, name="sign_in"),
     path("sign-in/code/", sign_in.sign_in_code, name="sign_in_code"),
     path("sign-in/change-email/", sign_in.sign_in_change, name="sign_in_change"),

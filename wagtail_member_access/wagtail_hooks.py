@@ -4,7 +4,7 @@ from wagtail import hooks
 
 from . import log_actions
 from .admin import bulk_actions as admin_bulk_actions
-from .views.unlock import gate
+from .views.unlock import document_gate, gate
 
 
 @hooks.register("on_serve_page")
@@ -54,3 +54,18 @@ def page_access_listing_button(page, user, next_url=None):
     from .admin.page_access import listing_button
 
     return listing_button(page, user, next_url)
+
+
+# --- documents (docs/security.md#documents) ----------------------------------------------------
+
+
+@hooks.register("before_serve_document", order=-1)  # before Wagtail's own privacy check
+def check_document_member_access(document, request):
+    return document_gate(document, request)
+
+
+@hooks.register("register_admin_viewset")
+def register_collection_access_admin():
+    from .admin.collection_access import CollectionAccessViewSet
+
+    return CollectionAccessViewSet()

@@ -60,7 +60,7 @@ from django.contrib.sessions.middleware import SessionMiddleware  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from tests.factories import GrantFactory, UserFactory, make_page  # noqa: E402
+from tests.factories import AccessListFactory, GrantFactory, UserFactory, make_page  # noqa: E402
 from wagtail_member_access import api  # noqa: E402
 from wagtail_member_access.models import EmailChallenge  # noqa: E402
 
@@ -418,12 +418,39 @@ def test_wrong_code_message_and_tries(client, protected_page, buyer, mailoutbox,
     assert "Too many wrong tries for this code." in response.content.decode()
 
 
-def test_endpoints_of_a_page_the_visitor_may_see_just_redirect_to_it(client, home):
-    public = make_page(home, title="Public", slug="public")
-    response = client.post(request_url(public), {"email": "a@example.com"})
-    assert (response.status_code, response["Location"]) == (303, public.url)
-    response = client.post(verify_url(public), {"code": "123456"})
-    assert (response.status_code, response["Location"]) == (303, public.url)
+def _unlock_endpoints(page_id):
+    return [
+        reverse(f"wagtail_member_access:{name}", args=[page_id])
+        for name in ("request_code", "verify_code", "change_email")
+    ]
+
+
+@pytest.mark.parametrize("kind", ["public", "wagtail_private", "not_live", "missing"])
+def test_endpoints_reveal_nothing_about_pages_they_do_not_protect(client, home, kind):
+    from wagtail.models import PageViewRestriction
+
+    page = make_page(home, title="Other", slug="other")
+    if kind == "wagtail_private":
+        PageViewRestriction.objects.create(page=page, restriction_type="login")
+    elif kind == "not_live":
+        api.protect(page, mode="code", access_lists=[AccessListFactory()])
+        page.unpublish()
+    page_id = page.pk if kind != "missing" else page.pk + 1000
+    for url in _unlock_endpoints(page_id):
+        get = client.get(url)
+        post = client.post(url, {"email": "a@example.com", "code": "123456"})
+        assert (get.status_code, post.status_code) == (404, 404), url
+        assert "Location" not in get and "Location" not in post
+        assert page.url not in get.content.decode() + post.content.decode()
+    assert EmailChallenge.objects.count() == 0
+
+
+def test_endpoints_of_a_protected_page_the_visitor_may_see_redirect_to_it(
+    client, protected_page, buyer
+):
+    client.force_login(UserFactory(email="ana@example.com"))
+    response = client.post(request_url(protected_page), {"email": "ana@example.com"})
+    assert (response.status_code, response["Location"]) == (303, protected_page.url)
     assert EmailChallenge.objects.count() == 0
 
 

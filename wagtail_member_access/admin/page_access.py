@@ -36,6 +36,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 
 from .. import access, api
 from ..models import AccessList, PageAccessRestriction
+from .linked_documents import unprotected_documents
 
 __all__ = [
     "PageAccessForm",
@@ -141,7 +142,11 @@ class PageAccessForm(forms.Form):
             else _("None: public")
         )
         self.fields["mode"].choices = [(NONE, none_label), *Mode.choices]
-        self.fields["access_lists"].queryset = _site_lists(page)
+        self.fields["access_lists"].queryset = self.offered_lists()
+
+    def offered_lists(self):
+        """The access lists the form offers (those of the page's site and of every site)."""
+        return _site_lists(self.page)
 
     def clean(self):
         data = super().clean()
@@ -264,6 +269,10 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
             no_lists=not form.fields["access_lists"].queryset.exists(),
             may_add_lists=list_permission_policy.user_has_permission(self.request.user, "add"),
             edit_page_url=reverse("wagtailadmin_pages:edit", args=[self.page.pk]),
+            # Only worth saying when the page is protected (docs/editor-guide.md#documents).
+            open_documents=unprotected_documents(self.page)
+            if self.state.own or self.state.inherited
+            else [],
         )
         return TemplateResponse(self.request, self.template_name, context, status=status)
 

@@ -1,7 +1,8 @@
 """Prove an email by a code or a magic link, then be signed in.
 
-One journey serves two targets: unlocking a page (``page`` given) and the member sign-in
-(``page=None``). Three steps, each one function that views and tasks call:
+One journey serves three targets: unlocking a page or a document (``page`` given: a page or
+a document, see ``targets``) and the member sign-in (``page=None``). Three steps, each one
+function that views and tasks call:
 
 1. :func:`request_email` (web process): the same work whether or not the email has access;
 2. :func:`deliver` (background task): decides, issues the code and/or link, sends the email;
@@ -20,7 +21,7 @@ from django.utils import translation
 from wagtail.log_actions import log
 from wagtail.models import Site
 
-from .. import access, durations, emails, log_actions, sites, tokens
+from .. import access, durations, emails, log_actions, sites, targets, tokens
 from ..conf import app_settings
 from ..members import NotAllowed, mask_email, normalize_email, sign_in_address, sign_in_member
 from ..models import EmailChallenge, PageAccessRestriction
@@ -52,15 +53,11 @@ Purpose = EmailChallenge.Purpose
 # --- the visitor's session --------------------------------------------------------------------
 
 
-def _target(page) -> int | None:
-    return page.pk if page is not None else None
-
-
 def pending_challenge(request, page) -> dict | None:
     """The request this browser made for ``page`` (None: sign-in), if any:
     ``{"id", "page", "email", "at"}`` (``at`` is a POSIX timestamp)."""
     state = pending.get(request, SESSION_KEY)
-    if not state or state.get("page") != _target(page):
+    if not state or state.get("page") != targets.session_key(page):
         return None
     return state
 
@@ -91,7 +88,7 @@ def request_email(request, email: str, page=None, *, next_url: str = "") -> Emai
         site=Site.find_for_request(request),
         next_url=next_url,
     )
-    pending.remember(request, SESSION_KEY, challenge, email, page=_target(page))
+    pending.remember(request, SESSION_KEY, challenge, email, page=targets.session_key(page))
     return challenge
 
 
@@ -105,12 +102,13 @@ def _recipient(challenge: EmailChallenge):
         site = challenge.site or sites.default_site()
         # The sign-in sends both a code and a link: the "sign_in" email.
         return sign_in_address(challenge.email), None, site, None, {}
-    page = challenge.page.specific
-    rules = access.rules_for_page(page)
+    page = targets.of_challenge(challenge)
+    rules = access.rules_for(page)
     recipient = access.email_may_view(challenge.email, page, rules=rules)
     mode = access.email_mode(rules)
-    context = {"page_title": page.title, "page_url": page.get_full_url() or ""}
-    return recipient, Mode(mode) if mode else None, page.get_site(), page, context
+    site = challenge.site if targets.is_document(page) else page.get_site()
+    context = {"page_title": page.title, "page_url": targets.full_url(page, site)}
+    return recipient, Mode(mode) if mode else None, site, page, context
 
 
 def deliver(challenge: EmailChallenge) -> bool:
@@ -119,8 +117,8 @@ def deliver(challenge: EmailChallenge) -> bool:
     sent. Otherwise the challenge is cancelled quietly. A mail server failure is recorded on
     the challenge (``send_error``) and the challenge cancelled, so "send again" makes a
     fresh attempt (docs/security.md#mail-failures). Nothing happens for an unlock whose
-    page was deleted meanwhile."""
-    if challenge.purpose == Purpose.UNLOCK and challenge.page is None:
+    page or document was deleted meanwhile."""
+    if challenge.purpose == Purpose.UNLOCK and targets.of_challenge(challenge) is None:
         return False
     recipient, mode, site, page, context = _recipient(challenge)
     if recipient is None or (page is not None and mode is None):
@@ -203,7 +201,9 @@ def _log_failure(page, email: str, reason: str) -> None:
 def _complete(request, challenge: EmailChallenge, result: Redemption, method: str):
     """Sign in the member for a redeemed challenge, if the email (still) may have access."""
     email = challenge.email
-    page = challenge.page.specific if challenge.page_id else None
+    page = targets.of_challenge(challenge)
+    if page is None and challenge.purpose == Purpose.UNLOCK:  # its document was deleted
+        return Redemption(Outcome.NO_ACCESS, challenge)
     try:
         if page is not None and access.email_may_view(email, page) is None:
             raise NotAllowed("no access")
@@ -225,7 +225,8 @@ def _complete(request, challenge: EmailChallenge, result: Redemption, method: st
         data={"email": mask_email(email), "method": method},
     )
     member_unlocked.send(sender=type(page), request=request, user=user, page=page, method=method)
-    logger.info("%s unlocked page %s with a %s.", mask_email(email), page.pk, method)
+    kind = "document" if targets.is_document(page) else "page"
+    logger.info("%s unlocked %s %s with a %s.", mask_email(email), kind, page.pk, method)
     return result
 
 
@@ -253,7 +254,8 @@ def confirm_link(request, token: str) -> Redemption:
     result = tokens.redeem_link(token)
     if not result.ok:
         if result.challenge is not None:
-            _log_failure(result.challenge.page, result.challenge.email, result.outcome.value)
+            target = targets.of_challenge(result.challenge)
+            _log_failure(target, result.challenge.email, result.outcome.value)
         return result
     return _complete(request, result.challenge, result, "link")
 
@@ -262,6 +264,7 @@ def landing_url(challenge: EmailChallenge, request=None) -> str:
     """Where a redeemed challenge leads: its return URL, its page, or the sign-in default."""
     if challenge.next_url:
         return challenge.next_url
-    if challenge.page_id:
-        return challenge.page.specific.get_url(request) or "/"
+    target = targets.of_challenge(challenge)
+    if target is not None:
+        return targets.url(target, request)
     return app_settings.SIGN_IN_REDIRECT_URL

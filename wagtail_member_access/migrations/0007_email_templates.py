@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_member_access', '0004_bulk_kind_sign_in_link'),
+        ('wagtail_member_access', '0006_collection_access'),
         ('wagtailcore', '0098_apitoken'),
     ]
 

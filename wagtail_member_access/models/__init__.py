@@ -3,11 +3,12 @@ from .challenges import EmailChallenge, EmailThrottle
 from .email_templates import EmailLayout, EmailTemplate
 from .lists import AccessList, Grant, GrantReference
 from .members import MemberProfile
-from .restrictions import PageAccessRestriction
+from .restrictions import CollectionAccessRestriction, PageAccessRestriction
 
 __all__ = [
     "AccessList",
     "BulkEmailJob",
+    "CollectionAccessRestriction",
     "EmailChallenge",
     "EmailLayout",
     "EmailTemplate",

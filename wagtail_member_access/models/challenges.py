@@ -22,7 +22,7 @@ class EmailChallenge(models.Model):
     """
 
     class Purpose(models.TextChoices):
-        UNLOCK = "unlock", _("Unlock a page")
+        UNLOCK = "unlock", _("Unlock a page or document")
         SIGN_IN = "sign_in", _("Member sign-in")
         INVITE = "invite", _("Invitation")
         RESET = "reset", _("Password reset")
@@ -42,6 +42,10 @@ class EmailChallenge(models.Model):
         related_name="+",
         verbose_name=_("page"),
     )
+    #: The document an unlock is for (its collection's restriction decides), instead of a
+    #: page. A plain id, not a foreign key: the document model is swappable
+    #: (``WAGTAILDOCS_DOCUMENT_MODEL``); a challenge for a deleted document sends nothing.
+    document_id = models.PositiveBigIntegerField(_("document"), null=True, blank=True)
     language = models.CharField(_("language"), max_length=16, blank=True)
     site = models.ForeignKey(
         "wagtailcore.Site",

@@ -70,3 +70,45 @@ class PageAccessRestriction(models.Model):
 
     def __str__(self):
         return f"{self.get_mode_display()}: {self.page_id}"
+
+
+class CollectionAccessRestriction(models.Model):
+    """Member access for the documents of a collection and of every collection below it.
+
+    The same modes, lists and groups as :class:`PageAccessRestriction`, decided by the same
+    rules (``access.rules_for_collection``); kept beside Wagtail's own
+    ``CollectionViewRestriction`` (every restriction must pass). See docs/security.md#documents.
+    """
+
+    Mode = PageAccessRestriction.Mode
+
+    collection = models.OneToOneField(
+        "wagtailcore.Collection",
+        on_delete=models.CASCADE,
+        related_name="member_access_restriction",
+        verbose_name=_("collection"),
+    )
+    mode = models.CharField(_("access mode"), max_length=20, choices=Mode.choices)
+    access_lists = models.ManyToManyField(
+        AccessList,
+        blank=True,
+        related_name="collection_restrictions",
+        verbose_name=_("access lists"),
+        help_text=_("Emails with an active grant on any of these lists may open the documents."),
+    )
+    groups = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="+",
+        verbose_name=_("groups"),
+        help_text=_("Members-only documents: signed-in members of these groups may open them."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("collection access restriction")
+        verbose_name_plural = _("collection access restrictions")
+
+    def __str__(self):
+        return f"{self.get_mode_display()}: {self.collection_id}"

@@ -20,7 +20,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import ratelimits, sites, tokens
+from .. import ratelimits, sites, targets, tokens
 from ..conf import app_settings
 from ..flows import email_proof
 from ..tokens import Outcome
@@ -60,8 +60,9 @@ INVALID = {
 
 
 def _retry(challenge, request) -> tuple[str, str]:
-    if challenge is not None and challenge.page_id:
-        return challenge.page.specific.get_url(request) or "/", _("Ask for a new link")
+    target = targets.of_challenge(challenge) if challenge is not None else None
+    if target is not None:
+        return targets.url(target, request), _("Ask for a new link")
     return reverse("wagtail_member_access:sign_in"), _("Ask for a new sign-in link")
 
 
@@ -134,8 +135,9 @@ def link(request, token):
 
 
 def _confirm_page(request, challenge):
-    page = challenge.page.specific if challenge.page_id else None
-    site = page.get_site() if page else challenge.site
+    page = targets.of_challenge(challenge)
+    site = page.get_site() if page is not None and not targets.is_document(page) else None
+    site = site or challenge.site
     site_name = sites.site_name(site)
     context = {
         "base_template": app_settings.BASE_TEMPLATE,

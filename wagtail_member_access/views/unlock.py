@@ -1,8 +1,11 @@
-"""Visitor views for a protected page: the page gate, and the unlock form posts.
+"""Visitor views for a protected page or document: the page gate, the document gate, and
+the unlock form posts.
 
 The unlock page renders *in place* at the protected URL (status 200, like Wagtail's password
-form). Its forms post here; every post ends in a redirect back to the page (POST/redirect/GET)
-or re-renders the form with a specific error.
+form). Its forms post here; every post ends in a redirect back to the page or document
+(POST/redirect/GET) or re-renders the form with a specific error. The posts answer 404 for
+an id that is not member-protected, as for a missing one: they reveal nothing about other
+pages (docs/security.md#unlock-endpoints).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from wagtail.documents import get_document_model
 
-from .. import access, ratelimits, tasks
+from .. import access, compat_documents, ratelimits, targets, tasks
 from ..conf import app_settings
 from ..flows import email_proof, my_access, set_password
 from ..forms import CodeForm, EmailForm
@@ -29,6 +33,7 @@ from .common import post_only, private, ratelimited_response, redirect, safe_nex
 __all__ = [
     "MESSAGES",
     "change_email",
+    "document_gate",
     "gate",
     "request_code",
     "verify_code",
@@ -50,15 +55,20 @@ MESSAGES = {
 
 
 def _actions(page) -> dict:
+    prefix = "document_" if targets.is_document(page) else ""
+
+    def url(name):
+        return reverse(f"wagtail_member_access:{prefix}{name}", args=[page.pk])
+
     return {
-        "request": reverse("wagtail_member_access:request_code", args=[page.pk]),
-        "verify": reverse("wagtail_member_access:verify_code", args=[page.pk]),
-        "change": reverse("wagtail_member_access:change_email", args=[page.pk]),
+        "request": url("request_code"),
+        "verify": url("verify_code"),
+        "change": url("change_email"),
     }
 
 
 def _page_url(request, page) -> str:
-    return page.get_url(request) or "/"
+    return targets.url(page, request)
 
 
 def render_unlock(
@@ -140,29 +150,61 @@ def gate(callback):
     return inner
 
 
-def _live_page(page_id):
-    Page = swapper.load_model("wagtailcore", "Page")
-    return get_object_or_404(Page.objects.live(), pk=page_id).specific
+def document_gate(document, request):
+    """The ``before_serve_document`` hook: None for a document nobody restricts with member
+    access, or for a visitor who passes (Wagtail's own view then serves the file, made
+    private by ``compat_documents``); else the unlock page, the sign-in or the 403 page in
+    place (docs/security.md#documents)."""
+    decision = access.decide_document(request, document)
+    if not decision.restricted:
+        return None
+    if set_password.pending_step(request) == "password":
+        change = reverse("wagtail_member_access:change_password")
+        return redirect(f"{change}?{urlencode({'next': request.get_full_path()})}")
+    if not decision.allowed:
+        return denied_response(request, document, decision)
+    compat_documents.mark_passed(request, decision)
+    return None
 
 
-def _back_to_page(request, page_id) -> str:
-    return _page_url(request, _live_page(page_id))
+def _protected(page_id=None, document_id=None):
+    """The live page or the document behind an unlock URL, if member access protects it;
+    404 otherwise (public, Wagtail-private only, not live, missing): the endpoints never
+    turn an id into a URL (docs/security.md#unlock-endpoints)."""
+    if document_id is not None:
+        target = get_object_or_404(get_document_model(), pk=document_id)
+    else:
+        Page = swapper.load_model("wagtailcore", "Page")
+        target = get_object_or_404(Page.objects.live(), pk=page_id).specific
+    if not access.rules_for(target):
+        raise Http404
+    return target
 
 
-def _unlockable(request, page_id):
-    """The page and the decision for it; raises 404 unless an email restriction is what
-    stands between this visitor and the page (or nothing does any more)."""
-    page = _live_page(page_id)
-    decision = access.decide(request, page)
+def _back_to_page(request, page_id=None, document_id=None) -> str:
+    return _page_url(request, _protected(page_id, document_id))
+
+
+def _decide(request, target):
+    if targets.is_document(target):
+        return access.decide_document(request, target)
+    return access.decide(request, target)
+
+
+def _unlockable(request, page_id=None, document_id=None):
+    """The page (or document) and the decision for it; raises 404 unless an email
+    restriction is what stands between this visitor and it (or nothing does any more)."""
+    page = _protected(page_id, document_id)
+    decision = _decide(request, page)
     if not decision.allowed and not decision.failed.by_email:
         raise Http404
     return page, decision
 
 
 @post_only(_back_to_page)
-def request_code(request, page_id):
+def request_code(request, page_id=None, document_id=None):
     """Email submitted: the same redirect for every well-formed address (no enumeration)."""
-    page, decision = _unlockable(request, page_id)
+    page, decision = _unlockable(request, page_id, document_id)
     next_url = safe_next(request, request.POST.get("next"), _page_url(request, page))
     if decision.allowed:  # already unlocked (in another tab, say)
         return redirect(next_url)
@@ -180,8 +222,8 @@ def request_code(request, page_id):
 
 
 @post_only(_back_to_page)
-def verify_code(request, page_id):
-    page, decision = _unlockable(request, page_id)
+def verify_code(request, page_id=None, document_id=None):
+    page, decision = _unlockable(request, page_id, document_id)
     next_url = safe_next(request, request.POST.get("next"), _page_url(request, page))
     if decision.allowed:
         return redirect(next_url)
@@ -199,8 +241,8 @@ def verify_code(request, page_id):
 
 
 @post_only(_back_to_page)
-def change_email(request, page_id):
+def change_email(request, page_id=None, document_id=None):
     """ "Use a different email": forget this browser's request for the page."""
-    page, _ = _unlockable(request, page_id)
+    page, _ = _unlockable(request, page_id, document_id)
     email_proof.clear_challenge(request)
     return redirect(safe_next(request, request.POST.get("next"), _page_url(request, page)))

@@ -1,0 +1,211 @@
+"""Where documents meet Wagtail's internals: the mirror ``CollectionViewRestriction`` rows and
+the few overrides Wagtail 8.0 has no hook for (docs/security.md#documents).
+
+A collection with member access carries one ``CollectionViewRestriction`` row of our own type
+``member_access`` (a "mirror row"). Wagtail's documents API v2 and v3 ask every row's
+``accept_request``; for ours the answer comes from :mod:`wagtail_member_access.access`, the
+one decision. What protects a collection is never read from the rows: they are hints for
+Wagtail, kept in step by :func:`sync_collections`.
+
+The overrides, installed once by :func:`install` from ``AppConfig.ready()``, each marked with
+``_wagtail_member_access_override`` so that ``checks.check_document_internals`` sees them:
+
+1. ``CollectionViewRestriction.accept_request``: our rows answer by :func:`accepts_row`,
+   Wagtail's own rows exactly as before;
+2. Wagtail's collection privacy dialog (``collection_privacy.set_privacy``) sees only
+   Wagtail's own rows (``Collection.get_view_restrictions`` leaves ours out while it runs),
+   so "Public" there cannot delete our row, nor "Private" turn it into a login row;
+3. the collection edit view's header "⋯" menu gains the "Member access" item
+   (``wagtail.admin.views.collections.Edit.header_more_buttons``);
+4. Wagtail's document serve view (``wagtail.documents.views.serve.serve``) marks its response
+   private and never cached when member access was asked and passed: its
+   ``before_serve_document`` hooks cannot change the response, and a hook that returned the
+   file itself would not be taken (a file response is no ``HttpResponse``). Everything else
+   the view does (the other hooks, the ``document_served`` signal, ETags, sendfile, the serve
+   methods) stays Wagtail's.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+
+from django.db.models.signals import post_delete, post_save
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.functional import cached_property
+from wagtail.models import Collection, CollectionViewRestriction
+
+from . import access
+from .models import CollectionAccessRestriction
+
+__all__ = [
+    "MEMBER_ACCESS",
+    "OVERRIDE_MARK",
+    "accepts_row",
+    "install",
+    "mark_passed",
+    "sync_collections",
+]
+
+#: Our ``restriction_type`` (Wagtail's field holds 20 characters; only its forms check the
+#: choices).
+MEMBER_ACCESS = "member_access"
+#: The attribute each override carries (checked by ``checks.check_document_internals``).
+OVERRIDE_MARK = "_wagtail_member_access_override"
+
+_HIDE_MEMBER_ROWS = contextvars.ContextVar("wagtail_member_access_hide_rows", default=False)
+_SYNCING = contextvars.ContextVar("wagtail_member_access_syncing", default=False)
+_MEMO = "_wagtail_member_access_collection_rows"
+_PRIVATE = "_wagtail_member_access_private_document"
+
+
+# --- the mirror rows ---------------------------------------------------------------------------
+
+
+def sync_collections() -> None:
+    """Make the mirror rows match the collections with member access: add the missing ones,
+    delete the stray ones. Never touches Wagtail's own rows (password, login, groups)."""
+    if _SYNCING.get():
+        return
+    token = _SYNCING.set(True)
+    try:
+        desired = set(CollectionAccessRestriction.objects.values_list("collection_id", flat=True))
+        rows = CollectionViewRestriction.objects.filter(restriction_type=MEMBER_ACCESS)
+        actual = set(rows.values_list("collection_id", flat=True))
+        CollectionViewRestriction.objects.bulk_create(
+            CollectionViewRestriction(collection_id=pk, restriction_type=MEMBER_ACCESS)
+            for pk in sorted(desired - actual)
+        )
+        if actual - desired:
+            rows.filter(collection_id__in=actual - desired).delete()
+    finally:
+        _SYNCING.reset(token)
+
+
+def _row_changed(sender, instance, **kwargs) -> None:
+    # Someone else wrote or deleted one of our rows (a fixture, a script): restore the mirror.
+    if instance.restriction_type == MEMBER_ACCESS:
+        sync_collections()
+
+
+# --- 1. the API's question "does this request pass this row?" ----------------------------------
+
+
+def mark_passed(request, decision: access.Decision) -> None:
+    """Record that ``request`` passed every collection restriction of ``decision`` (the
+    document serve decided already): Wagtail's own check then asks no second time, and the
+    served file is made private (override 4)."""
+    memo = request.__dict__.setdefault(_MEMO, {})
+    for rule in decision.rules:
+        memo[rule.collection_id] = True
+    request.__dict__[_PRIVATE] = True
+
+
+def accepts_row(row, request) -> bool:
+    """Our answer for one of our rows: may this request open the documents of the row's
+    collection? Anonymous requests (and Wagtail's API v3, which treats session users as
+    anonymous) are refused without a query; a signed-in user is decided once per collection
+    and request by ``access.can_view_document``."""
+    http_request = getattr(request, "_request", request)  # DRF's Request wraps the HttpRequest
+    memo = http_request.__dict__.setdefault(_MEMO, {})
+    if memo.get(row.collection_id):
+        return True
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    if row.collection_id not in memo:
+        memo[row.collection_id] = access.can_view_document(user, row.collection)
+    return memo[row.collection_id]
+
+
+# --- installing --------------------------------------------------------------------------------
+
+
+def _mark(function, original):
+    function.__wrapped__ = original
+    setattr(function, OVERRIDE_MARK, True)
+    return function
+
+
+def _accept_request(original):
+    def accept_request(self, request):
+        if self.restriction_type == MEMBER_ACCESS:
+            return accepts_row(self, request)
+        return original(self, request)
+
+    return _mark(accept_request, original)
+
+
+def _get_view_restrictions(original):
+    def get_view_restrictions(self):
+        rows = original(self)
+        return rows.exclude(restriction_type=MEMBER_ACCESS) if _HIDE_MEMBER_ROWS.get() else rows
+
+    return _mark(get_view_restrictions, original)
+
+
+def _hiding(view):
+    @functools.wraps(view)
+    def hiding_member_rows(*args, **kwargs):
+        token = _HIDE_MEMBER_ROWS.set(True)
+        try:
+            return view(*args, **kwargs)
+        finally:
+            _HIDE_MEMBER_ROWS.reset(token)
+
+    return _mark(hiding_member_rows, view)
+
+
+def _header_more_buttons(original, buttons_for):
+    def header_more_buttons(self):
+        return [*original.func(self), *buttons_for(self.object, self.request.user)]
+
+    prop = cached_property(_mark(header_more_buttons, original.func))
+    setattr(prop, OVERRIDE_MARK, True)
+    return prop
+
+
+def _private_serve(view):
+    @functools.wraps(view)
+    def serve(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if request.__dict__.get(_PRIVATE):
+            # As views.common.private does for protected pages.
+            add_never_cache_headers(response)
+            patch_vary_headers(response, ["Cookie"])
+        return response
+
+    return _mark(serve, view)
+
+
+def install(collection_buttons) -> None:
+    """Install the overrides (once; ``AppConfig.ready()`` calls it, before the admin's URLconf
+    is imported). ``collection_buttons(collection, user)`` gives the collection edit view's
+    extra header menu items."""
+    # Imported here, not at the top: the admin's views need the app registry, and this
+    # module is also imported (by api.py) before it is ready.
+    from wagtail.admin.views import collection_privacy, collections
+    from wagtail.documents.views import serve
+
+    if not getattr(CollectionViewRestriction.accept_request, OVERRIDE_MARK, False):
+        CollectionViewRestriction.accept_request = _accept_request(
+            CollectionViewRestriction.accept_request
+        )
+    if not getattr(Collection.get_view_restrictions, OVERRIDE_MARK, False):
+        Collection.get_view_restrictions = _get_view_restrictions(Collection.get_view_restrictions)
+    if not getattr(serve.serve, OVERRIDE_MARK, False):
+        serve.serve = _private_serve(serve.serve)
+    if not getattr(collection_privacy.set_privacy, OVERRIDE_MARK, False):
+        collection_privacy.set_privacy = _hiding(collection_privacy.set_privacy)
+    current = collections.Edit.__dict__.get("header_more_buttons")
+    if not getattr(current, OVERRIDE_MARK, False):
+        original = collections.Edit.header_more_buttons
+        prop = _header_more_buttons(original, collection_buttons)
+        prop.__set_name__(collections.Edit, "header_more_buttons")
+        collections.Edit.header_more_buttons = prop
+    for signal in (post_save, post_delete):
+        signal.connect(
+            _row_changed,
+            sender=CollectionViewRestriction,
+            dispatch_uid=f"wagtail_member_access.collection_rows.{signal is post_save}",
+        )
