@@ -19,6 +19,7 @@ from django.urls import reverse_lazy
 from tests.factories import AccessListFactory, GrantFactory
 from wagtail_member_access.admin import exports
 from wagtail_member_access.admin.views import listing_queryset
+from wagtail_member_access.imports import import_csv
 from wagtail_member_access.models import Grant
 from wagtail_member_access.models.lists import listing_order
 
@@ -234,3 +235,13 @@ def test_sort_and_search_queries_use_the_indexes(course):
         assert "TEMP B-TREE" not in plans["last_access_at"] + plans["expires_at"]
         assert "INDEX wma_grant_list_email" in search
         assert "email>? AND email<?" in search
+
+
+def test_an_exported_file_imports_again_without_its_end_line(editor_client, many):
+    content = b"".join(
+        editor_client.get(GRANTS, {"access_list": many.pk, "export": "csv"}).streaming_content
+    )
+    assert content.endswith(b"# End of export: 250 grants.\r\n")
+    other = AccessListFactory(name="Copy", slug="copy")
+    result = import_csv(io.BytesIO(content), other, dry_run=True)
+    assert (result.rows, result.new, result.invalid) == (250, 250, 0)
