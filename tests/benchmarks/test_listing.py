@@ -2,7 +2,7 @@
 what they cost at 10,000 (indexes, not scans), and the CSV export streams every row in
 bounded memory.
 
-Both sizes are measured in one run: 10,000 grants over 1,000 access lists first, then
+Both sizes are measured in one run: 10,000 grants over 100 access lists first, then
 990,000 more, then the same requests again. Every request is a real GET of the listing by an
 editor (Django's test client: filters, search, count, the first page of 50, the template).
 """
@@ -31,7 +31,7 @@ from .test_access_check import one_line
 
 pytestmark = pytest.mark.django_db
 
-LISTS = 1_000
+LISTS = 100  # at 10,000 grants, 100 a list: every page shows 50 rows at both sizes
 SMALL = 10_000
 LARGE = 1_000_000
 BATCH = 10_000
@@ -82,7 +82,7 @@ def test_listing_and_export_at_a_million_grants(client):
     variants = {
         "search_email": ({"q": "member4242@"}, "member4242@example.org"),
         "search_email_prefix": ({"q": "member77"}, None),
-        "search_email_in_list": ({**one_list, "q": "member1"}, None),
+        "search_email_in_list": ({**one_list, "q": "member4200@"}, "member4200@example.org"),
         "sort_last_access": ({"ordering": "-last_access_at"}, None),
         "sort_last_access_in_list": ({**one_list, "ordering": "-last_access_at"}, None),
         "sort_expiry": ({"ordering": "expires_at"}, None),
@@ -121,7 +121,7 @@ def test_listing_and_export_at_a_million_grants(client):
     page = Grant.objects.filter(access_list=course)
     plans = {
         "search_email": listing_queryset({"q": "member4242@"}).order_by(*listing_order("email")),
-        "search_email_in_list": listing_queryset({**one_list, "q": "member1"}).order_by(
+        "search_email_in_list": listing_queryset({**one_list, "q": "member4200@"}).order_by(
             *listing_order("email")
         ),
         "sort_last_access": Grant.objects.order_by(
@@ -148,14 +148,14 @@ def test_listing_and_export_at_a_million_grants(client):
     report("export_1m_rss_growth_mb", rss_growth_mb)
 
     peaks = {}
-    for label, params in (("1m", {}), ("1k", one_list)):
+    for label, params in (("1m", {}), ("10k", one_list)):
         tracemalloc.start()
         _consume(client.get(url, {**params, "export": "csv"}))
         peaks[label] = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
     report("export_1m_peak_mb", peaks["1m"])
-    report("export_1k_peak_mb", peaks["1k"])
-    report("export_peak_1m_vs_1k_ratio", peaks["1m"] / peaks["1k"])
+    report("export_10k_peak_mb", peaks["10k"])
+    report("export_peak_1m_vs_10k_ratio", peaks["1m"] / peaks["10k"])
 
 
 def _consume(response) -> tuple[int, bytes]:
