@@ -27,3 +27,4 @@ class WagtailMemberAccessConfig(AppConfig):
         from .admin.collection_access import header_buttons
 
         compat_documents.install(header_buttons)
+        compat_documents.connect_signals(self)

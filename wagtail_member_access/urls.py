@@ -8,16 +8,20 @@ urlpatterns = [
     path("unlock/<int:page_id>/email/", unlock.request_code, name="request_code"),
     path("unlock/<int:page_id>/code/", unlock.verify_code, name="verify_code"),
     path("unlock/<int:page_id>/change-email/", unlock.change_email, name="change_email"),
+    # A document's endpoints carry its filename, like Wagtail's serve URL, and answer 404
+    # when it is not the document's (docs/security.md#unlock-endpoints).
     path(
-        "unlock/document/<int:document_id>/email/",
+        "unlock/document/<int:document_id>/<str:document_filename>/email/",
         unlock.request_code,
         name="document_request_code",
     ),
     path(
-        "unlock/document/<int:document_id>/code/", unlock.verify_code, name="document_verify_code"
+        "unlock/document/<int:document_id>/<str:document_filename>/code/",
+        unlock.verify_code,
+        name="document_verify_code",
     ),
     path(
-        "unlock/document/<int:document_id>/change-email/",
+        "unlock/document/<int:document_id>/<str:document_filename>/change-email/",
         unlock.change_email,
         name="document_change_email",
     ),
