@@ -6,10 +6,12 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from . import passwords
 from .conf import app_settings
 from .task_framework import IMMEDIATE_BACKENDS, task_backends
 
 __all__ = [
+    "check_password_rules",
     "check_ratelimit_cache",
     "check_session_engine",
     "check_settings",
@@ -112,6 +114,23 @@ def check_task_backend(app_configs, **kwargs):
                 hint="Run a django-tasks worker backend (database or RQ) and point "
                 "WAGTAIL_MEMBER_ACCESS_TASK_BACKEND at it.",
                 id="wagtail_member_access.W002",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security)
+def check_password_rules(app_configs, **kwargs):
+    # docs/security.md#password-rules: members' passwords follow the site's validators, or
+    # the package's own when the site has none. Say which, so nobody is surprised.
+    if passwords.uses_fallback():
+        return [
+            checks.Info(
+                "AUTH_PASSWORD_VALIDATORS is empty: members' passwords follow "
+                f"wagtail-member-access's rules ({passwords.describe()}; at least 10 "
+                "characters).",
+                hint="Set AUTH_PASSWORD_VALIDATORS to choose the rules yourself.",
+                id="wagtail_member_access.I001",
             )
         ]
     return []

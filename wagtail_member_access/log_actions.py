@@ -71,6 +71,7 @@ _DISPLAY = {
         "expired": _("expired"),
         "exhausted": _("too many tries"),
         "used": _("already used"),
+        "replaced": _("replaced code"),
         "throttled": _("throttled"),
         "missing": _("no request"),
         "no_access": _("no access"),
