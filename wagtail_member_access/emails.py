@@ -67,6 +67,13 @@ KINDS: dict[str, tuple[str, ...]] = {
     "password_reset": ("code", "minutes", "link", "link_hours", "site_name", "email"),
     "password_changed": ("email", "site_name", "changed_at", "reset_url"),
     "sign_in_link": ("link", "link_hours", "site_name", "email"),
+    # The member's own account page (flows/member_account.py, docs/member-accounts.md).
+    "email_change_code": ("code", "minutes", "site_name", "email"),
+    "email_changed": ("old_email", "new_email", "site_name", "changed_at"),
+    "account_delete_code": ("code", "minutes", "site_name", "email"),
+    "account_deleted": ("email", "site_name"),
+    "password_removed": ("email", "site_name", "changed_at", "reset_url"),
+    "signed_out_everywhere": ("email", "site_name", "changed_at"),
     # Expiry reminders (expiry.py, docs/expiry.md).
     "expiry_reminder": ("name", "email", "list_name", "pages", "site_name", "expires"),
 }

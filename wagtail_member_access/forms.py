@@ -109,7 +109,7 @@ class _RulesMixin:
     def use_member_rules(self):
         self.fields["new_password1"].help_text = lazy(passwords.help_text_html, str)()
 
-    def validate_password_for_user(self, user, password_field_name="password2", **kwargs):
+    def validate_password_for_user(self, user, password_field_name="password2", **kwargs):  # noqa: S107
         password = self.cleaned_data.get(password_field_name)
         if password:
             try:

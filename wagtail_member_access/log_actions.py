@@ -12,7 +12,10 @@ from wagtail.log_actions import LogFormatter
 from .models import BulkEmailJob, PageAccessRestriction
 
 __all__ = [
+    "ACCOUNT_DELETED",
     "BULK_EMAIL",
+    "EMAIL_CHANGED",
+    "EMAIL_MOVED",
     "EXPIRE",
     "EXTEND",
     "GRANT",
@@ -24,6 +27,7 @@ __all__ = [
     "RESET_SENT",
     "REVOKE",
     "SEND_FAILED",
+    "SESSIONS_ENDED",
     "UNLOCK",
     "UNLOCK_FAILED",
     "UNPROTECT",
@@ -45,6 +49,10 @@ BULK_EMAIL = "wagtail_member_access.bulk_email"
 UNLOCK = "wagtail_member_access.unlock"
 UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
 SEND_FAILED = "wagtail_member_access.send_failed"
+EMAIL_MOVED = "wagtail_member_access.email_moved"
+EMAIL_CHANGED = "wagtail_member_access.email_changed"
+ACCOUNT_DELETED = "wagtail_member_access.account_deleted"
+SESSIONS_ENDED = "wagtail_member_access.sessions_ended"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -65,6 +73,12 @@ _DISPLAY = {
         "password_changed": _("Password changed notice"),
         "sign_in_link": _("Sign-in link"),
         "expiry_reminder": _("Expiry reminder"),
+        "email_change_code": _("New email address code"),
+        "email_changed": _("Email address changed notice"),
+        "account_delete_code": _("Account deletion code"),
+        "account_deleted": _("Account deleted notice"),
+        "password_removed": _("Password removed notice"),
+        "signed_out_everywhere": _("Signed out everywhere notice"),
     },
     "reason": {
         "wrong": _("wrong code"),
@@ -142,6 +156,18 @@ def register(actions) -> None:
         ),
         (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an emailed %(method)s")),
         (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),
+        (
+            EMAIL_MOVED,
+            _("Email address changed"),
+            _("Access on “%(list)s” moved from %(old_email)s to %(email)s"),
+        ),
+        (EMAIL_CHANGED, _("Email address changed"), _("Email address changed to %(email)s")),
+        (
+            ACCOUNT_DELETED,
+            _("Member account deleted"),
+            _("A member deleted their account (%(grants)s grants)"),
+        ),
+        (SESSIONS_ENDED, _("Signed out everywhere"), _("%(email)s signed out everywhere")),
         (
             SEND_FAILED,
             _("Email not sent"),

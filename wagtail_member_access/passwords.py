@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from django.contrib.auth import password_validation
 
-__all__ = ["FALLBACK_VALIDATORS", "describe", "help_text_html", "uses_fallback", "validate", "validators"]
+__all__ = [
+    "FALLBACK_VALIDATORS",
+    "describe",
+    "help_text_html",
+    "uses_fallback",
+    "validate",
+    "validators",
+]
 
 _PV = "django.contrib.auth.password_validation"
 

@@ -1,7 +1,7 @@
 from .bulk import BulkEmailJob
 from .challenges import EmailChallenge, EmailThrottle
 from .lists import AccessList, Grant, GrantReference
-from .members import MemberProfile
+from .members import MemberProfile, MemberSession
 from .restrictions import PageAccessRestriction
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "Grant",
     "GrantReference",
     "MemberProfile",
+    "MemberSession",
     "PageAccessRestriction",
 ]

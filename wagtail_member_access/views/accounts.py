@@ -1,5 +1,5 @@
 """Member-account pages: forgotten password (code or link), invitation and reset links,
-set / change password, "My access", sign out.
+set / change password, sign out (the account page is views/member_account.py).
 
 Invitation and reset links (``/access/invitation/<token>/``, ``/access/password/reset/<token>/``)
 change nothing when opened (email scanners open links first): the GET only checks the token,
@@ -22,7 +22,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import durations, ratelimits, tasks, tokens
 from ..conf import app_settings
-from ..flows import my_access as access_lists
 from ..flows import password_reset, password_sign_in, pending
 from ..flows import set_password as passwords
 from ..forms import (
@@ -53,7 +52,6 @@ __all__ = [
     "forgot_password_change",
     "forgot_password_code",
     "invitation",
-    "my_access",
     "password_reset_link",
     "set_password",
     "sign_out",
@@ -335,26 +333,6 @@ def change_password(request):
     return member_page(
         request, "wagtail_member_access/change_password.html", context, status=status
     )
-
-
-@require_http_methods(["GET", "HEAD"])
-def my_access(request):
-    """Every access list the member is on, what it opens, and until when."""
-    if not request.user.is_authenticated:
-        return redirect(_sign_in_url(request.get_full_path()))
-    if passwords.pending_step(request) == "password":
-        return redirect(
-            f"{reverse('wagtail_member_access:change_password')}?"
-            f"{urlencode({'next': request.get_full_path()})}"
-        )
-    user = request.user
-    context = _ctx(
-        entries=access_lists.member_access(user, request),
-        email=getattr(user, user.get_email_field_name(), ""),
-        has_password=user.has_usable_password(),
-        privileged=is_privileged(user),
-    )
-    return private(TemplateResponse(request, "wagtail_member_access/my_access.html", context))
 
 
 @require_POST
