@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import bulk, cleanup, expiry
 from .conf import app_settings
-from .flows import access_ready, common, email_proof, member_account, password_reset
+from .flows import access_ready, account_codes, common, email_proof, password_reset
 from .models import EmailChallenge
 from .task_framework import task
 
@@ -44,7 +44,7 @@ def deliver_challenge(challenge_id: int) -> None:
         EmailChallenge.Purpose.CHANGE_EMAIL,
         EmailChallenge.Purpose.DELETE_ACCOUNT,
     ):
-        member_account.deliver_code(challenge)
+        account_codes.deliver_code(challenge)
     else:
         email_proof.deliver(challenge)
 

@@ -3,8 +3,8 @@ address, proven by a code sent to it; deleting the account, confirmed by a code 
 current address; and a copy of their data.
 
 Like every emailed code, the request is recorded in the web process and the code sent by
-the task (``tasks.deliver_challenge`` → :func:`deliver_code`); the code is bound to this
-browser's session and redeemed through :mod:`wagtail_member_access.tokens`.
+the task (``tasks.deliver_challenge`` → ``flows.account_codes.deliver_code``); the code is
+bound to this browser's session and redeemed through :mod:`wagtail_member_access.tokens`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from django.utils import timezone, translation
 from wagtail.log_actions import log
 from wagtail.models import ModelLogEntry, PageLogEntry, Site
 
-from .. import durations, emails, grants, log_actions, sites, tokens
-from ..conf import app_settings
+from .. import emails, grants, log_actions, sites, tokens
 from ..members import mask_email
 from ..models import EmailChallenge, EmailThrottle, Grant, GrantReference, MemberProfile
 from ..tokens import Outcome, Redemption
@@ -30,7 +29,6 @@ __all__ = [
     "DELETE_KEY",
     "confirm_deletion",
     "confirm_email_change",
-    "deliver_code",
     "export",
     "request_deletion",
     "request_email_change",
@@ -42,7 +40,6 @@ Purpose = EmailChallenge.Purpose
 #: This browser's pending change of address / deletion: ``{"id", "email", "at"}``.
 CHANGE_KEY = "wagtail_member_access.change_email"
 DELETE_KEY = "wagtail_member_access.delete_account"
-_KIND = {Purpose.CHANGE_EMAIL: "email_change_code", Purpose.DELETE_ACCOUNT: "account_delete_code"}
 
 
 def _start(request, key: str, purpose, email: str) -> EmailChallenge | None:
@@ -73,27 +70,6 @@ def request_deletion(request) -> EmailChallenge | None:
     """Record the signed-in member's request to delete their account; the code goes to their
     address. None within ``RESEND_COOLDOWN`` of the same request."""
     return _start(request, DELETE_KEY, Purpose.DELETE_ACCOUNT, common.email_of(request.user))
-
-
-def deliver_code(challenge: EmailChallenge) -> bool:
-    """Background task: issue and send the code of a change-of-address or deletion request;
-    return whether it was sent."""
-    code = tokens.issue_code(challenge)
-    if code is None:
-        return False
-    site = challenge.site or sites.default_site()
-    context = {
-        "code": code,
-        "minutes": durations.minutes(app_settings.CODE_VALIDITY),
-        "site_name": sites.site_name(site),
-        "email": challenge.email,
-    }
-    kind = _KIND[challenge.purpose]
-    return bool(
-        emails.deliver(
-            kind, challenge.email, context, language=challenge.language, challenge=challenge
-        )
-    )
 
 
 def _redeem(request, key: str, purpose, code: str) -> Redemption:
