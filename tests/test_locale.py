@@ -214,8 +214,7 @@ def test_code_step_and_its_errors_in_german(client, protected_page, buyer, mailo
     )
     assert (
         '<p class="wma-error" role="alert" id="wma-error">'
-        "Dieser Code stimmt nicht. Bitte prüfen Sie die E-Mail und versuchen Sie es erneut.</p>"
-        in wrong
+        "Dieser Code stimmte nicht. Sie können es in 1 Sekunde erneut versuchen.</p>" in wrong
     )
 
 
