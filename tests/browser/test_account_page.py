@@ -5,6 +5,7 @@ loses access), delete the account."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -65,7 +66,7 @@ def test_account_page_journey(club_page, live_server, new_context, screenshot):
     # Download my data.
     with page.expect_download() as download:
         page.get_by_role("button", name="Download my data").click()
-    data = json.loads(open(download.value.path()).read())
+    data = json.loads(Path(download.value.path()).read_text())
     assert data["account"]["email"] == "ana.new@example.com"
     assert [g["list"] for g in data["grants"]] == ["Club"]
 
