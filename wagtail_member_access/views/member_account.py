@@ -232,7 +232,6 @@ def delete_account_code(request):
         return ratelimited_response(request, _page_url())
     result = member_account.confirm_deletion(request, form.cleaned_data["code"])
     if result.ok:
-        request.session[NOTICE_KEY] = "deleted"
         return redirect(reverse("wagtail_member_access:account_deleted"))
     if result.outcome is Outcome.MISSING:
         pending.clear(request, member_account.DELETE_KEY)
