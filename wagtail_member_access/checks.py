@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from . import passwords
 from .conf import app_settings
 from .task_framework import IMMEDIATE_BACKENDS, task_backends
 
@@ -13,6 +14,7 @@ __all__ = [
     "check_api_basic_authentication",
     "check_document_internals",
     "check_document_serve_method",
+    "check_password_rules",
     "check_ratelimit_cache",
     "check_session_engine",
     "check_settings",
@@ -294,3 +296,20 @@ def check_api_basic_authentication(app_configs, **kwargs):
             id="wagtail_member_access.W020",
         )
     ]
+
+
+@checks.register(checks.Tags.security)
+def check_password_rules(app_configs, **kwargs):
+    # docs/security.md#password-rules: members' passwords follow the site's validators, or
+    # the package's own when the site has none. Say which, so nobody is surprised.
+    if passwords.uses_fallback():
+        return [
+            checks.Info(
+                "AUTH_PASSWORD_VALIDATORS is empty: members' passwords follow "
+                f"wagtail-member-access's rules ({passwords.describe()}; at least 10 "
+                "characters).",
+                hint="Set AUTH_PASSWORD_VALIDATORS to choose the rules yourself.",
+                id="wagtail_member_access.I001",
+            )
+        ]
+    return []

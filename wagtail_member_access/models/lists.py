@@ -196,14 +196,21 @@ class GrantReference(models.Model):
     """Every reference (order id) that has granted access on a list, with the end of the
     access it sold, also after a later order replaced the grant's ``reference``: an order
     grants once, however late it is delivered again, and a refund takes back that order's
-    period only (see :func:`wagtail_member_access.grants.refund`)."""
+    period only (see :func:`wagtail_member_access.grants.refund`). A member who deletes their
+    account leaves its references without a grant (``grant`` None, nothing about them kept):
+    a replayed purchase then grants nothing (docs/member-accounts.md#delete-my-account)."""
 
     access_list = models.ForeignKey(
         AccessList, on_delete=models.CASCADE, related_name="+", verbose_name=_("access list")
     )
     reference = models.CharField(_("reference"), max_length=255)
     grant = models.ForeignKey(
-        Grant, on_delete=models.CASCADE, related_name="references", verbose_name=_("grant")
+        Grant,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="references",
+        verbose_name=_("grant"),
     )
     #: The end of the access this order sold (None: unlimited).
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)

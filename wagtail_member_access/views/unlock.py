@@ -14,7 +14,6 @@ import functools
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +24,16 @@ from ..flows import email_proof, my_access, set_password
 from ..forms import CodeForm, EmailForm
 from ..models import PageAccessRestriction
 from ..tokens import Outcome
-from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
+from .common import (
+    code_message,
+    member_page,
+    post_only,
+    private,
+    ratelimited_response,
+    redirect,
+    safe_next,
+    steps_context,
+)
 
 __all__ = [
     "MESSAGES",
@@ -45,7 +53,10 @@ MESSAGES = {
     Outcome.USED: _(
         "This code has already been used or replaced by a newer one. Ask for a new one below."
     ),
-    Outcome.THROTTLED: _("Too many wrong tries. Please wait a moment, then try again."),
+    Outcome.REPLACED: _(
+        "That code was replaced by a newer one. Enter the code from the latest email."
+    ),
+    Outcome.THROTTLED: _("The last code was not right. Please wait a moment, then try again."),
     Outcome.MISSING: _("Ask for a code first."),
     Outcome.NO_ACCESS: _("This email address has no access to this page."),
 }
@@ -90,13 +101,12 @@ def render_unlock(
         error=error,
     )
     context |= {
-        "page": page,
         "mode": mode,
         "signed_in_as": getattr(user, user.get_email_field_name(), "")
         if user.is_authenticated
         else "",
     }
-    return private(TemplateResponse(request, "wagtail_member_access/unlock.html", context))
+    return member_page(request, "wagtail_member_access/unlock.html", context, page=page)
 
 
 def login_url() -> str:
@@ -120,15 +130,13 @@ def denied_response(request, page, decision):
     if not request.user.is_authenticated:
         return private(redirect_to_login(request.get_full_path(), login_url()))
     context = {
-        "page": page,
-        "base_template": app_settings.BASE_TEMPLATE,
         "entries": my_access.member_access(request.user, request),
         "signed_in_as": getattr(request.user, request.user.get_email_field_name(), "")
         or request.user.get_username(),
         "switch_url": f"{login_url()}?{urlencode({'next': request.get_full_path()})}",
     }
-    return private(
-        TemplateResponse(request, "wagtail_member_access/no_access.html", context, status=403)
+    return member_page(
+        request, "wagtail_member_access/no_access.html", context, status=403, page=page
     )
 
 
@@ -236,7 +244,8 @@ def verify_code(request, page_id=None, document_id=None, document_filename=None)
         return redirect(next_url)
     if result.outcome is Outcome.MISSING:
         email_proof.clear_challenge(request)
-    return render_unlock(request, page, decision, error=MESSAGES[result.outcome], next_url=next_url)
+    error = code_message(MESSAGES, result)
+    return render_unlock(request, page, decision, error=error, next_url=next_url)
 
 
 @post_only(_back_to_page)
