@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='emailchallenge',
             name='purpose',
-            field=models.CharField(choices=[('unlock', 'Unlock a page'), ('sign_in', 'Member sign-in'), ('invite', 'Invitation'), ('reset', 'Password reset'), ('change_email', 'New email address'), ('delete_account', 'Account deletion')], max_length=20, verbose_name='purpose'),
+            field=models.CharField(choices=[('unlock', 'Unlock a page or document'), ('sign_in', 'Member sign-in'), ('invite', 'Invitation'), ('reset', 'Password reset'), ('change_email', 'New email address'), ('delete_account', 'Account deletion')], max_length=20, verbose_name='purpose'),
         ),
         migrations.AlterField(
             model_name='grantreference',
