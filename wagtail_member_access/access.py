@@ -98,75 +98,117 @@ def _q(name: str) -> str:
 
 
 @functools.cache
-def _rules_sql(placeholders: int) -> str:
-    # Hand-written SQL for the two queries on every page view: building the same query with
-    # the ORM costs many times more than running it (measured in ``make bench``). Every name
-    # comes from the models' metadata, quoted; every value is a parameter.
+def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
+    # Hand-written SQL for the query on every protected page view: building the same query
+    # with the ORM costs many times more than running it (measured in ``make bench``). Every
+    # name comes from the models' metadata, quoted; every value is a parameter.
     #
     # An access list that belongs to one site opens pages of that site only: its link is
     # dropped unless the list has no site or its site's root page is one of the page's
     # ancestors (or the page itself). Same single query.
+    #
+    # Restrictions on translations of the page or of its ancestors (same translation_key)
+    # apply too (docs/protected-channels.md#translations); the page's alias ancestors come
+    # back as rows without a restriction id (their sources' rules are read next, aliases only);
+    # with ``with_grants``, the member's active grants on each list ride along (the serve
+    # gate's one query, docs/performance.md).
     page = swapper.load_model("wagtailcore", "Page")._meta
     restriction = PageAccessRestriction._meta
     lists = PageAccessRestriction.access_lists.through._meta
     groups = PageAccessRestriction.groups.through._meta
     access_list = AccessList._meta
+    grant = Grant._meta
     site = Site._meta
     r_id, r_page = _q(restriction.pk.column), _q(restriction.get_field("page").column)
     link = _q(lists.get_field("pageaccessrestriction").column)
     group_link = _q(groups.get_field("pageaccessrestriction").column)
     list_site = _q(access_list.get_field("site").column)
+    a_id = _q(access_list.pk.column)
+    p_path, p_key, p_alias = (
+        _q("path"),
+        _q("translation_key"),
+        _q(page.get_field("alias_of").column),
+    )
     paths = ", ".join(["%s"] * placeholders)
+    where = f"p.{p_path} IN ({paths})"
+    if translations:
+        where += (
+            f" OR p.{p_key} IN (SELECT t.{p_key} FROM {_q(page.db_table)} t "
+            f"WHERE t.{p_path} IN ({paths}))"
+        )
+    grant_columns, grant_join = "NULL, NULL", ""
+    if with_grants:
+
+        def col(name):
+            return _q(grant.get_field(name).column)
+
+        last = f"gr.{col('last_access_at')}"
+        grant_columns = f"gr.{col('id')}, CASE WHEN {last} IS NULL OR {last} < %s THEN 1 ELSE 0 END"
+        grant_join = (
+            f"LEFT OUTER JOIN {_q(grant.db_table)} gr ON gr.{col('access_list')} = a.{a_id} "
+            f"AND gr.{col('email')} = %s AND gr.{col('revoked_at')} IS NULL "
+            f"AND (gr.{col('starts_at')} IS NULL OR gr.{col('starts_at')} <= %s) "
+            f"AND (gr.{col('expires_at')} IS NULL OR gr.{col('expires_at')} > %s) "
+        )
     return (
         f"SELECT r.{r_id}, r.{r_page}, p.{_q('depth')}, r.{_q('mode')}, "
-        f"a.{_q(access_list.pk.column)}, g.{_q(groups.get_field('group').column)}, "
-        f"l.{_q(lists.get_field('accesslist').column)} "
+        f"a.{a_id}, g.{_q(groups.get_field('group').column)}, "
+        f"l.{_q(lists.get_field('accesslist').column)}, {grant_columns} "
         f"FROM {_q(restriction.db_table)} r "
         f"INNER JOIN {_q(page.db_table)} p ON p.{_q(page.pk.column)} = r.{r_page} "
         f"LEFT OUTER JOIN {_q(lists.db_table)} l ON l.{link} = r.{r_id} "
         f"LEFT OUTER JOIN {_q(access_list.db_table)} a "
-        f"ON a.{_q(access_list.pk.column)} = l.{_q(lists.get_field('accesslist').column)} "
+        f"ON a.{a_id} = l.{_q(lists.get_field('accesslist').column)} "
         f"AND (a.{list_site} IS NULL OR a.{list_site} IN ("
         f"SELECT s.{_q(site.pk.column)} FROM {_q(site.db_table)} s "
         f"INNER JOIN {_q(page.db_table)} sp "
         f"ON sp.{_q(page.pk.column)} = s.{_q(site.get_field('root_page').column)} "
-        f"WHERE sp.{_q('path')} IN ({paths}))) "
+        f"WHERE sp.{p_path} IN ({paths}))) "
+        f"{grant_join}"
         f"LEFT OUTER JOIN {_q(groups.db_table)} g ON g.{group_link} = r.{r_id} "
-        f"WHERE p.{_q('path')} IN ({paths}) ORDER BY p.{_q('depth')}"
+        f"WHERE {where} "
+        f"UNION ALL SELECT NULL, al.{p_alias}, al.{_q('depth')}, NULL, NULL, NULL, NULL, "
+        f"NULL, NULL FROM {_q(page.db_table)} al "
+        f"WHERE al.{p_path} IN ({paths}) AND al.{p_alias} IS NOT NULL "
+        f"ORDER BY 3"
     )
 
 
-def rules_for_page(page) -> tuple[Rule, ...]:
-    """Every restriction on ``page`` and its ancestors, outermost first, each with the access
-    lists that may open it on this page's site. One query; an empty tuple when nothing on the
-    path is restricted.
-
-    The one reader of a path's restrictions: the serve, :func:`can_view`, the flows and the
-    admin (through :func:`path_restrictions`) all start here."""
+def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...], list]:
+    """The rules on ``page``'s path (with translations and alias sources) and, for a non-empty
+    ``email``, its active grants on their lists, as ``_active_grants`` returns them."""
     paths = _ancestor_paths(page)
+    translations = app_settings.PROTECT_TRANSLATIONS
+    params = list(paths)  # the list's site: a root page on the path
+    if email:
+        adapt = connection.ops.adapt_datetimefield_value
+        now = adapt(at)
+        params = [adapt(at - app_settings.LAST_ACCESS_RESOLUTION), *params, email, now, now]
+    params += paths + (paths if translations else []) + paths
     with connection.cursor() as cursor:
-        cursor.execute(_rules_sql(len(paths)), paths * 2)
+        cursor.execute(_rules_sql(len(paths), translations, bool(email)), params)
         rows = cursor.fetchall()
     collected: dict[int, dict] = {}
-    for rid, page_id, depth, mode, list_id, group_id, linked_list_id in rows:
+    grants: dict[int, tuple] = {}
+    sources: set[int] = set()
+    for rid, page_id, depth, mode, list_id, group_id, linked, grant_id, stale in rows:
+        if rid is None:
+            sources.add(page_id)
+            continue
         entry = collected.setdefault(
             rid,
-            {
-                "page_id": page_id,
-                "depth": depth,
-                "mode": mode,
-                "lists": set(),
-                "groups": set(),
-                "named": set(),
-            },
+            {"page_id": page_id, "depth": depth, "mode": mode}
+            | {"lists": set(), "groups": set(), "named": set()},
         )
         if list_id is not None:
             entry["lists"].add(list_id)
-        if linked_list_id is not None:
-            entry["named"].add(linked_list_id)
+        if linked is not None:
+            entry["named"].add(linked)
         if group_id is not None:
             entry["groups"].add(group_id)
-    return tuple(
+        if grant_id is not None:
+            grants[grant_id] = (grant_id, list_id, bool(stale))
+    rules = [
         Rule(
             id=rid,
             page_id=e["page_id"],
@@ -177,7 +219,30 @@ def rules_for_page(page) -> tuple[Rule, ...]:
             named_list_ids=frozenset(e["named"]),
         )
         for rid, e in collected.items()
-    )
+    ]
+    grant_rows = list(grants.values())
+    # An alias is protected as its source is (docs/protected-channels.md#aliases): only pages
+    # with an alias on their path pay for this, one query per source.
+    seen = (seen or set()) | {page.pk}
+    Page = swapper.load_model("wagtailcore", "Page")
+    for source in Page.objects.filter(pk__in=sources - seen).only("path", "depth"):
+        more, more_grants = _load(source, email=email, at=at, seen=seen)
+        known = {rule.id for rule in rules}
+        rules += [rule for rule in more if rule.id not in known]
+        grant_rows += [g for g in more_grants if g[0] not in grants]
+    return tuple(rules), grant_rows
+
+
+def rules_for_page(page) -> tuple[Rule, ...]:
+    """Every restriction that applies to ``page``, outermost first: those on the page and its
+    ancestors, on their translations (``WAGTAIL_MEMBER_ACCESS_PROTECT_TRANSLATIONS``), and the
+    rules of the source of any alias on its path; each with the access lists that may open it
+    on this page's site. One query (one more per alias source); an empty tuple when nothing
+    applies.
+
+    The one reader of a path's restrictions: the serve, :func:`can_view`, the flows and the
+    admin (through :func:`path_restrictions`) all start here."""
+    return _load(page)[0]
 
 
 @dataclass(frozen=True)
@@ -280,10 +345,14 @@ def _user_email(user) -> str:
         return ""
 
 
-def _evaluate(rules, *, authenticated: bool, email: str, group_ids, at) -> tuple[Rule | None, list]:
-    """The first rule that does not pass (or None), and the active grants that were used."""
-    needed = set().union(*(r.list_ids for r in rules)) if authenticated else set()
-    grants = _active_grants(email, needed, at) if needed else []
+def _evaluate(
+    rules, *, authenticated: bool, email: str, group_ids, at, grants=None
+) -> tuple[Rule | None, list]:
+    """The first rule that does not pass (or None), and the active grants that were used
+    (``grants``, when already loaded with the rules)."""
+    if grants is None:
+        needed = set().union(*(r.list_ids for r in rules)) if authenticated else set()
+        grants = _active_grants(email, needed, at) if needed else []
     granted_lists = {list_id for _, list_id, _ in grants}
     groups = None
     for rule in rules:
@@ -318,10 +387,10 @@ def _touch(grants, at) -> None:
         Grant.objects.filter(pk__in=stale).update(last_access_at=at)
 
 
-def _decide_for_user(user, page, rules, *, touch: bool) -> Decision:
+def _decide_for_user(user, page, rules, *, touch: bool, grants=None, at=None) -> Decision:
     if not rules:
         return Decision(True)
-    at = timezone.now()
+    at = at or timezone.now()
     authenticated = bool(user and user.is_authenticated)
     failed, grants = _evaluate(
         rules,
@@ -329,6 +398,7 @@ def _decide_for_user(user, page, rules, *, touch: bool) -> Decision:
         email=_user_email(user) if authenticated else "",
         group_ids=lambda: user.groups.values_list("id", flat=True),
         at=at,
+        grants=grants if authenticated else None,
     )
     if failed is not None and _may_edit(user, page):
         failed = None
@@ -337,17 +407,26 @@ def _decide_for_user(user, page, rules, *, touch: bool) -> Decision:
     return Decision(failed is None, rules, failed)
 
 
-def decide(request, page) -> Decision:
+def decide(request, page, *, restricted: bool = False) -> Decision:
     """The decision for this request, cached on the request (one evaluation per page).
 
     ``request.user`` is only touched when the page has restrictions, so a public page does not
-    load the session.
+    load the session. ``restricted=True`` (the serve gate, which knows it from Wagtail's rows)
+    reads the user first and the rules with the member's grants in one query.
     """
     cache = request.__dict__.setdefault("_wagtail_member_access_decisions", {})
     if page.pk not in cache:
-        rules = rules_for_page(page)
-        user = request.user if rules else None
-        cache[page.pk] = _decide_for_user(user, page, rules, touch=True)
+        if restricted:
+            user, at = request.user, timezone.now()
+            email = _user_email(user) if user.is_authenticated else ""
+            rules, grants = _load(page, email=email, at=at)
+            cache[page.pk] = _decide_for_user(
+                user, page, rules, touch=True, grants=grants if email else None, at=at
+            )
+        else:
+            rules = rules_for_page(page)
+            user = request.user if rules else None
+            cache[page.pk] = _decide_for_user(user, page, rules, touch=True)
     return cache[page.pk]
 
 

@@ -12,9 +12,13 @@ class WagtailMemberAccessConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from . import compat, mirror
         from .flows.password_sign_in import clear_password_failures_on_login
 
         user_logged_in.connect(
             clear_password_failures_on_login,
             dispatch_uid="wagtail_member_access.clear_password_failures_on_login",
         )
+        # Member-protected pages are private for Wagtail too (docs/protected-channels.md).
+        compat.install()
+        mirror.connect()
