@@ -11,8 +11,11 @@ class WagtailMemberAccessConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
-        from . import checks  # noqa: F401  (registers the system checks)
-        from . import compat, mirror
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            compat,
+            mirror,
+        )
         from .flows.password_sign_in import clear_password_failures_on_login
 
         user_logged_in.connect(

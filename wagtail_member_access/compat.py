@@ -2,7 +2,7 @@
 
 Wagtail 8.0 has no hook for a third kind of page privacy, so the package makes three small
 overrides, installed once from ``AppConfig.ready()`` by :func:`install` and checked at start-up
-by ``checks.check_wagtail_internals`` (errors ``wagtail_member_access.E010`` to ``E016``), which
+by ``checks.check_wagtail_internals`` (errors ``wagtail_member_access.E020`` to ``E027``), which
 fails loudly when Wagtail's code no longer looks like what they wrap
 (docs/protected-channels.md#how-it-works):
 
@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 
 from django.utils.translation import gettext_lazy as _
 
 from . import mirror
 
-__all__ = ["HIDE_MEMBER_ROWS", "MEMBER_ACCESS", "install", "wrap"]
+__all__ = ["HIDE_MEMBER_ROWS", "MEMBER_ACCESS", "install", "problems", "wrap"]
 
 MEMBER_ACCESS = mirror.MEMBER_ACCESS
 
@@ -117,3 +118,94 @@ def install() -> None:
             *BaseViewRestriction.RESTRICTION_CHOICES,
             (MEMBER_ACCESS, _("Member access")),
         )
+
+
+# --- what the overrides rely on (checked at start-up) -------------------------------------
+
+COPY_PAGE_PARAMETERS = ("self", "page", "to", "update_attrs", "exclude_fields", "_mpnode_attrs")
+
+
+def _names(function) -> set[str]:
+    """The global and attribute names ``function``'s code uses, its nested functions' too."""
+    function = getattr(function, "__wrapped__", function)
+    code, names, todo = getattr(function, "__code__", None), set(), []
+    todo = [code] if code else []
+    while todo:
+        code = todo.pop()
+        names |= set(code.co_names)
+        todo += [c for c in code.co_consts if inspect.iscode(c)]
+    return names
+
+
+def _overridden(function) -> bool:
+    return getattr(function, "_wma_override", False)
+
+
+def _serve_hooks_in_order() -> bool:
+    from wagtail import hooks
+    from wagtail import wagtail_hooks as wagtail_own
+
+    hooks.search_for_hooks()
+    order = {fn: position for fn, position in hooks._hooks.get("on_serve_page", [])}
+    ours = [fn for fn in order if fn.__module__ == "wagtail_member_access.wagtail_hooks"]
+    theirs = wagtail_own.check_view_restrictions
+    return (
+        len(ours) == 1
+        and theirs in order
+        and order[ours[0]] < order[theirs]
+        and {"get_view_restrictions", "accept_request"} <= _names(theirs)
+    )
+
+
+def problems() -> list[tuple[str, str]]:
+    """``(check id, what no longer matches)`` for each Wagtail internal an override or the
+    mirror relies on; empty when all match (``checks.check_wagtail_internals``)."""
+    from django.test import RequestFactory
+    from wagtail.actions.copy_page import CopyPageAction
+    from wagtail.admin.templatetags import wagtailadmin_tags
+    from wagtail.admin.views import page_privacy
+    from wagtail.api import querysets
+    from wagtail.models import BaseViewRestriction, PageViewRestriction
+    from wagtail.models.pages import AbstractPage
+    from wagtail.query import PageQuerySet
+
+    found = []
+    if not _overridden(PageViewRestriction.__dict__.get("accept_request")):
+        found.append(("E020", "PageViewRestriction.accept_request is not the package's override"))
+    try:
+        falls_through = BaseViewRestriction.accept_request(
+            PageViewRestriction(restriction_type="x"), RequestFactory().get("/")
+        )
+    except Exception:
+        falls_through = False
+    if falls_through is not True:
+        found.append(("E021", "accept_request no longer lets an unknown restriction type pass"))
+    copy = CopyPageAction.__dict__.get("_copy_page")
+    original = getattr(copy, "__wrapped__", copy)
+    if (
+        not _overridden(copy)
+        or tuple(inspect.signature(original).parameters) != COPY_PAGE_PARAMETERS
+        or "_copy_page" not in _names(original)
+    ):
+        found.append(("E022", "CopyPageAction._copy_page no longer copies a tree page by page"))
+    dispatch = page_privacy.SetPrivacyView.__dict__.get("dispatch")
+    if (
+        not _overridden(dispatch)
+        or not _overridden(AbstractPage.__dict__.get("get_view_restrictions"))
+        or "get_view_restrictions" not in _names(dispatch)
+    ):
+        found.append(("E023", "the page privacy dialog no longer reads get_view_restrictions()"))
+    if not _serve_hooks_in_order():
+        found.append(("E024", "Wagtail's on_serve_page privacy check no longer runs inside ours"))
+    if "accept_request" not in _names(querysets.get_public_pages_queryset):
+        found.append(("E025", "the pages API no longer asks accept_request() per privacy row"))
+    path_readers = (PageQuerySet.private_q, wagtailadmin_tags.test_page_is_public)
+    if any(
+        "PageViewRestriction" not in _names(f) or "restriction_type" in _names(f)
+        for f in path_readers
+    ):
+        found.append(("E026", ".public() or the padlock no longer count every privacy row"))
+    field = PageViewRestriction._meta.get_field("restriction_type")
+    if field.max_length < len(MEMBER_ACCESS):
+        found.append(("E027", "PageViewRestriction.restriction_type is too short for our type"))
+    return found
