@@ -126,14 +126,21 @@ COPY_PAGE_PARAMETERS = ("self", "page", "to", "update_attrs", "exclude_fields", 
 
 
 def _names(function) -> set[str]:
-    """The global and attribute names ``function``'s code uses, its nested functions' too."""
+    """The names and strings ``function``'s code uses (globals, attributes, keyword
+    arguments), its nested functions' too."""
     function = getattr(function, "__wrapped__", function)
     code, names, todo = getattr(function, "__code__", None), set(), []
     todo = [code] if code else []
     while todo:
         code = todo.pop()
         names |= set(code.co_names)
-        todo += [c for c in code.co_consts if inspect.iscode(c)]
+        for const in code.co_consts:
+            if inspect.iscode(const):
+                todo.append(const)
+            elif isinstance(const, str):
+                names.add(const)
+            elif isinstance(const, tuple):  # keyword argument names of a call
+                names |= {c for c in const if isinstance(c, str)}
     return names
 
 
