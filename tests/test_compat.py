@@ -330,3 +330,18 @@ def test_the_migration_creates_the_rows_of_existing_sites(protected_page):
     assert member_rows().count() == 1
     migration.backward(apps, None)
     assert not member_rows().exists()
+
+
+def test_an_editor_sees_the_protection_on_each_translation(
+    admin_client, german, home, protected_page
+):
+    home.copy_for_translation(german)
+    translation = protected_page.copy_for_translation(german)
+    response = admin_client.get(reverse("wagtail_member_access_pages:edit", args=[translation.pk]))
+    assert response.status_code == 200
+    # Shown as inherited, from the original page, with its list.
+    inherited = response.content.decode().split("data-wma-inherited", 1)[1]
+    assert "Members lesson" in inherited
+    assert "Course A" in inherited
+    explorer = admin_client.get(reverse("wagtailadmin_explore", args=[translation.get_parent().pk]))
+    assert b"icon-lock" in explorer.content

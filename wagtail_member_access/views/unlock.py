@@ -130,9 +130,10 @@ def gate(callback):
 
     @functools.wraps(callback)
     def inner(page, request, serve_args, serve_kwargs):
-        rows = list(page.get_view_restrictions())
+        rows = page.get_view_restrictions()
         mirrored = {row.page_id for row in rows if row.restriction_type == mirror.MEMBER_ACCESS}
-        page.get_view_restrictions = lambda: rows  # Wagtail's check reuses them
+        # The queryset, now evaluated: Wagtail's check iterates its cache, no second query.
+        page.get_view_restrictions = lambda: rows
         try:
             if not mirrored:
                 return callback(page, request, serve_args, serve_kwargs)
