@@ -132,8 +132,9 @@ def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
     paths = ", ".join(["%s"] * placeholders)
     where = f"p.{p_path} IN ({paths})"
     if translations:
-        where += (
-            f" OR p.{p_key} IN (SELECT t.{p_key} FROM {_q(page.db_table)} t "
+        # The pages on the path are among the pages with their keys: one indexed IN, no OR.
+        where = (
+            f"p.{p_key} IN (SELECT t.{p_key} FROM {_q(page.db_table)} t "
             f"WHERE t.{p_path} IN ({paths}))"
         )
     grant_columns, grant_join = "NULL, NULL", ""
@@ -184,7 +185,7 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
         adapt = connection.ops.adapt_datetimefield_value
         now = adapt(at)
         params = [adapt(at - app_settings.LAST_ACCESS_RESOLUTION), *params, email, now, now]
-    params += paths + (paths if translations else []) + paths
+    params += paths + paths
     with connection.cursor() as cursor:
         cursor.execute(_rules_sql(len(paths), translations, bool(email)), params)
         rows = cursor.fetchall()
