@@ -12,6 +12,7 @@ from wagtail.models import Page, PageViewRestriction
 
 from tests.factories import UserFactory, make_page
 from wagtail_member_access import api
+from wagtail_member_access.models import PageAccessRestriction
 
 pytestmark = pytest.mark.django_db
 
@@ -268,3 +269,13 @@ def test_deleting_a_protected_page_leaves_no_row(protected_page, chapter):
     assert not PageViewRestriction.objects.exists()
     assert mirror.drift() == (set(), set())
     assert mirror.sync() == (0, 0)
+
+
+def test_deleting_a_section_with_a_page_and_its_alias_inside(home, course):
+    section = make_page(home, title="Section", slug="section")
+    source = make_page(section, title="Source", slug="source")
+    api.protect(source, mode="code", access_lists=[course])
+    source.create_alias(parent=section, update_slug="source-alias")
+    section.delete()
+    assert not PageViewRestriction.objects.exists()
+    assert not PageAccessRestriction.objects.exists()

@@ -228,26 +228,56 @@ def _page_moved(sender, instance, **kwargs):
     sync()
 
 
+#: Aliases whose source is being deleted, with the restriction they must keep: written
+#: before the delete, applied after it (an alias inside the deleted tree is gone by then).
+_ORPHANS = contextvars.ContextVar("wagtail_member_access_orphans", default=None)
+
+
 def _page_deleting(sender, instance, **kwargs):
     # An alias keeps its content when its source is deleted (alias_of becomes NULL): it keeps
     # the source's protection too, as a restriction of its own.
     if sender is not _page_model():
         return
-    rules = None
-    for alias in _page_model().objects.filter(alias_of_id=instance.pk):
-        if PageAccessRestriction.objects.filter(page_id=alias.pk).exists():
-            continue
-        if rules is None:
-            rules = access.rules_for_page(instance)
-        if rules:
-            _protect_like(max(rules, key=lambda rule: rule.depth), alias)
+    aliases = list(
+        _page_model().objects.filter(alias_of_id=instance.pk).values_list("pk", flat=True)
+    )
+    rules = access.rules_for_page(instance) if aliases else ()
+    if not rules:
+        return
+    innermost = PageAccessRestriction.objects.get(pk=max(rules, key=lambda rule: rule.depth).id)
+    kept = (
+        innermost.mode,
+        list(innermost.access_lists.all()),
+        list(innermost.groups.all()),
+    )
+    orphans = _ORPHANS.get()
+    if orphans is None:
+        orphans = {}
+        _ORPHANS.set(orphans)
+    orphans.update(dict.fromkeys(aliases, kept))
 
 
 def _page_deleted(sender, instance, **kwargs):
     # Sent for the base page model once its rows are gone (every other model of the
     # cascade, our rows included, is deleted before it).
-    if sender is _page_model():
-        sync()
+    if sender is not _page_model():
+        return
+    orphans = _ORPHANS.get()
+    if orphans:
+        _ORPHANS.set(None)
+        protected = set(PageAccessRestriction.objects.values_list("page_id", flat=True))
+        for alias in _page_model().objects.filter(pk__in=set(orphans) - protected):
+            mode, lists, groups = orphans[alias.pk]
+            restriction = PageAccessRestriction.objects.create(page=alias, mode=mode)
+            restriction.access_lists.set(lists)
+            restriction.groups.set(groups)
+            log(
+                instance=alias,
+                action=log_actions.PROTECT,
+                user=None,
+                data={"mode": mode, "access_lists": [al.name for al in lists]},
+            )
+    sync()
 
 
 def _row_saved(sender, instance, **kwargs):
