@@ -338,6 +338,10 @@ def test_an_editor_sees_the_protection_on_each_translation(
     inherited = response.content.decode().split("data-wma-inherited", 1)[1]
     assert "Members lesson" in inherited
     assert "Course A" in inherited
+    assert (
+        "Translations of this page in other languages, and the pages below them, are "
+        "protected by the same member access."
+    ) in response.content.decode()
     explorer = admin_client.get(reverse("wagtailadmin_explore", args=[translation.get_parent().pk]))
     assert b"icon-lock" in explorer.content
 
