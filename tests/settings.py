@@ -44,6 +44,14 @@ INSTALLED_APPS = [
     "wagtail_member_access",
     "django_otp",
     "tests.testapp",
+    "wagtail_localize",
+    "wagtail_localize.locales",
+    "wagtail.contrib.simple_translation",
+    "wagtail.contrib.sitemaps",
+    "wagtail.api.v2",
+    "wagtail.api.v3",
+    "rest_framework",
+    "django.contrib.sitemaps",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.sites",
@@ -63,9 +71,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
 ]
-
-# --- documents: Wagtail's APIs v2 and v3 (documents endpoints) ---------------------------------
-INSTALLED_APPS += ["wagtail.api.v2", "wagtail.api.v3", "rest_framework"]
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

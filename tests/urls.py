@@ -2,22 +2,24 @@ from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.api.v2.router import WagtailAPIRouter
+from wagtail.api.v2.views import PagesAPIViewSet
 from wagtail.api.v3.urls import api as api_v3
+from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 from wagtail.documents.api.v2.views import DocumentsAPIViewSet
 
-# --- documents: serve view and Wagtail's documents APIs v2 and v3 ------------------------------
+# Wagtail's API v2 and v3, sitemap and document URLs, as many sites have them: protected
+# pages (and documents) must stay out of all of them (docs/protected-channels.md).
 api_v2 = WagtailAPIRouter("wagtailapi")
+api_v2.register_endpoint("pages", PagesAPIViewSet)
 api_v2.register_endpoint("documents", DocumentsAPIViewSet)
-document_urls = [
-    path("documents/", include(wagtaildocs_urls)),
-    path("api/v2/", api_v2.urls),
-    path("api/v3/", api_v3.urls),
-]
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("access/", include("wagtail_member_access.urls")),
-    *document_urls,
+    path("api/v2/", api_v2.urls),
+    path("api/v3/", api_v3.urls),
+    path("sitemap.xml", sitemap),
+    path("documents/", include(wagtaildocs_urls)),
     path("", include(wagtail_urls)),
 ]

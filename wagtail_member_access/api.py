@@ -22,7 +22,8 @@ from django.db import transaction
 from django.utils.text import slugify
 from wagtail.log_actions import log
 
-from . import access, compat_documents, email_templates, grants, log_actions
+from . import access, compat_documents, email_templates, grants, log_actions, mirror
+from .access import visibility
 from .models import (
     AccessList,
     CollectionAccessRestriction,
@@ -43,6 +44,7 @@ __all__ = [
     "set_email_template",
     "unprotect",
     "unprotect_collection",
+    "visible_pages",
 ]
 
 MODES = tuple(PageAccessRestriction.Mode.values)
@@ -140,6 +142,7 @@ def protect(
             user=user,
             data={"mode": mode, "access_lists": [al.name for al in access_lists]},
         )
+        mirror.sync()
     return restriction
 
 
@@ -150,6 +153,7 @@ def unprotect(page, *, user=None) -> bool:
         deleted, _ = PageAccessRestriction.objects.filter(page=page).delete()
         if deleted:
             log(instance=page, action=log_actions.UNPROTECT, user=user)
+            mirror.sync()
     return bool(deleted)
 
 
@@ -307,3 +311,14 @@ def reset_email_template(kind: str, *, site=None, language: str | None = None, u
         return False
     email_templates.reset_template(template, user=user)
     return True
+
+
+def visible_pages(request, queryset):
+    """``queryset`` (of pages) without those this request may not see: member access and
+    Wagtail's own privacy alike, decided as the page serve decides. For a site's own listings
+    and search views; a filter on the pages' paths, so it may come before ``.search()``::
+
+        pages = api.visible_pages(request, Page.objects.live()).search(query)
+
+    Costs one query for the privacy rows, plus a constant few for a signed-in member."""
+    return visibility.visible_pages(request, queryset)

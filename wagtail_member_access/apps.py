@@ -11,7 +11,11 @@ class WagtailMemberAccessConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in, user_logged_out
 
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            compat,
+            mirror,
+        )
         from .flows.password_sign_in import clear_password_failures_on_login
         from .flows.sessions import forget_session, record_session
 
@@ -21,6 +25,9 @@ class WagtailMemberAccessConfig(AppConfig):
         )
         user_logged_in.connect(record_session, dispatch_uid="wagtail_member_access.record_session")
         user_logged_out.connect(forget_session, dispatch_uid="wagtail_member_access.forget_session")
+        # Member-protected pages are private for Wagtail too (docs/protected-channels.md).
+        compat.install()
+        mirror.connect()
         self.install_document_overrides()
 
     def install_document_overrides(self):

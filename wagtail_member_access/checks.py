@@ -19,6 +19,7 @@ __all__ = [
     "check_session_engine",
     "check_settings",
     "check_task_backend",
+    "check_wagtail_internals",
 ]
 
 NOT_SHARED = {
@@ -313,3 +314,23 @@ def check_password_rules(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.compatibility)
+def check_wagtail_internals(app_configs, **kwargs):
+    # Member access is private for Wagtail through a few small overrides of Wagtail's code
+    # (docs/protected-channels.md#how-it-works): if Wagtail changed what they wrap, the
+    # pages could leak, so refuse to start.
+    import wagtail
+
+    from . import compat
+
+    return [
+        checks.Error(
+            f"wagtail-member-access cannot keep protected pages private with Wagtail "
+            f"{wagtail.__version__}: {what}.",
+            hint="Pin Wagtail 8.0.x, or upgrade wagtail-member-access.",
+            id=f"wagtail_member_access.{code}",
+        )
+        for code, what in compat.problems()
+    ]

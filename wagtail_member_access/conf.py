@@ -180,6 +180,15 @@ class AppSettings:
         )
 
     @property
+    def PROTECT_TRANSLATIONS(self) -> bool:
+        """Translations of a protected page (same ``translation_key``) are protected as it is,
+        with the pages below them (default True). See docs/protected-channels.md."""
+        value = self._get("PROTECT_TRANSLATIONS", True)
+        if not isinstance(value, bool):
+            raise ImproperlyConfigured(f"{PREFIX}PROTECT_TRANSLATIONS must be True or False.")
+        return value
+
+    @property
     def AUTHENTICATION_BACKEND(self) -> str | None:
         """Backend a member is signed in with (default: the first of ``AUTHENTICATION_BACKENDS``
         that can load users). It must be listed in ``AUTHENTICATION_BACKENDS``."""

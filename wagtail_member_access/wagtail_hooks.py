@@ -7,7 +7,8 @@ from .admin import bulk_actions as admin_bulk_actions
 from .views.unlock import document_gate, gate
 
 
-@hooks.register("on_serve_page")
+# Outermost (Wagtail's own check has order 0): it runs inside ours, with the rows we read.
+@hooks.register("on_serve_page", order=-1)
 def check_member_access(callback):
     return gate(callback)
 

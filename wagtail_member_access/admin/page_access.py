@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import swapper
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
@@ -35,6 +36,7 @@ from wagtail.admin.widgets import Button
 from wagtail.permission_policies import ModelPermissionPolicy
 
 from .. import access, api
+from ..conf import app_settings
 from ..models import AccessList, PageAccessRestriction
 from .linked_documents import unprotected_documents
 
@@ -49,6 +51,13 @@ __all__ = [
 ]
 
 Mode = PageAccessRestriction.Mode
+
+
+def _i18n_enabled() -> bool:
+    """Wagtail's internationalisation is on (``WAGTAIL_I18N_ENABLED``)."""
+    return bool(getattr(settings, "WAGTAIL_I18N_ENABLED", False))
+
+
 #: The form's choice for "no restriction of its own" (Wagtail's privacy form says "none" too).
 NONE = "none"
 
@@ -273,6 +282,8 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
             open_documents=unprotected_documents(self.page)
             if self.state.own or self.state.inherited
             else [],
+            # docs/protected-channels.md#translations: say that translations follow.
+            translations_follow=app_settings.PROTECT_TRANSLATIONS and _i18n_enabled(),
         )
         return TemplateResponse(self.request, self.template_name, context, status=status)
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("wagtail_member_access", "0004_bulk_kind_sign_in_link"),
+        ("wagtail_member_access", "0005_mirror_rows"),
         ("wagtailcore", "0098_apitoken"),
     ]
 

@@ -12,8 +12,9 @@ class PageAccessRestriction(models.Model):
     """Member access for a page and every page below it.
 
     Kept beside Wagtail's own ``PageViewRestriction`` (not instead of it): every restriction
-    on a page's path must pass. A companion ``PageViewRestriction`` (so that Wagtail hides the
-    page from ``.public()``, sitemaps and the APIs) can later be linked by one nullable field.
+    on a page's path must pass. Each protected page also carries a ``PageViewRestriction`` of
+    type ``member_access`` (``mirror.py``), so that Wagtail hides it from ``.public()``, the
+    sitemap and the APIs (docs/protected-channels.md).
     """
 
     class Mode(models.TextChoices):

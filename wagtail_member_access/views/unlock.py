@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from .. import access, compat_documents, ratelimits, targets, tasks
+from .. import access, compat_documents, mirror, ratelimits, targets, tasks
 from ..conf import app_settings
 from ..flows import email_proof, my_access, set_password
 from ..forms import CodeForm, EmailForm
@@ -141,21 +141,34 @@ def denied_response(request, page, decision):
 
 
 def gate(callback):
-    """The ``on_serve_page`` wrapper: decide, then serve or refuse."""
+    """The ``on_serve_page`` wrapper, outside Wagtail's own privacy check: decide, then serve
+    (through Wagtail's check: both must pass) or refuse.
+
+    Whether the page is member-protected comes from Wagtail's privacy rows, which Wagtail's
+    check reads anyway: they are read once, here, and handed to it, so a public page costs no
+    query of ours (docs/performance.md). Then :func:`access.decide` decides."""
 
     @functools.wraps(callback)
     def inner(page, request, serve_args, serve_kwargs):
-        decision = access.decide(request, page)
-        if decision.restricted and set_password.pending_step(request) == "password":
-            # Signed in with an initial password: choose your own before any member page.
-            change = reverse("wagtail_member_access:change_password")
-            return redirect(f"{change}?{urlencode({'next': request.get_full_path()})}")
-        if not decision.allowed:
-            return denied_response(request, page, decision)
-        response = callback(page, request, serve_args, serve_kwargs)
-        if decision.restricted:
-            private(response)
-        return response
+        rows = page.get_view_restrictions()
+        mirrored = {row.page_id for row in rows if row.restriction_type == mirror.MEMBER_ACCESS}
+        # The queryset, now evaluated: Wagtail's check iterates its cache, no second query.
+        page.get_view_restrictions = lambda: rows
+        try:
+            if not mirrored:
+                return callback(page, request, serve_args, serve_kwargs)
+            decision = access.decide(request, page, restricted=True)
+            if decision.restricted and set_password.pending_step(request) == "password":
+                # Signed in with an initial password: choose your own before any member page.
+                change = reverse("wagtail_member_access:change_password")
+                return redirect(f"{change}?{urlencode({'next': request.get_full_path()})}")
+            if not decision.allowed:
+                return denied_response(request, page, decision)
+            # Our rows pass inside Wagtail's check without another decision.
+            request._wma_passed_pages = mirrored
+            return private(callback(page, request, serve_args, serve_kwargs))
+        finally:
+            page.__dict__.pop("get_view_restrictions", None)
 
     return inner
 
