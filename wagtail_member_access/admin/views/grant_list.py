@@ -16,7 +16,7 @@ from wagtail.admin.widgets import HeaderButton
 from ...models import AccessList, Grant
 from ..exports import NeutralisingExportMixin
 from ..filters import STATUS_CHOICES, GrantFilterSet, status_of
-from .common import MomentColumn, can_import
+from .common import ExpiryColumn, MomentColumn, can_import
 
 __all__ = ["GrantIndexView", "listing_queryset"]
 
@@ -100,7 +100,7 @@ class GrantIndexView(NeutralisingExportMixin, IndexView):
             Column("access_list", label=_("Access list"), accessor="access_list.name"),
             StatusColumn("status", label=_("Status")),
             MomentColumn("starts_at", label=_("Starts"), sort_key="starts_at"),
-            MomentColumn(
+            ExpiryColumn(
                 "expires_at", label=_("Expires"), sort_key="expires_at", empty=_("Unlimited")
             ),
             MomentColumn(
