@@ -65,7 +65,7 @@ def test_invitation_reset_and_password_sign_in(club_page, live_server, new_conte
     page.get_by_label("Email address").fill("ana@example.com")
     page.get_by_role("button", name="Email me a link").click()
     expect(page.get_by_role("status")).to_contain_text(
-        "we have sent an email with a link to that address"
+        "we have sent an email to that address with a link"
     )
     screenshot(page, "reset-requested")
     message = wait_for_mail(page, mail.outbox, count=2)
