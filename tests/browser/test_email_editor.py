@@ -179,3 +179,35 @@ def test_editor_edits_the_german_code_email_and_a_german_visitor_receives_it(
     visitor.get_by_label("Code aus der E-Mail").fill(code)
     visitor.get_by_role("button", name="Weiter").click()
     expect(visitor.locator("body")).to_contain_text("Secret body of Lektion 1")
+
+
+def test_the_bulk_email_preview_shows_in_its_sandboxed_frame(german_server, new_context):
+    server, home = german_server
+    group = Group.objects.create(name="Senders")
+    group.permissions.set(
+        Permission.objects.filter(
+            codename__in=["access_admin", "add_bulkemailjob", "view_bulkemailjob"]
+        )
+    )
+    UserFactory(username="sender", password=PASSWORD).groups.add(group)
+    course = api.create_access_list("Kurs A")
+    lesson = make_page(home, title="Lektion 1", slug="lektion-1")
+    api.protect(lesson, mode="code", access_lists=[course])
+    api.grant_access("ana@example.com", course, name="Ana")
+    mail.outbox.clear()
+
+    page = new_context(viewport={"width": 1280, "height": 900}, locale="en-GB").new_page()
+    sign_in_to_admin(page, server.url, "sender", PASSWORD)
+    page.goto(server.url + reverse("wagtail_member_access_bulk_emails:add"))
+    page.locator("#id_kind").select_option("access_ready")
+    page.locator("#id_access_list").select_option(str(course.pk))
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("[data-bulk-email-preview]")).to_contain_text(
+        "What ana@example.com will receive."
+    )
+    frame = page.frame_locator("[data-bulk-email-preview] iframe")
+    expect(frame.locator("[data-email-subject]")).to_have_text("Your access to Kurs A is ready")
+    expect(frame.locator("[data-email-text]")).to_contain_text("Hello Ana,")
+    expect(frame.locator("[data-email-text]")).to_contain_text("- Lektion 1: https://example.com/")
+    docs_img(page, "bulk-email-preview", 1400)
+    assert mail.outbox == []
