@@ -1,6 +1,7 @@
 # wagtail-member-access: developer entry points. GNU make.
 #
-#   make demo    run the example site on http://127.0.0.1:8000/ (SQLite, demo data)
+#   make demo    run the example site on http://127.0.0.1:8000/ (SQLite, demo data);
+#                `make demo PORT=8123` (or PORT in the environment) serves on another port
 #   make test    the whole test suite (pass pytest options with ARGS="-k unlock -x")
 #   make lint    ruff, formatting and missing migrations
 #   make bench   the benchmarks in tests/benchmarks/
@@ -27,8 +28,10 @@ VENV = .venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[
 endif
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
-MANAGE = $(BIN)/python example_site/manage.py
+MANAGE = DEMO_PORT=$(PORT) $(BIN)/python example_site/manage.py
 ARGS ?=
+# The demo's port: the seeded Site and WAGTAILADMIN_BASE_URL use it, so emailed links do too.
+PORT ?= 8000
 
 .PHONY: venv install demo test lint bench docs clean-demo
 
@@ -46,14 +49,14 @@ demo: $(STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
 	@echo
-	@echo "Admin:          http://127.0.0.1:8000/admin/ (admin / admin)"
-	@echo "Protected page: http://127.0.0.1:8000/course-a-lesson-1/"
+	@echo "Admin:          http://127.0.0.1:$(PORT)/admin/ (admin / admin)"
+	@echo "Protected page: http://127.0.0.1:$(PORT)/course-a-lesson-1/"
 	@echo "Buyer email:    buyer@example.com (the code is printed below and in the outbox)"
-	@echo "Members only:   http://127.0.0.1:8000/library/ (sign in as buyer@example.com)"
-	@echo "Access lists:   http://127.0.0.1:8000/admin/member-access/lists/"
-	@echo "Demo outbox:    http://127.0.0.1:8000/outbox/"
+	@echo "Members only:   http://127.0.0.1:$(PORT)/library/ (sign in as buyer@example.com)"
+	@echo "Access lists:   http://127.0.0.1:$(PORT)/admin/member-access/lists/"
+	@echo "Demo outbox:    http://127.0.0.1:$(PORT)/outbox/"
 	@echo
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
 # Forget the demo's database and sent emails; `make demo` then starts from scratch.
 clean-demo:

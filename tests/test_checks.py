@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import pytest
 from django.core import checks
+from django.core.files.storage import Storage
+from rest_framework.authentication import BasicAuthentication
+from rest_framework.settings import api_settings
+from wagtail.documents.api.v2.views import DocumentsAPIViewSet
 
 from tests.task_settings import DUMMY, IMMEDIATE
 from wagtail_member_access.checks import (
@@ -306,3 +310,209 @@ def test_a_missing_document_override_is_an_error(monkeypatch):
     assert error.id == "wagtail_member_access.E012"
     assert error.msg.endswith(": CollectionViewRestriction.accept_request is not overridden.")
     assert error.hint == "Pin Wagtail 8.0.x or upgrade wagtail-member-access."
+
+
+# --- W010 without WAGTAILDOCS_SERVE_METHOD: a storage without local files -----------------------
+
+
+class RemoteStorage(Storage):
+    """A storage like S3's: URLs, but no local path (``Storage.path`` raises
+    ``NotImplementedError``)."""
+
+    def url(self, name):
+        return f"https://bucket.example.com/{name}"
+
+
+class OpaqueStorage(Storage):
+    """Neither a local path nor a URL: Wagtail's serve view streams the file itself."""
+
+
+@pytest.fixture
+def document_storage(monkeypatch):
+    from wagtail.documents import get_document_model
+
+    field = get_document_model()._meta.get_field("file")
+
+    def use(storage):
+        monkeypatch.setattr(field, "storage", storage)
+
+    return use
+
+
+def test_a_storage_without_local_files_is_a_warning_when_no_method_is_set(
+    settings, document_storage
+):
+    from wagtail_member_access.checks import check_document_serve_method
+
+    settings.WAGTAILDOCS_SERVE_METHOD = None
+    document_storage(RemoteStorage())
+    [warning] = check_document_serve_method(None)
+    assert (warning.id, warning.level) == ("wagtail_member_access.W010", checks.WARNING)
+    assert warning.msg == (
+        "The documents' storage (tests.test_checks.RemoteStorage) keeps no local files and "
+        "WAGTAILDOCS_SERVE_METHOD is not set, so Wagtail redirects a visitor who passed member "
+        "access to the storage's own URL for the file, which anyone who learns it can open."
+    )
+    assert warning.hint == (
+        'Set WAGTAILDOCS_SERVE_METHOD = "serve_view", or use a storage that signs short-lived '
+        "URLs (e.g. S3 with querystring_auth) and silence wagtail_member_access.W010."
+    )
+    settings.WAGTAILDOCS_SERVE_METHOD = "serve_view"
+    assert check_document_serve_method(None) == []
+
+
+def test_a_storage_wagtail_streams_from_passes(settings, document_storage):
+    from wagtail_member_access.checks import check_document_serve_method
+
+    settings.WAGTAILDOCS_SERVE_METHOD = None
+    document_storage(OpaqueStorage())
+    assert check_document_serve_method(None) == []
+
+
+def test_the_warning_matches_what_wagtail_does_with_such_a_storage(
+    client, settings, document_storage, tmp_path, course
+):
+    # The check's premise, measured: with no serve method and a remote storage, Wagtail's
+    # serve view answers a visitor who passed with a redirect to the storage's URL.
+    from tests.factories import UserFactory, make_collection, make_document
+    from wagtail_member_access import api
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.WAGTAILDOCS_SERVE_METHOD = None
+    collection = make_collection("Course files")
+    api.protect_collection(collection, mode="members")
+    document = make_document(collection)
+    document_storage(RemoteStorage())
+    client.force_login(UserFactory(email="ana@example.com"))
+    response = client.get(document.url)
+    assert (response.status_code, response["Location"]) == (
+        302,
+        f"https://bucket.example.com/{document.file.name}",
+    )
+
+
+# --- E012: the URL of a document leads to the overridden serve view -----------------------------
+
+
+def test_a_document_url_that_skips_the_override_is_an_error(settings):
+    from wagtail_member_access.checks import check_document_internals
+
+    settings.ROOT_URLCONF = "tests.urlconfs.unwrapped_documents"
+    [error] = check_document_internals(None)
+    assert error.id == "wagtail_member_access.E012"
+    assert error.msg.endswith(
+        ': the URL "wagtaildocs_serve" does not lead to the overridden document serve view.'
+    )
+
+
+def test_a_decorated_override_in_the_urlconf_passes(settings):
+    from wagtail_member_access.checks import check_document_internals
+
+    settings.ROOT_URLCONF = "tests.urlconfs.decorated_documents"
+    assert check_document_internals(None) == []
+
+
+def test_a_urlconf_without_wagtails_document_urls_passes(settings):
+    from wagtail_member_access.checks import check_document_internals
+
+    settings.ROOT_URLCONF = "tests.urlconfs.without_documents"
+    assert check_document_internals(None) == []
+
+
+# --- W020: Django REST framework's basic authentication ----------------------------------------
+
+SESSION_ONLY = ["rest_framework.authentication.SessionAuthentication"]
+
+
+def test_drfs_default_basic_authentication_is_a_warning(settings):
+    from wagtail_member_access.checks import check_api_basic_authentication
+
+    if hasattr(settings, "REST_FRAMEWORK"):
+        del settings.REST_FRAMEWORK
+    [warning] = check_api_basic_authentication(None)
+    assert (warning.id, warning.level) == ("wagtail_member_access.W020", checks.WARNING)
+    assert warning.msg.startswith(
+        "Django REST framework authenticates API requests with "
+        "rest_framework.authentication.BasicAuthentication (in REST_FRAMEWORK's "
+        "DEFAULT_AUTHENTICATION_CLASSES, or by its default): "
+    )
+    assert warning.hint == (
+        'Set REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": '
+        '["rest_framework.authentication.SessionAuthentication"]}, or rate-limit the '
+        "API's basic authentication yourself and silence wagtail_member_access.W020."
+    )
+    assert "wagtail_member_access.W020" in ids(checks.run_checks())
+
+
+def test_a_subclass_of_basic_authentication_is_a_warning(settings):
+    from wagtail_member_access.checks import check_api_basic_authentication
+
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": [*SESSION_ONLY, "tests.test_checks.BasicOrToken"]
+    }
+    [warning] = check_api_basic_authentication(None)
+    assert "with tests.test_checks.BasicOrToken (in" in warning.msg
+
+
+def test_session_only_authentication_passes(settings):
+    from wagtail_member_access.checks import check_api_basic_authentication
+
+    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": SESSION_ONLY}
+    assert check_api_basic_authentication(None) == []
+
+
+def test_without_drf_or_wagtails_api_nothing_is_checked(settings, monkeypatch):
+    from django.apps import apps
+
+    from wagtail_member_access.checks import check_api_basic_authentication
+
+    if hasattr(settings, "REST_FRAMEWORK"):
+        del settings.REST_FRAMEWORK
+    installed = apps.is_installed
+    api_apps = ("rest_framework", "wagtail.api.v2")
+    monkeypatch.setattr(apps, "is_installed", lambda name: name not in api_apps and installed(name))
+    assert check_api_basic_authentication(None) == []
+
+
+@pytest.mark.django_db
+def test_the_hint_closes_the_door(client, settings, course, tmp_path, monkeypatch):
+    # Why W020 matters, measured on Wagtail's documents API v2: DRF's default basic
+    # authentication takes a password from any request (no sign-in limits apply); with the
+    # hint's setting, the same header is ignored.
+    import base64
+
+    from tests.factories import GrantFactory, UserFactory, make_collection, make_document
+    from wagtail_member_access import api
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    collection = make_collection("Course files")
+    api.protect_collection(collection, mode="code", access_lists=[course])
+    document = make_document(collection)
+    GrantFactory(access_list=course, email="ana@example.com")
+    member = UserFactory(email="ana@example.com", username="ana")
+    member.set_password("right horse battery")
+    member.save()
+    header = base64.b64encode(b"ana:right horse battery").decode()
+
+    def listed(**extra):
+        response = client.get("/api/v2/documents/", **extra)
+        return [item["id"] for item in response.json()["items"]]
+
+    if hasattr(settings, "REST_FRAMEWORK"):
+        del settings.REST_FRAMEWORK
+    wrong = [f"Basic {base64.b64encode(f'ana:guess {n}'.encode()).decode()}" for n in range(119)]
+    # 119 wrong guesses, each refused (403) and none limited; then the right one works.
+    statuses = {client.get("/api/v2/documents/", HTTP_AUTHORIZATION=h).status_code for h in wrong}
+    assert statuses == {403}
+    assert document.pk in listed(HTTP_AUTHORIZATION=f"Basic {header}")
+    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": SESSION_ONLY}
+    # DRF reads the setting when a view class is defined, as a site's views are at start-up.
+    monkeypatch.setattr(
+        DocumentsAPIViewSet, "authentication_classes", api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    )
+    assert document.pk not in listed(HTTP_AUTHORIZATION=f"Basic {header}")
+    assert document.pk not in listed()
+
+
+class BasicOrToken(BasicAuthentication):
+    """A site's own basic authentication (for W020's subclass test)."""

@@ -1,14 +1,19 @@
 """Wagtail's documents APIs v2 and v3 and its collection privacy dialog with member access on
 a collection (docs/security.md#documents)."""
 
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.sql import emit_post_migrate_signal
 from django.urls import reverse
 from wagtail.models import Collection, CollectionViewRestriction
 from wagtail.models.api import APIToken
 
 from tests.factories import UserFactory, make_collection, make_document
 from wagtail_member_access import api, compat_documents
+from wagtail_member_access.models import CollectionAccessRestriction
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +137,89 @@ def test_wagtails_own_rows_answer_as_before(rf, files):
     request.user = UserFactory()
     assert row.accept_request(request) is True
     assert Collection.get_first_root_node().get_view_restrictions().count() == 0
+
+
+# --- the mirror rows follow every writer, not only the API (docs/security.md#documents) --------
+
+
+def test_a_restriction_saved_through_the_orm_gets_its_row_on_commit(
+    django_capture_on_commit_callbacks,
+):
+    collection = make_collection("Scripted")
+    with django_capture_on_commit_callbacks(execute=True):
+        restriction = CollectionAccessRestriction.objects.create(
+            collection=collection, mode="members"
+        )
+        assert member_rows() == set()  # not before the commit
+    assert member_rows() == {collection.pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        restriction.delete()
+    assert member_rows() == set()
+
+
+def test_a_restriction_deleted_in_bulk_loses_its_row(files, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        CollectionAccessRestriction.objects.filter(collection=files).delete()
+    assert member_rows() == set()
+
+
+def test_a_restriction_loaded_from_a_fixture_gets_its_row(
+    tmp_path, django_capture_on_commit_callbacks
+):
+    collection = make_collection("Fixture files")
+    fixture = tmp_path / "restrictions.json"
+    fixture.write_text(
+        json.dumps(
+            [
+                {
+                    "model": "wagtail_member_access.collectionaccessrestriction",
+                    "pk": 4242,
+                    "fields": {
+                        "collection": collection.pk,
+                        "mode": "members",
+                        "access_lists": [],
+                        "groups": [],
+                        "created_at": "2026-12-01T00:00:00Z",
+                        "updated_at": "2026-12-01T00:00:00Z",
+                    },
+                }
+            ]
+        )
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("loaddata", str(fixture), verbosity=0)
+        assert member_rows() == set()  # loaddata sends post_save with raw=True: on commit
+    assert member_rows() == {collection.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_written_by_a_data_migration_are_synced_after_migrate():
+    # A data migration writes through historical models, which send our receivers nothing;
+    # ``migrate`` ends with post_migrate, which syncs.
+    from django.apps import apps as registry
+    from django.db.migrations.state import ProjectState
+
+    collection = make_collection("Migrated")
+    historical = ProjectState.from_apps(registry).apps
+    Restriction = historical.get_model("wagtail_member_access", "CollectionAccessRestriction")
+    Restriction.objects.create(collection_id=collection.pk, mode="members")
+    assert member_rows() == set()
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    assert member_rows() == {collection.pk}
+
+
+def test_deleting_a_protected_collection_leaves_no_row(files, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        files.delete()
+    assert member_rows() == set()
+    assert CollectionAccessRestriction.objects.count() == 0
+
+
+def test_the_api_still_syncs_at_once(course, django_capture_on_commit_callbacks):
+    collection = make_collection("Course files")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        api.protect_collection(collection, mode="code", access_lists=[course])
+        assert member_rows() == {collection.pk}  # inside the transaction already
+    assert len(callbacks) == 1  # and the receiver's sync after the commit finds nothing to do
+    callbacks[0]()
+    assert member_rows() == {collection.pk}

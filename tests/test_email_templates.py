@@ -136,6 +136,12 @@ def test_required_placeholders_per_kind(kind):
         "password_changed": ("reset_url",),
         "sign_in_link": ("link",),
         "expiry_reminder": ("expires",),
+        "email_change_code": ("code",),
+        "email_changed": ("new_email",),
+        "account_delete_code": ("code",),
+        "account_deleted": (),
+        "password_removed": (),
+        "signed_out_everywhere": (),
     }
     assert KINDS[kind].required == required[kind]
     assert set(KINDS[kind].placeholders) == set(emails.KINDS[kind])

@@ -48,6 +48,8 @@ ACCOUNT = {
     "reset_url": "http://localhost/access/password/forgot/",
     "set_password_link": "",
     "invite_days": "",
+    "old_email": "ana@example.com",
+    "new_email": "ana.new@example.com",
 }
 
 

@@ -9,15 +9,18 @@ class WagtailMemberAccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.contrib.auth.signals import user_logged_in
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .flows.password_sign_in import clear_password_failures_on_login
+        from .flows.sessions import forget_session, record_session
 
         user_logged_in.connect(
             clear_password_failures_on_login,
             dispatch_uid="wagtail_member_access.clear_password_failures_on_login",
         )
+        user_logged_in.connect(record_session, dispatch_uid="wagtail_member_access.record_session")
+        user_logged_out.connect(forget_session, dispatch_uid="wagtail_member_access.forget_session")
         self.install_document_overrides()
 
     def install_document_overrides(self):
@@ -27,3 +30,4 @@ class WagtailMemberAccessConfig(AppConfig):
         from .admin.collection_access import header_buttons
 
         compat_documents.install(header_buttons)
+        compat_documents.connect_signals(self)

@@ -6,12 +6,15 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from . import passwords
 from .conf import app_settings
 from .task_framework import IMMEDIATE_BACKENDS, task_backends
 
 __all__ = [
+    "check_api_basic_authentication",
     "check_document_internals",
     "check_document_serve_method",
+    "check_password_rules",
     "check_ratelimit_cache",
     "check_session_engine",
     "check_settings",
@@ -142,15 +145,73 @@ def check_document_serve_method(app_configs, **kwargs):
                 'WAGTAILDOCS_SERVE_METHOD = "redirect": a visitor who passed member access is '
                 "redirected to the storage's own URL for the file, which anyone who learns it "
                 "can open.",
-                hint='Set it to "serve_view", or use a storage that signs short-lived URLs '
-                "(e.g. S3 with querystring_auth) and silence wagtail_member_access.W010.",
+                hint=_REDIRECT_HINT,
+                id="wagtail_member_access.W010",
+            )
+        ]
+    storage = _remote_document_storage() if method is None else None
+    if storage is not None:
+        return [
+            checks.Warning(
+                f"The documents' storage ({storage}) keeps no local files and "
+                "WAGTAILDOCS_SERVE_METHOD is not set, so Wagtail redirects a visitor who "
+                "passed member access to the storage's own URL for the file, which anyone "
+                "who learns it can open.",
+                hint=_REDIRECT_HINT,
                 id="wagtail_member_access.W010",
             )
         ]
     return []
 
 
-@checks.register(checks.Tags.compatibility)
+_REDIRECT_HINT = (
+    'Set WAGTAILDOCS_SERVE_METHOD = "serve_view", or use a storage that signs short-lived '
+    "URLs (e.g. S3 with querystring_auth) and silence wagtail_member_access.W010."
+)
+
+
+def _remote_document_storage() -> str | None:
+    """The class path of the documents' storage when Wagtail's serve view would pick
+    "redirect" for it (no local path, a URL: S3 and the like), else None."""
+    from wagtail.documents import get_document_model
+
+    storage = get_document_model()._meta.get_field("file").storage
+    probe = "documents/wagtail-member-access-check.pdf"
+    try:
+        storage.path(probe)
+    except NotImplementedError:
+        try:
+            storage.url(probe)
+        except NotImplementedError:  # served through the view, read from the storage
+            return None
+        return f"{type(storage).__module__}.{type(storage).__qualname__}"
+    return None
+
+
+def _document_serve_route():
+    """The view a document's URL resolves to (None when the URLconf has no
+    ``wagtaildocs_serve``: then no document is served through it)."""
+    from django.urls import NoReverseMatch, resolve, reverse
+
+    try:
+        return resolve(reverse("wagtaildocs_serve", args=[1, "check.pdf"])).func
+    except NoReverseMatch:
+        return None
+
+
+def _reaches(view, marked) -> bool:
+    # The override itself, or a decorator around it (``functools.wraps`` copies the mark
+    # and sets ``__wrapped__``): what the URLconf captured when it was imported.
+    for _ in range(10):
+        if view is None:
+            return False
+        if marked(view):
+            return True
+        view = getattr(view, "__wrapped__", None)
+    return False
+
+
+@checks.register(checks.Tags.compatibility, checks.Tags.urls)
 def check_document_internals(app_configs, **kwargs):
     """The overrides of ``compat_documents`` are in place and Wagtail still asks what they
     answer: otherwise documents of protected collections would show in Wagtail's API."""
@@ -177,6 +238,10 @@ def check_document_internals(app_configs, **kwargs):
         problems.append("Collection.get_view_restrictions is not overridden")
     if not marked(serve.serve):
         problems.append("the document serve view is not overridden")
+    elif (route := _document_serve_route()) is not None and not _reaches(route, marked):
+        problems.append(
+            'the URL "wagtaildocs_serve" does not lead to the overridden document serve view'
+        )
     if not marked(collection_privacy.set_privacy):
         problems.append("collection_privacy.set_privacy is not overridden")
     if not marked(collections.Edit.__dict__.get("header_more_buttons")):
@@ -194,3 +259,57 @@ def check_document_internals(app_configs, **kwargs):
         )
         for problem in problems
     ]
+
+
+# --- password guessing (docs/security.md#password-guessing) ------------------------------------
+
+
+@checks.register(checks.Tags.security)
+def check_api_basic_authentication(app_configs, **kwargs):
+    """Django REST framework's ``BasicAuthentication`` (on by default) checks a password on
+    every API request, outside the package's per-account and per-IP limits."""
+    from django.apps import apps
+
+    if not (apps.is_installed("rest_framework") or apps.is_installed("wagtail.api.v2")):
+        return []
+    try:
+        from rest_framework.authentication import BasicAuthentication
+        from rest_framework.settings import api_settings
+
+        classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    except ImportError:  # not installed, or a class that cannot be imported: DRF says so
+        return []
+    basic = [c for c in classes if isinstance(c, type) and issubclass(c, BasicAuthentication)]
+    if not basic:
+        return []
+    names = ", ".join(f"{c.__module__}.{c.__qualname__}" for c in basic)
+    return [
+        checks.Warning(
+            f"Django REST framework authenticates API requests with {names} (in "
+            "REST_FRAMEWORK's DEFAULT_AUTHENTICATION_CLASSES, or by its default): every "
+            "request with an Authorization header checks a password, without the limits of "
+            "wagtail-member-access's password sign-in, so passwords can be guessed through "
+            "the API (Wagtail's /api/v2/ included).",
+            hint='Set REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": '
+            '["rest_framework.authentication.SessionAuthentication"]}, or rate-limit the '
+            "API's basic authentication yourself and silence wagtail_member_access.W020.",
+            id="wagtail_member_access.W020",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def check_password_rules(app_configs, **kwargs):
+    # docs/security.md#password-rules: members' passwords follow the site's validators, or
+    # the package's own when the site has none. Say which, so nobody is surprised.
+    if passwords.uses_fallback():
+        return [
+            checks.Info(
+                "AUTH_PASSWORD_VALIDATORS is empty: members' passwords follow "
+                f"wagtail-member-access's rules ({passwords.describe()}; at least 10 "
+                "characters).",
+                hint="Set AUTH_PASSWORD_VALIDATORS to choose the rules yourself.",
+                id="wagtail_member_access.I001",
+            )
+        ]
+    return []

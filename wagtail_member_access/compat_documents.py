@@ -30,7 +30,8 @@ from __future__ import annotations
 import contextvars
 import functools
 
-from django.db.models.signals import post_delete, post_save
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.functional import cached_property
 from wagtail.models import Collection, CollectionViewRestriction
@@ -43,6 +44,7 @@ __all__ = [
     "OVERRIDE_MARK",
     "accepts_row",
     "install",
+    "connect_signals",
     "mark_passed",
     "sync_collections",
 ]
@@ -62,17 +64,18 @@ _PRIVATE = "_wagtail_member_access_private_document"
 # --- the mirror rows ---------------------------------------------------------------------------
 
 
-def sync_collections() -> None:
+def sync_collections(using: str = DEFAULT_DB_ALIAS) -> None:
     """Make the mirror rows match the collections with member access: add the missing ones,
     delete the stray ones. Never touches Wagtail's own rows (password, login, groups)."""
     if _SYNCING.get():
         return
     token = _SYNCING.set(True)
     try:
-        desired = set(CollectionAccessRestriction.objects.values_list("collection_id", flat=True))
-        rows = CollectionViewRestriction.objects.filter(restriction_type=MEMBER_ACCESS)
+        restrictions = CollectionAccessRestriction.objects.using(using)
+        desired = set(restrictions.values_list("collection_id", flat=True))
+        rows = CollectionViewRestriction.objects.using(using).filter(restriction_type=MEMBER_ACCESS)
         actual = set(rows.values_list("collection_id", flat=True))
-        CollectionViewRestriction.objects.bulk_create(
+        CollectionViewRestriction.objects.using(using).bulk_create(
             CollectionViewRestriction(collection_id=pk, restriction_type=MEMBER_ACCESS)
             for pk in sorted(desired - actual)
         )
@@ -86,6 +89,24 @@ def _row_changed(sender, instance, **kwargs) -> None:
     # Someone else wrote or deleted one of our rows (a fixture, a script): restore the mirror.
     if instance.restriction_type == MEMBER_ACCESS:
         sync_collections()
+
+
+def _restriction_changed(sender, instance, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+    # A CollectionAccessRestriction saved or deleted by anyone (the admin and the API sync
+    # at once themselves; the ORM, loaddata, a script do not): sync once the transaction
+    # commits, when loaddata's rows (and a deleted collection's cascade) are all in place.
+    transaction.on_commit(functools.partial(sync_collections, using), using=using)
+
+
+def _after_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+    # Data migrations write through historical models, which send no signals to our
+    # receivers: sync after every ``migrate`` (and ``flush``), if both tables exist (not
+    # after migrating this app back to zero).
+    tables = set(connections[using].introspection.table_names())
+    if {CollectionAccessRestriction._meta.db_table, CollectionViewRestriction._meta.db_table} <= (
+        tables
+    ):
+        sync_collections(using)
 
 
 # --- 1. the API's question "does this request pass this row?" ----------------------------------
@@ -178,6 +199,26 @@ def _private_serve(view):
     return _mark(serve, view)
 
 
+def connect_signals(app_config) -> None:
+    """Keep the mirror rows in step with every writer (docs/security.md#documents):
+    Wagtail's rows written by others, our restrictions saved or deleted through the ORM or
+    loaddata, and data migrations (after ``migrate``)."""
+    for signal in (post_save, post_delete):
+        signal.connect(
+            _row_changed,
+            sender=CollectionViewRestriction,
+            dispatch_uid=f"wagtail_member_access.collection_rows.{signal is post_save}",
+        )
+        signal.connect(
+            _restriction_changed,
+            sender=CollectionAccessRestriction,
+            dispatch_uid=f"wagtail_member_access.collection_restrictions.{signal is post_save}",
+        )
+    post_migrate.connect(
+        _after_migrate, sender=app_config, dispatch_uid="wagtail_member_access.collection_sync"
+    )
+
+
 def install(collection_buttons) -> None:
     """Install the overrides (once; ``AppConfig.ready()`` calls it, before the admin's URLconf
     is imported). ``collection_buttons(collection, user)`` gives the collection edit view's
@@ -203,9 +244,3 @@ def install(collection_buttons) -> None:
         prop = _header_more_buttons(original, collection_buttons)
         prop.__set_name__(collections.Edit, "header_more_buttons")
         collections.Edit.header_more_buttons = prop
-    for signal in (post_save, post_delete):
-        signal.connect(
-            _row_changed,
-            sender=CollectionViewRestriction,
-            dispatch_uid=f"wagtail_member_access.collection_rows.{signal is post_save}",
-        )

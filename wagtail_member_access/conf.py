@@ -131,6 +131,12 @@ class AppSettings:
         return self._get("RATE_SEND_PER_SITE", "500/h")
 
     @property
+    def RATE_ACCOUNT_PER_MEMBER(self) -> str:
+        """Changes on a member's account page (new email, deletion, data download, signing
+        out everywhere, removing the password), per member and per client IP."""
+        return self._get("RATE_ACCOUNT_PER_MEMBER", "20/h")
+
+    @property
     def RATE_VERIFY_PER_IP(self) -> str:
         """Code submissions accepted from one client IP."""
         return self._get("RATE_VERIFY_PER_IP", "30/10m")

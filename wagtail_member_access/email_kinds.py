@@ -133,6 +133,35 @@ KINDS: dict[str, Kind] = {
     "expiry_reminder": Kind(
         _("Expiry reminder"), _NAME | _COMMON | _LIST, ("expires",), items=_PAGE_ITEMS
     ),
+    # The member's own account page (views/member_account.py, docs/member-accounts.md).
+    "email_change_code": Kind(_("New email address code"), _CODE | _COMMON, ("code",)),
+    "email_changed": Kind(
+        _("Email address changed notice"),
+        {
+            "site_name": _COMMON["site_name"],
+            "old_email": _P(_("The previous email address"), "ana@example.com"),
+            "new_email": _P(_("The new email address"), "ana@example.org"),
+            "changed_at": _P(_("When the address was changed"), "3 March 2026, 14:05 (UTC)"),
+        },
+        ("new_email",),
+    ),
+    "account_delete_code": Kind(_("Account deletion code"), _CODE | _COMMON, ("code",)),
+    "account_deleted": Kind(_("Account deleted notice"), dict(_COMMON)),
+    "password_removed": Kind(
+        _("Password removed notice"),
+        _COMMON
+        | {
+            "changed_at": _P(_("When the password was removed"), "3 March 2026, 14:05 (UTC)"),
+            "reset_url": _P(
+                _("Where to choose a new password"), "https://example.com/access/password/forgot/"
+            ),
+        },
+    ),
+    "signed_out_everywhere": Kind(
+        _("Signed out everywhere notice"),
+        _COMMON
+        | {"changed_at": _P(_("When the other sessions were ended"), "3 March 2026, 14:05 (UTC)")},
+    ),
 }
 
 

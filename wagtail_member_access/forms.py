@@ -3,16 +3,20 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from . import passwords
 from .conf import app_settings
 from .members import MAX_EMAIL_LENGTH, normalize_email
 
 __all__ = [
     "CodeForm",
+    "CurrentPasswordForm",
     "EmailForm",
     "MemberPasswordChangeForm",
     "MemberSetPasswordForm",
+    "NewEmailForm",
     "PasswordSignInForm",
     "ResetCodeForm",
 ]
@@ -98,12 +102,30 @@ class _TermsMixin:
             )
 
 
-class MemberSetPasswordForm(_TermsMixin, SetPasswordForm):
-    """A new password (twice), checked by Django's ``AUTH_PASSWORD_VALIDATORS`` against the
-    member's account; plus the terms when they are required."""
+class _RulesMixin:
+    """New passwords follow :mod:`wagtail_member_access.passwords` (the site's validators, or
+    the package's when it has none: docs/security.md#password-rules), and say so."""
+
+    def use_member_rules(self):
+        self.fields["new_password1"].help_text = lazy(passwords.help_text_html, str)()
+
+    def validate_password_for_user(self, user, password_field_name="password2", **kwargs):  # noqa: S107
+        password = self.cleaned_data.get(password_field_name)
+        if password:
+            try:
+                passwords.validate(password, user)
+            except ValidationError as error:
+                self.add_error(password_field_name, error)
+
+
+class MemberSetPasswordForm(_RulesMixin, _TermsMixin, SetPasswordForm):
+    """A new password (twice), checked against the member's account by the site's
+    ``AUTH_PASSWORD_VALIDATORS`` (or the package's rules when it has none); plus the terms
+    when they are required."""
 
     def __init__(self, user, *args, terms: bool = False, **kwargs):
         super().__init__(user, *args, **kwargs)
+        self.use_member_rules()
         self.add_terms(terms)
 
 
@@ -121,9 +143,43 @@ class ResetCodeForm(MemberSetPasswordForm):
     clean_code = CodeForm.clean_code
 
 
-class MemberPasswordChangeForm(_TermsMixin, PasswordChangeForm):
+class MemberPasswordChangeForm(_RulesMixin, _TermsMixin, PasswordChangeForm):
     """A voluntary change from "My access": the current password, then the new one twice."""
 
     def __init__(self, user, *args, terms: bool = False, **kwargs):
         super().__init__(user, *args, **kwargs)
+        self.use_member_rules()
         self.add_terms(terms)
+
+
+class CurrentPasswordForm(forms.Form):
+    """The current password, to remove it (back to signing in by email)."""
+
+    password = forms.CharField(
+        label=_("Current password"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise ValidationError(
+                _("Your current password was entered incorrectly."), code="password_incorrect"
+            )
+        return password
+
+
+class NewEmailForm(EmailForm):
+    """The address a member wants to use from now on."""
+
+    email = forms.CharField(
+        label=_("New email address"),
+        max_length=MAX_EMAIL_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )

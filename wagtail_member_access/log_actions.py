@@ -9,11 +9,15 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from wagtail.log_actions import LogFormatter
 
+from . import email_kinds
 from .models import BulkEmailJob, PageAccessRestriction
 
 __all__ = [
+    "ACCOUNT_DELETED",
     "BULK_EMAIL",
     "EMAIL_RESET",
+    "EMAIL_CHANGED",
+    "EMAIL_MOVED",
     "EXPIRE",
     "EXTEND",
     "GRANT",
@@ -25,6 +29,7 @@ __all__ = [
     "RESET_SENT",
     "REVOKE",
     "SEND_FAILED",
+    "SESSIONS_ENDED",
     "UNLOCK",
     "UNLOCK_FAILED",
     "UNPROTECT",
@@ -47,6 +52,10 @@ UNLOCK = "wagtail_member_access.unlock"
 UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
 SEND_FAILED = "wagtail_member_access.send_failed"
 EMAIL_RESET = "wagtail_member_access.email_reset"
+EMAIL_MOVED = "wagtail_member_access.email_moved"
+EMAIL_CHANGED = "wagtail_member_access.email_changed"
+ACCOUNT_DELETED = "wagtail_member_access.account_deleted"
+SESSIONS_ENDED = "wagtail_member_access.sessions_ended"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -56,23 +65,13 @@ _DISPLAY = {
     "mode": dict(PageAccessRestriction.Mode.choices),
     "method": {"code": _("code"), "link": _("link")},
     "kind": dict(BulkEmailJob.Kind.choices) | {"sign_in": BulkEmailJob.Kind.SIGN_IN_LINK.label},
-    "email_kind": {
-        "unlock_code": _("Unlock code"),
-        "unlock_link": _("Unlock link"),
-        "unlock_code_or_link": _("Unlock code and link"),
-        "sign_in": _("Sign-in code and link"),
-        "access_ready": _("Access email"),
-        "invitation": _("Invitation"),
-        "password_reset": _("Password reset"),
-        "password_changed": _("Password changed notice"),
-        "sign_in_link": _("Sign-in link"),
-        "expiry_reminder": _("Expiry reminder"),
-    },
+    "email_kind": {name: kind.label for name, kind in email_kinds.KINDS.items()},
     "reason": {
         "wrong": _("wrong code"),
         "expired": _("expired"),
         "exhausted": _("too many tries"),
         "used": _("already used"),
+        "replaced": _("replaced code"),
         "throttled": _("throttled"),
         "missing": _("no request"),
         "no_access": _("no access"),
@@ -148,6 +147,18 @@ def register(actions) -> None:
             _("Email reset to default"),
             _("%(email_kind)s email reset to the default"),
         ),
+        (
+            EMAIL_MOVED,
+            _("Email address changed"),
+            _("Access on “%(list)s” moved from %(old_email)s to %(email)s"),
+        ),
+        (EMAIL_CHANGED, _("Email address changed"), _("Email address changed to %(email)s")),
+        (
+            ACCOUNT_DELETED,
+            _("Member account deleted"),
+            _("A member deleted their account (%(grants)s grants)"),
+        ),
+        (SESSIONS_ENDED, _("Signed out everywhere"), _("%(email)s signed out everywhere")),
         (
             SEND_FAILED,
             _("Email not sent"),

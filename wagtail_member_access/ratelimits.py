@@ -13,15 +13,38 @@ from wagtail.models import Site
 
 from .conf import app_settings
 
-__all__ = ["link_limited", "send_limited", "verify_limited", "webhook_limited"]
+__all__ = [
+    "account_limited",
+    "link_limited",
+    "retry_after",
+    "send_limited",
+    "verify_limited",
+    "webhook_limited",
+]
+
+#: Where a refused request keeps the seconds until its limit's window ends (``Retry-After``).
+_RETRY_ATTR = "_wagtail_member_access_retry_after"
 
 
 def _hit(request, group: str, key, rate: str) -> bool:
     # increment=True: without it django-ratelimit only reads the count
     # (docs/security.md#ratelimit-keys).
-    return is_ratelimited(
+    limited = is_ratelimited(
         request, group=f"wagtail_member_access.{group}", key=key, rate=rate, increment=True
     )
+    if limited:
+        usage = get_usage(
+            request, group=f"wagtail_member_access.{group}", key=key, rate=rate, increment=False
+        )
+        left = usage["time_left"] if usage else 0
+        setattr(request, _RETRY_ATTR, max(getattr(request, _RETRY_ATTR, 0), left, 1))
+    return limited
+
+
+def retry_after(request) -> int:
+    """Seconds until the limit that refused ``request`` lets it through again (at least 1;
+    60 when unknown): the 429 page's ``Retry-After``."""
+    return getattr(request, _RETRY_ATTR, 60)
 
 
 def _site_key(group, request) -> str:
@@ -46,6 +69,22 @@ def send_limited(request, email: str) -> bool:
 def verify_limited(request) -> bool:
     """Count a code submission from this client IP; True if over the limit."""
     return _hit(request, "verify.ip", "ip", app_settings.RATE_VERIFY_PER_IP)
+
+
+def account_limited(request) -> bool:
+    """Count a change on the signed-in member's account page (new email, deletion, data
+    download, signing out everywhere, removing the password) per member and per client IP;
+    True if over ``RATE_ACCOUNT_PER_MEMBER``."""
+    results = [
+        _hit(
+            request,
+            "account.member",
+            lambda group, request: str(request.user.pk),
+            app_settings.RATE_ACCOUNT_PER_MEMBER,
+        ),
+        _hit(request, "account.ip", "ip", app_settings.RATE_ACCOUNT_PER_MEMBER),
+    ]
+    return any(results)
 
 
 def link_limited(request) -> bool:

@@ -4,10 +4,14 @@ store, name and link to either, so that one journey serves both."""
 
 from __future__ import annotations
 
+import swapper
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Length, Substr
 from wagtail.documents import get_document_model
 from wagtail.documents.models import AbstractDocument
 
 from . import sites
+from .models import CollectionAccessRestriction, PageAccessRestriction
 
 __all__ = [
     "challenge_fields",
@@ -16,8 +20,11 @@ __all__ = [
     "of_challenge",
     "session_key",
     "site_of",
+    "unlockable",
     "url",
 ]
+
+_MEMBERS = PageAccessRestriction.Mode.MEMBERS
 
 
 def is_document(target) -> bool:
@@ -68,3 +75,36 @@ def full_url(target, site=None) -> str:
     if is_document(target):
         return sites.absolute_url(site or sites.default_site(), target.url)
     return target.get_full_url() or ""
+
+
+def _on_path(restrictions, outer_path: str, own_path: str):
+    # "A restriction set on this node or one above it": the restriction's node path is a
+    # prefix of the outer row's path (Wagtail's materialised paths), in SQL.
+    return Exists(
+        restrictions.exclude(mode=_MEMBERS).filter(
+            **{own_path: Substr(OuterRef(outer_path), 1, Length(own_path))}
+        )
+    )
+
+
+def unlockable(page_id=None, document_id=None, filename=None):
+    """The live page (specific) or the document behind an unlock URL when a restriction on
+    its path is unlocked by email; None otherwise (missing, not live, public, protected by
+    Wagtail's privacy or members-only access alone, or a document whose ``filename`` is not
+    the one given).
+
+    One query decides, whichever the answer, so the number of queries does not tell an id
+    that exists from one that does not (docs/security.md#unlock-endpoints); the page's
+    specific row is loaded only for a page that is unlockable."""
+    if document_id is not None:
+        protected = _on_path(
+            CollectionAccessRestriction.objects, "collection__path", "collection__path"
+        )
+        documents = get_document_model().objects.select_related("collection")
+        document = documents.filter(protected, pk=document_id).first()
+        # As Wagtail's serve view: the id and the filename must name the same document.
+        return document if document is not None and document.filename == filename else None
+    Page = swapper.load_model("wagtailcore", "Page")
+    protected = _on_path(PageAccessRestriction.objects, "path", "page__path")
+    page = Page.objects.live().filter(protected, pk=page_id).first()
+    return page.specific if page is not None else None

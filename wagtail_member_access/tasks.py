@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import bulk, cleanup, expiry
 from .conf import app_settings
-from .flows import access_ready, common, email_proof, password_reset
+from .flows import access_ready, account_codes, common, email_proof, password_reset
 from .models import EmailChallenge
 from .task_framework import task
 
@@ -40,6 +40,11 @@ def deliver_challenge(challenge_id: int) -> None:
         return
     if challenge.purpose == EmailChallenge.Purpose.RESET:
         password_reset.deliver_reset(challenge)
+    elif challenge.purpose in (
+        EmailChallenge.Purpose.CHANGE_EMAIL,
+        EmailChallenge.Purpose.DELETE_ACCOUNT,
+    ):
+        account_codes.deliver_code(challenge)
     else:
         email_proof.deliver(challenge)
 

@@ -45,6 +45,7 @@ __all__ = [
     "issue_code",
     "peek_link",
     "redeem_code",
+    "replaced_code",
     "redeem_link",
     "start_challenge",
 ]
@@ -168,6 +169,7 @@ class Outcome(enum.Enum):
     EXPIRED = "expired"
     EXHAUSTED = "exhausted"  # too many wrong tries on this code
     USED = "used"  # already redeemed, or replaced by a newer code
+    REPLACED = "replaced"  # a code of an earlier request of this browser, since replaced
     THROTTLED = "throttled"  # too many failures for this email: wait
     MISSING = "missing"  # this browser has no code request for the page
     NO_ACCESS = "no_access"  # right code, but the email lost access or may not sign in so
@@ -241,7 +243,25 @@ def redeem_code(challenge_id, target, code: str, *, purpose=None) -> Redemption:
     challenge.refresh_from_db(fields=["failed_attempts"])
     if challenge.failed_attempts >= max_attempts:
         return Redemption(Outcome.EXHAUSTED, challenge)
-    return Redemption(Outcome.WRONG, challenge)
+    # When the next try is possible (the back-off after this failure), so the visitor is
+    # told how long to wait rather than "too many tries" after one typo.
+    allowed, info = throttle.verify_is_allowed()
+    retry_at = None if allowed else (info or {}).get("locked_until")
+    return Redemption(Outcome.WRONG, challenge, retry_at=retry_at)
+
+
+def replaced_code(challenge_ids, code: str) -> bool:
+    """Is ``code`` the code of one of ``challenge_ids`` (this browser's earlier requests)
+    that a newer request replaced? Then the visitor typed the code of an older email. Tells
+    nothing new: only whoever has that code can get a True."""
+    replaced = EmailChallenge.objects.filter(
+        pk__in=list(challenge_ids)[:10],
+        cancel_reason=EmailChallenge.CancelReason.REPLACED,
+    ).exclude(code_hash="")
+    return any(
+        constant_time_compare(old.code_hash, hash_code(old.pk, code))
+        for old in replaced.only("pk", "code_hash")
+    )
 
 
 #: What a magic link may be: an invitation or reset link is only usable on its own page

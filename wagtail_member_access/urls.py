@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import accounts, links, sign_in, unlock, webhooks
+from .views import accounts, links, member_account, sign_in, unlock, webhooks
 
 app_name = "wagtail_member_access"
 
@@ -8,16 +8,20 @@ urlpatterns = [
     path("unlock/<int:page_id>/email/", unlock.request_code, name="request_code"),
     path("unlock/<int:page_id>/code/", unlock.verify_code, name="verify_code"),
     path("unlock/<int:page_id>/change-email/", unlock.change_email, name="change_email"),
+    # A document's endpoints carry its filename, like Wagtail's serve URL, and answer 404
+    # when it is not the document's (docs/security.md#unlock-endpoints).
     path(
-        "unlock/document/<int:document_id>/email/",
+        "unlock/document/<int:document_id>/<str:document_filename>/email/",
         unlock.request_code,
         name="document_request_code",
     ),
     path(
-        "unlock/document/<int:document_id>/code/", unlock.verify_code, name="document_verify_code"
+        "unlock/document/<int:document_id>/<str:document_filename>/code/",
+        unlock.verify_code,
+        name="document_verify_code",
     ),
     path(
-        "unlock/document/<int:document_id>/change-email/",
+        "unlock/document/<int:document_id>/<str:document_filename>/change-email/",
         unlock.change_email,
         name="document_change_email",
     ),
@@ -26,7 +30,20 @@ urlpatterns = [
     path("sign-in/change-email/", sign_in.sign_in_change, name="sign_in_change"),
     path("sign-in/password/", sign_in.sign_in_password, name="sign_in_password"),
     path("sign-out/", accounts.sign_out, name="sign_out"),
-    path("my-access/", accounts.my_access, name="my_access"),
+    path("my-access/", member_account.my_access, name="my_access"),
+    path("my-access/email/", member_account.change_email, name="change_email_address"),
+    path("my-access/email/code/", member_account.change_email_code, name="change_email_code"),
+    path("my-access/cancel/", member_account.change_email_cancel, name="account_cancel"),
+    path(
+        "my-access/sign-out-everywhere/",
+        member_account.sign_out_everywhere,
+        name="sign_out_everywhere",
+    ),
+    path("my-access/data/", member_account.download_data, name="download_data"),
+    path("my-access/delete/", member_account.delete_account, name="delete_account"),
+    path("my-access/delete/code/", member_account.delete_account_code, name="delete_account_code"),
+    path("my-access/deleted/", member_account.account_deleted, name="account_deleted"),
+    path("my-access/password/remove/", member_account.remove_password, name="remove_password"),
     path("password/forgot/", accounts.forgot_password, name="forgot_password"),
     path("password/forgot/code/", accounts.forgot_password_code, name="forgot_password_code"),
     path(

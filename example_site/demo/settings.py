@@ -109,7 +109,10 @@ DEMO_OUTBOX_DIR = BASE_DIR / "outbox"
 DEMO_OUTBOX_KEEP = 50
 
 WAGTAIL_SITE_NAME = "Example site"
-WAGTAILADMIN_BASE_URL = "http://127.0.0.1:8000"
+# The port `make demo PORT=…` serves on (DEMO_PORT): links in emails use it, as does the
+# seeded Site (seed_demo).
+DEMO_PORT = int(os.environ.get("DEMO_PORT") or 8000)
+WAGTAILADMIN_BASE_URL = f"http://127.0.0.1:{DEMO_PORT}"
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 

@@ -64,7 +64,8 @@ def test_csv_export_neutralises_formulas(editor_client, exported, clock):
         f"{expires:%Y-%m-%d %H:%M}",
     ]
     assert ana[8] == "Added by hand" and ana[10] == "plain"
-    names = {row[0]: (row[1], row[10]) for row in rows[2:]}
+    assert rows[-1] == ["# End of export: 7 grants."]
+    names = {row[0]: (row[1], row[10]) for row in rows[2:-1]}
     for n, value in enumerate(EVIL):
         assert names[f"x{n}@example.com"] == ("'" + value, "'" + value)
 
@@ -85,7 +86,8 @@ def test_export_follows_the_filters(editor_client, exported, clock):
     Grant.objects.filter(email="x1@example.com").update(revoked_at=clock.now)
     response = editor_client.get(GRANTS, {"status": "revoked", "export": "csv"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [row[0] for row in rows[1:]] == ["x1@example.com"]
+    assert rows[1:] == [rows[1], ["# End of export: 1 grant."]]
+    assert rows[1][0] == "x1@example.com"
 
 
 # --- import --------------------------------------------------------------------------------------

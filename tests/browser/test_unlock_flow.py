@@ -117,7 +117,7 @@ def test_wrong_code_shows_error_and_page_stays_locked(
     page.get_by_role("button", name="Continue").click()
 
     alert = page.get_by_role("alert")
-    expect(alert).to_have_text("That code is not right. Check the email and try again.")
+    expect(alert).to_have_text("That code was not right. You can try again in 1 second.")
     field = code_field(page)
     expect(field).to_have_attribute("aria-invalid", "true")
     expect(field).to_have_attribute("aria-describedby", "wma-error")

@@ -37,12 +37,19 @@ def body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
-def request_url(document):
-    return reverse("wagtail_member_access:document_request_code", args=[document.pk])
+def request_url(document, filename=None):
+    args = [document.pk, filename or document.filename]
+    return reverse("wagtail_member_access:document_request_code", args=args)
 
 
-def verify_url(document):
-    return reverse("wagtail_member_access:document_verify_code", args=[document.pk])
+def verify_url(document, filename=None):
+    args = [document.pk, filename or document.filename]
+    return reverse("wagtail_member_access:document_verify_code", args=args)
+
+
+def change_url(document, filename=None):
+    args = [document.pk, filename or document.filename]
+    return reverse("wagtail_member_access:document_change_email", args=args)
 
 
 def test_a_public_document_is_served_as_wagtail_serves_it(client):
@@ -171,7 +178,62 @@ def test_wagtails_own_privacy_still_applies_beside_ours(client, document, buyer)
 
 def test_unlock_endpoints_of_an_unprotected_document_404(client):
     document = make_document(make_collection("Public files"))
-    for url in (request_url(document), verify_url(document)):
+    for url in (request_url(document), verify_url(document), change_url(document)):
         assert client.get(url).status_code == 404
         assert client.post(url, {"email": "a@example.com", "code": "123456"}).status_code == 404
     assert client.post(request_url(document).replace(str(document.pk), "99999")).status_code == 404
+
+
+def test_the_endpoints_carry_the_documents_filename(document):
+    assert request_url(document) == f"/access/unlock/document/{document.pk}/workbook.pdf/email/"
+    assert verify_url(document) == f"/access/unlock/document/{document.pk}/workbook.pdf/code/"
+    assert change_url(document) == (
+        f"/access/unlock/document/{document.pk}/workbook.pdf/change-email/"
+    )
+    assert document.url == f"/documents/{document.pk}/workbook.pdf"
+
+
+def test_the_unlock_form_posts_to_the_endpoints_with_the_filename(client, document, buyer):
+    html = client.get(document.url).content.decode()
+    assert f'action="{request_url(document)}"' in html
+    client.post(request_url(document), {"email": "ana@example.com", "next": document.url})
+    html = client.get(document.url).content.decode()
+    assert f'action="{verify_url(document)}"' in html
+    assert f'action="{change_url(document)}"' in html
+
+
+@pytest.mark.parametrize("method", ["get", "head", "post"])
+def test_the_endpoints_reveal_nothing_without_the_documents_filename(client, document, method):
+    # docs/security.md#unlock-endpoints: the id alone gives neither the file's name (which
+    # a GET redirect to the serve URL would) nor its title (which the form re-rendered for a
+    # bad email would).
+    for url in (
+        request_url(document, "other.pdf"),
+        verify_url(document, "other.pdf"),
+        change_url(document, "other.pdf"),
+        f"/access/unlock/document/{document.pk}/email/",
+    ):
+        response = getattr(client, method)(url, {"email": "not-an-email", "code": "x"})
+        assert response.status_code == 404, url
+        assert "Location" not in response
+        assert "Workbook" not in response.content.decode()
+        assert "workbook.pdf" not in response.content.decode()
+    assert EmailChallenge.objects.count() == 0
+
+
+def test_with_the_filename_a_reload_goes_back_to_the_document(client, document):
+    for url in (request_url(document), verify_url(document), change_url(document)):
+        response = client.get(url)
+        assert (response.status_code, response["Location"]) == (302, document.url)
+        assert "no-store" in response["Cache-Control"]
+    response = client.post(request_url(document), {"email": "not-an-email"})
+    assert response.status_code == 200
+    assert '<h1 id="wma-heading">Workbook</h1>' in response.content.decode()
+
+
+def test_a_members_only_document_endpoint_404s(client):
+    collection = make_collection("Members files")
+    api.protect_collection(collection, mode="members")
+    document = make_document(collection)
+    assert client.get(request_url(document)).status_code == 404
+    assert client.post(request_url(document), {"email": "a@example.com"}).status_code == 404

@@ -691,7 +691,7 @@ def test_wrong_or_expired_code_changes_nothing(client, mailoutbox, clock):
     code = code_from(mailoutbox[0])
     wrong = "000000" if code != "000000" else "111111"
     response = client.post(FORGOT_CODE, {"code": wrong, "new_password1": NEW, "new_password2": NEW})
-    assert "That code is not right." in response.content.decode()
+    assert "That code was not right. You can try again in" in response.content.decode()
     clock.advance(minutes=11)
     response = client.post(FORGOT_CODE, {"code": code, "new_password1": NEW, "new_password2": NEW})
     assert "This code has expired." in response.content.decode()

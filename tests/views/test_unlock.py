@@ -141,8 +141,11 @@ def test_resend_after_cooldown_sends_new_code_and_old_one_dies(
     new = code_from(mailoutbox[1])
     if old != new:
         response = client.post(verify_url(protected_page), {"code": old})
-        # the browser now holds the new request: the old code is simply not right
-        assert "That code is not right." in response.content.decode()
+        # the browser now holds the new request: the old code says it was replaced
+        assert (
+            "That code was replaced by a newer one. Enter the code from the latest email."
+            in response.content.decode()
+        )
         clock.advance(seconds=2)
     response = client.post(verify_url(protected_page), {"code": new, "next": protected_page.url})
     assert response.status_code == 303
@@ -395,7 +398,7 @@ def test_code_from_another_browser_does_not_work(client, protected_page, buyer, 
     ask(thief, protected_page, "thief@example.com")
     response = thief.post(verify_url(protected_page), {"code": code_from(mailoutbox[0])})
     assert response.status_code == 200
-    assert "That code is not right." in response.content.decode()
+    assert "That code was not right. You can try again in" in response.content.decode()
     assert "_auth_user_id" not in thief.session
 
 
@@ -412,7 +415,7 @@ def test_wrong_code_message_and_tries(client, protected_page, buyer, mailoutbox,
     messages = [
         client.post(verify_url(protected_page), {"code": wrong}).content.decode() for _ in range(5)
     ]
-    assert all("That code is not right." in m for m in messages[:4])
+    assert all("That code is not right. Check the email and try again." in m for m in messages[:4])
     assert "Too many wrong tries for this code." in messages[4]
     response = client.post(verify_url(protected_page), {"code": code})
     assert "Too many wrong tries for this code." in response.content.decode()
@@ -565,7 +568,7 @@ def test_wrong_code_sends_no_member_unlocked(
     ask(client, protected_page, "ana@example.com")
     wrong = "000000" if code_from(mailoutbox[0]) != "000000" else "111111"
     response = client.post(verify_url(protected_page), {"code": wrong})
-    assert "That code is not right." in response.content.decode()
+    assert "That code was not right. You can try again in" in response.content.decode()
     assert unlocked == []
     clock.advance(seconds=2)  # past the pause after a wrong try
     client.post(verify_url(protected_page), {"code": code_from(mailoutbox[0])})

@@ -18,7 +18,7 @@ from wagtail.log_actions import log
 from .. import emails, log_actions, moments, sites, tokens
 from ..conf import app_settings
 from ..members import mask_email, normalize_email, sign_in_member
-from ..models import EmailChallenge, MemberProfile
+from ..models import EmailChallenge, MemberProfile, MemberSession
 
 __all__ = [
     "PENDING_SESSION_KEY",
@@ -138,9 +138,17 @@ def set_password(
             data={"email": mask_email(email), "how": how},
         )
     if request.user.is_authenticated and request.user.pk == user.pk:
-        update_session_auth_hash(request, user)
+        old_key = request.session.session_key
+        update_session_auth_hash(request, user)  # a new session key for this browser
+        MemberSession.objects.filter(session_key=old_key).update(
+            session_key=request.session.session_key
+        )
     else:
         sign_in_member(request, email)
+    # The other sessions ended with the old password's auth hash: forget them.
+    MemberSession.objects.filter(user=user).exclude(
+        session_key=request.session.session_key or ""
+    ).delete()
     request.session.pop(PENDING_SESSION_KEY, None)
     logger.info("%s set a new password (%s).", mask_email(email), how)
     if notify:

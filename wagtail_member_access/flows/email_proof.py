@@ -241,6 +241,8 @@ def verify_code(request, page, code: str) -> Redemption:
     if state is None:
         return Redemption(Outcome.MISSING)
     result = tokens.redeem_code(state["id"], page, code)
+    if result.outcome is Outcome.WRONG and tokens.replaced_code(state.get("replaced", ()), code):
+        result = Redemption(Outcome.REPLACED, result.challenge, retry_at=result.retry_at)
     if not result.ok:
         logger.info("Code refused for %s: %s.", mask_email(state["email"]), result.outcome.value)
         _log_failure(page, state["email"], result.outcome.value)

@@ -55,8 +55,10 @@ def clear_reset(request) -> None:
     pending.clear(request, RESET_SESSION_KEY)
 
 
-def request_password_reset(request, email: str) -> EmailChallenge | None:
-    """Record this browser's request for a reset email to ``email`` (normalised); return the
+def request_password_reset(request, email: str, *, next_url: str = "") -> EmailChallenge | None:
+    """Record this browser's request for a reset email to ``email`` (normalised), and where
+    the member goes afterwards (``next_url``, a checked path: with the code or the link alike,
+    as the challenge keeps it); return the
     challenge the caller must enqueue (``tasks.deliver_challenge``), or None within
     ``RESEND_COOLDOWN`` of the same request. Whether the address has an account is not looked
     at here: the response must not depend on it (docs/security.md#no-enumeration)."""
@@ -68,8 +70,9 @@ def request_password_reset(request, email: str) -> EmailChallenge | None:
         purpose=Purpose.RESET,
         language=translation.get_language() or "",
         site=Site.find_for_request(request),
+        next_url=next_url,
     )
-    pending.remember(request, RESET_SESSION_KEY, challenge, email)
+    pending.remember(request, RESET_SESSION_KEY, challenge, email, next=next_url)
     return challenge
 
 
@@ -154,6 +157,8 @@ def reset_with_code(request, code: str, password: str, *, accept_terms: bool = F
     if state is None:
         return Redemption(Outcome.MISSING)
     result = tokens.redeem_code(state["id"], None, code, purpose=Purpose.RESET)
+    if result.outcome is Outcome.WRONG and tokens.replaced_code(state.get("replaced", ()), code):
+        result = Redemption(Outcome.REPLACED, result.challenge, retry_at=result.retry_at)
     if not result.ok:
         logger.info("Reset code refused for %s: %s.", mask_email(state["email"]), result.outcome)
         return result

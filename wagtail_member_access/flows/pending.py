@@ -21,11 +21,16 @@ def get(request, key: str) -> dict | None:
 
 
 def remember(request, key: str, challenge: EmailChallenge, email: str, **extra) -> None:
-    """Keep ``challenge`` as this browser's request under ``key``, asked now."""
+    """Keep ``challenge`` as this browser's request under ``key``, asked now. The requests it
+    replaces are kept as ``replaced`` (the latest few), so that a code from an older email
+    can be told apart from a wrong one."""
+    before = request.session.get(key) or {}
+    replaced = ([before["id"]] if before.get("id") else []) + before.get("replaced", [])
     request.session[key] = {
         "id": challenge.pk,
         "email": email,
         "at": timezone.now().timestamp(),
+        "replaced": replaced[:5],
         **extra,
     }
 

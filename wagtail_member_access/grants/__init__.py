@@ -17,10 +17,12 @@ from .. import log_actions, tasks
 from ..members import mask_email, normalize_email
 from ..models import AccessList, Grant, GrantReference
 from ..signals import access_granted, access_revoked
+from .accounts import EMAIL_TAKEN, forget_email, forgotten_reference, move_email
 from .bulk_import import IMPORT_FIELDS, import_grants
 from .periods import UNSET, Unset, default_expiry, expires_before
 
 __all__ = [
+    "EMAIL_TAKEN",
     "IMPORT_FIELDS",
     "UNSET",
     "Unset",
@@ -28,8 +30,11 @@ __all__ = [
     "default_expiry",
     "delete",
     "extend",
+    "forget_email",
+    "forgotten_reference",
     "grant",
     "import_grants",
+    "move_email",
     "refund",
     "restore",
     "revoke",
@@ -90,6 +95,11 @@ def grant(
     (:class:`GrantReference`), so that :func:`refund` can take back exactly that period.
     """
     email, expires_at = _checked(email, starts_at, expires_at, duration, source)
+    if forgotten_reference(access_list, reference):
+        raise ValidationError(
+            "This order belonged to an account that was deleted: it grants nothing again.",
+            code="forgotten",
+        )
     with transaction.atomic():
         if reference:
             existing = by_reference(access_list, reference)

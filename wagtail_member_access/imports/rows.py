@@ -155,6 +155,8 @@ def _cells(reader, skipped: int, width: int, result: ImportResult) -> Iterator[t
             raise _not_csv(line, exc) from None
         if not any(cells) or not any(cell.strip() for cell in cells):
             continue
+        if cells[0].startswith("# ") and not any(cell.strip() for cell in cells[1:]):
+            continue  # an export's last line ("# End of export: …"; docs/import.md#the-file)
         result.rows += 1
         if result.rows > max_rows:
             raise InvalidFile(

@@ -2,7 +2,7 @@ from .bulk import BulkEmailJob
 from .challenges import EmailChallenge, EmailThrottle
 from .email_templates import EmailLayout, EmailTemplate
 from .lists import AccessList, Grant, GrantReference
-from .members import MemberProfile
+from .members import MemberProfile, MemberSession
 from .restrictions import CollectionAccessRestriction, PageAccessRestriction
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "Grant",
     "GrantReference",
     "MemberProfile",
+    "MemberSession",
     "PageAccessRestriction",
 ]

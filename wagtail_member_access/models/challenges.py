@@ -26,11 +26,14 @@ class EmailChallenge(models.Model):
         SIGN_IN = "sign_in", _("Member sign-in")
         INVITE = "invite", _("Invitation")
         RESET = "reset", _("Password reset")
+        CHANGE_EMAIL = "change_email", _("New email address")
+        DELETE_ACCOUNT = "delete_account", _("Account deletion")
 
     class CancelReason(models.TextChoices):
         NOT_ELIGIBLE = "not_eligible", _("The email may not view the page")
         REPLACED = "replaced", _("A newer code was sent")
         SEND_FAILED = "send_failed", _("The email could not be sent")
+        EMAIL_CHANGED = "email_changed", _("The member changed their email address")
 
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
     email = models.EmailField(_("email"), max_length=254)

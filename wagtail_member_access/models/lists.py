@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +46,57 @@ class AccessList(models.Model):
         if not self.slug:
             self.slug = slugify(self.name)[:255] or "list"
         super().save(*args, **kwargs)
+
+
+#: The grants listing's sort keys that may be empty, and where an empty value sorts: an empty
+#: expiry (unlimited) is the latest end, an empty start or last access the earliest.
+EMPTY_IS_LATEST = {"expires_at": True, "starts_at": False, "last_access_at": False}
+
+
+def listing_order(key: str, *, descending: bool = False) -> list:
+    """The grants listing's ``ORDER BY`` for ``key``: the key, then email and id, all in one
+    direction, so that one index serves both directions (read backwards for descending).
+
+    For a key in :data:`EMPTY_IS_LATEST`, a boolean "sorts as empty" term comes first. It
+    places empty values the same way on SQLite and PostgreSQL (whose own orders of NULL
+    differ) and, unlike ``NULLS FIRST``, can be part of an index on both
+    (docs/performance.md#grants-listing-and-export).
+    """
+    terms = [F(key), F("email"), F("id")] if key != "email" else [F("email"), F("id")]
+    if key in EMPTY_IS_LATEST:
+        terms.insert(0, _empty_term(key))
+    return [term.desc() if descending else term.asc() for term in terms]
+
+
+def _empty_term(key: str) -> ExpressionWrapper:
+    # False sorts before True: "is null" puts empty values last, "is not null" first.
+    condition = Q(**{f"{key}__isnull": EMPTY_IS_LATEST[key]})
+    return ExpressionWrapper(condition, output_field=BooleanField())
+
+
+def _listing_indexes() -> list[models.Index]:
+    """The indexes behind the grants listing's search and sort orders, for the whole table
+    and per access list (docs/performance.md#grants-listing-and-export)."""
+    indexes = [
+        # Sort by email within one list (all lists: the (email, access_list) constraint).
+        models.Index(fields=["access_list", "email"], name="wma_grant_list_email"),
+        # Email prefix search on PostgreSQL (LIKE 'ana%' needs a pattern operator class
+        # unless the database collation is "C"); a plain index on other databases.
+        models.Index(
+            fields=["email"], opclasses=["varchar_pattern_ops"], name="wma_grant_email_pat"
+        ),
+        models.Index(
+            fields=["access_list", "email"],
+            opclasses=["int8_ops", "varchar_pattern_ops"],
+            name="wma_grant_list_email_pat",
+        ),
+    ]
+    short = {"expires_at": "exp", "starts_at": "start", "last_access_at": "access"}
+    for key, name in short.items():
+        terms = [_empty_term(key), F(key), F("email"), F("id")]
+        indexes.append(models.Index(*terms, name=f"wma_grant_sort_{name}"))
+        indexes.append(models.Index(F("access_list"), *terms, name=f"wma_grant_lsort_{name}"))
+    return indexes
 
 
 class GrantQuerySet(models.QuerySet):
@@ -123,7 +174,10 @@ class Grant(models.Model):
                 name="wma_grant_list_reference",
             ),
         ]
-        indexes = [models.Index(fields=["access_list", "expires_at"], name="wma_grant_list_exp")]
+        indexes = [
+            models.Index(fields=["access_list", "expires_at"], name="wma_grant_list_exp"),
+            *_listing_indexes(),
+        ]
 
     def __str__(self):
         # What the admin's titles, messages and history show ("Delete ana@… on “Course A”").
@@ -142,14 +196,21 @@ class GrantReference(models.Model):
     """Every reference (order id) that has granted access on a list, with the end of the
     access it sold, also after a later order replaced the grant's ``reference``: an order
     grants once, however late it is delivered again, and a refund takes back that order's
-    period only (see :func:`wagtail_member_access.grants.refund`)."""
+    period only (see :func:`wagtail_member_access.grants.refund`). A member who deletes their
+    account leaves its references without a grant (``grant`` None, nothing about them kept):
+    a replayed purchase then grants nothing (docs/member-accounts.md#delete-my-account)."""
 
     access_list = models.ForeignKey(
         AccessList, on_delete=models.CASCADE, related_name="+", verbose_name=_("access list")
     )
     reference = models.CharField(_("reference"), max_length=255)
     grant = models.ForeignKey(
-        Grant, on_delete=models.CASCADE, related_name="references", verbose_name=_("grant")
+        Grant,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="references",
+        verbose_name=_("grant"),
     )
     #: The end of the access this order sold (None: unlimited).
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)

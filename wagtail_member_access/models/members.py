@@ -28,3 +28,28 @@ class MemberProfile(models.Model):
 
     def __str__(self):
         return str(self.user)
+
+
+class MemberSession(models.Model):
+    """A signed-in member's session, for "Sign out everywhere" and the list of active
+    sessions on the account page: which browser, since when, last seen. The session key is
+    what ends it (the session engine's own record is deleted); it is never shown or
+    exported."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    session_key = models.CharField(_("session key"), max_length=64, unique=True)
+    device = models.CharField(_("device"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("signed in"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("member session")
+        verbose_name_plural = _("member sessions")
+
+    def __str__(self):
+        return f"{self.user} ({self.device})"

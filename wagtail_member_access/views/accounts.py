@@ -1,5 +1,5 @@
 """Member-account pages: forgotten password (code or link), invitation and reset links,
-set / change password, "My access", sign out.
+set / change password, sign out (the account page is views/member_account.py).
 
 Invitation and reset links (``/access/invitation/<token>/``, ``/access/password/reset/<token>/``)
 change nothing when opened (email scanners open links first): the GET only checks the token,
@@ -22,7 +22,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import durations, ratelimits, tasks, tokens
 from ..conf import app_settings
-from ..flows import my_access as access_lists
 from ..flows import password_reset, password_sign_in, pending
 from ..flows import set_password as passwords
 from ..forms import (
@@ -35,14 +34,16 @@ from ..members import is_privileged
 from ..models import EmailChallenge
 from ..tokens import Outcome
 from .common import (
+    code_message,
+    member_page,
     post_only,
-    private,
     quiet,
     ratelimited_response,
     redirect,
     safe_next,
     token_methods,
 )
+from .sign_in import SIGNED_OUT_KEY
 from .unlock import MESSAGES
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "forgot_password_change",
     "forgot_password_code",
     "invitation",
-    "my_access",
     "password_reset_link",
     "set_password",
     "sign_out",
@@ -177,7 +177,8 @@ def set_password(request):
             request.session.pop(SET_SESSION_KEY, None)
             if not result.ok:
                 return _invalid(request, result.outcome)
-            return redirect(reverse("wagtail_member_access:my_access"))
+            my_account = reverse("wagtail_member_access:my_access")
+            return redirect(safe_next(request, state.challenge.next_url, my_account))
     context = _ctx(
         form=form,
         email=email,
@@ -185,19 +186,30 @@ def set_password(request):
         terms_url=app_settings.TERMS_URL,
     )
     status = 400 if form.is_bound else 200
-    return private(
-        TemplateResponse(request, "wagtail_member_access/set_password.html", context, status=status)
-    )
+    return member_page(request, "wagtail_member_access/set_password.html", context, status=status)
 
 
 # --- forgotten password ----------------------------------------------------------------------
+
+
+def _reset_next(request) -> str:
+    """Where the member goes after the reset: the form's or the address's ``next``, else the
+    one this browser's reset request keeps, else "My access"."""
+    state = password_reset.pending_reset(request) or {}
+    given = request.POST.get("next") or request.GET.get("next") or state.get("next")
+    return safe_next(request, given, reverse("wagtail_member_access:my_access"))
 
 
 def _render_forgot(request, *, email_form=None, code_form=None, error=None, status=200):
     state = password_reset.pending_reset(request)
     if state and code_form is None:
         code_form = _reset_code_form(state)
+    next_url = _reset_next(request)
+    if next_url == reverse("wagtail_member_access:my_access"):
+        next_url = ""  # the default: nothing to carry
     context = _ctx(
+        next_url=next_url,
+        sign_in_url=_sign_in_url(next_url),
         step="code" if state else "email",
         pending_email=state["email"] if state else "",
         resend_wait=pending.seconds_left(state) if state else 0,
@@ -208,11 +220,7 @@ def _render_forgot(request, *, email_form=None, code_form=None, error=None, stat
         error=error,
         terms_url=app_settings.TERMS_URL,
     )
-    return private(
-        TemplateResponse(
-            request, "wagtail_member_access/password_reset.html", context, status=status
-        )
-    )
+    return member_page(request, "wagtail_member_access/password_reset.html", context, status=status)
 
 
 def _reset_code_form(state, data=None) -> ResetCodeForm:
@@ -236,7 +244,8 @@ def forgot_password(request):
     email = form.cleaned_data["email"]
     if ratelimits.send_limited(request, email):
         return ratelimited_response(request)
-    challenge = password_reset.request_password_reset(request, email)
+    next_url = _reset_next(request)
+    challenge = password_reset.request_password_reset(request, email, next_url=next_url)
     response = redirect(reverse("wagtail_member_access:forgot_password"))
     if challenge is not None:
         tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
@@ -254,6 +263,7 @@ def forgot_password_code(request):
         return _render_forgot(request, code_form=form, status=400)
     if ratelimits.verify_limited(request):
         return ratelimited_response(request)
+    next_url = _reset_next(request)
     result = password_reset.reset_with_code(
         request,
         form.cleaned_data["code"],
@@ -261,10 +271,10 @@ def forgot_password_code(request):
         accept_terms=bool(form.cleaned_data.get("accept_terms")),
     )
     if result.ok:
-        return redirect(reverse("wagtail_member_access:my_access"))
+        return redirect(next_url)
     if result.outcome is Outcome.MISSING:
         password_reset.clear_reset(request)
-    return _render_forgot(request, error=RESET_MESSAGES[result.outcome], status=400)
+    return _render_forgot(request, error=code_message(RESET_MESSAGES, result), status=400)
 
 
 @post_only(lambda request: reverse("wagtail_member_access:forgot_password"))
@@ -288,7 +298,7 @@ def change_password(request):
     first password for a member who so far signed in by email). Current-password checks
     count like password sign-ins (per account and per IP, failures in a row): 429 when over."""
     if not request.user.is_authenticated:
-        return private(redirect(_sign_in_url(request.get_full_path())))
+        return redirect(_sign_in_url(request.get_full_path()))
     if is_privileged(request.user):  # editors change their password in the admin
         return redirect(reverse("wagtailadmin_account"))
     user = request.user
@@ -320,35 +330,16 @@ def change_password(request):
         return redirect(next_url)
     context = _ctx(form=form, forced=forced, next_url=next_url, terms_url=app_settings.TERMS_URL)
     status = 400 if form.is_bound else 200
-    return private(
-        TemplateResponse(
-            request, "wagtail_member_access/change_password.html", context, status=status
-        )
+    return member_page(
+        request, "wagtail_member_access/change_password.html", context, status=status
     )
-
-
-@require_http_methods(["GET", "HEAD"])
-def my_access(request):
-    """Every access list the member is on, what it opens, and until when."""
-    if not request.user.is_authenticated:
-        return private(redirect(_sign_in_url(request.get_full_path())))
-    if passwords.pending_step(request) == "password":
-        return redirect(
-            f"{reverse('wagtail_member_access:change_password')}?"
-            f"{urlencode({'next': request.get_full_path()})}"
-        )
-    user = request.user
-    context = _ctx(
-        entries=access_lists.member_access(user, request),
-        email=getattr(user, user.get_email_field_name(), ""),
-        has_password=user.has_usable_password(),
-        privileged=is_privileged(user),
-    )
-    return private(TemplateResponse(request, "wagtail_member_access/my_access.html", context))
 
 
 @require_POST
 def sign_out(request):
-    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out)."""
+    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out), and say so
+    on the sign-in page."""
+    next_url = _next(request, reverse("wagtail_member_access:sign_in"))
     logout(request)
-    return redirect(_next(request, reverse("wagtail_member_access:sign_in")))
+    request.session[SIGNED_OUT_KEY] = True
+    return redirect(next_url)

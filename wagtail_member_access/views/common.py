@@ -3,19 +3,26 @@ the email → code/link steps rendered for a page unlock and the member sign-in 
 
 from __future__ import annotations
 
+import math
 from functools import wraps
 
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .. import durations
+from .. import durations, ratelimits
 from ..conf import app_settings
 from ..flows import email_proof, pending
 from ..forms import CodeForm, EmailForm
+from ..tokens import Outcome
 
 __all__ = [
+    "code_message",
+    "member_page",
+    "noindex",
     "post_only",
     "private",
     "quiet",
@@ -34,12 +41,47 @@ def private(response):
     return response
 
 
+def noindex(response):
+    """Keep search engines out (``X-Robots-Tag``), whatever base template the site uses: its
+    own may have no ``robots`` meta tag (docs/security.md#caching)."""
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def member_page(request, template: str, context: dict, *, status: int = 200, page=None):
+    """A visitor or member page: the base template, ``page`` and ``self`` (as Wagtail's own
+    password form passes them, for a site's breadcrumbs and menus), private and noindex."""
+    context = {"base_template": app_settings.BASE_TEMPLATE} | context
+    if page is not None:
+        context |= {"page": page, "self": page}
+    return noindex(private(TemplateResponse(request, template, context, status=status)))
+
+
 def quiet(response):
     """Token URLs: keep Django's request logger from writing the path (with the token) for a
     4xx response, and send no Referer to anything the page links to or loads."""
     response._has_been_logged = True
     response["Referrer-Policy"] = "no-referrer"
-    return private(response)
+    return noindex(private(response))
+
+
+def code_message(messages: dict, result) -> str:
+    """What to tell a visitor whose code was refused: ``messages[outcome]``, except that a
+    wrong code or the wait after one says how long to wait (docs/security.md#code-attempts)."""
+    wait = durations.seconds_left(result.retry_at) if result.retry_at else 0
+    if result.outcome is Outcome.WRONG and wait:
+        return ngettext(
+            "That code was not right. You can try again in %(seconds)s second.",
+            "That code was not right. You can try again in %(seconds)s seconds.",
+            wait,
+        ) % {"seconds": wait}
+    if result.outcome is Outcome.THROTTLED:
+        return ngettext(
+            "The last code was not right. You can try again in %(seconds)s second.",
+            "The last code was not right. You can try again in %(seconds)s seconds.",
+            max(wait, 1),
+        ) % {"seconds": max(wait, 1)}
+    return messages[result.outcome]
 
 
 def token_methods(*methods: str):
@@ -100,15 +142,18 @@ def redirect(url):
     return private(response)
 
 
-def ratelimited_response(request):
-    return private(
-        TemplateResponse(
-            request,
-            "wagtail_member_access/ratelimited.html",
-            {"base_template": app_settings.BASE_TEMPLATE},
-            status=429,
-        )
+def ratelimited_response(request, back_url: str | None = None):
+    """The 429 page, with ``Retry-After`` (the seconds until the limit lets the visitor
+    through again) and a "Back" link to ``back_url`` (else the form's ``next``, else this
+    address: a POST target sends a GET back to its form)."""
+    seconds = ratelimits.retry_after(request)
+    back = back_url or safe_next(
+        request, request.POST.get("next") or request.GET.get("next"), request.path
     )
+    context = {"back_url": back, "seconds": seconds, "minutes": math.ceil(seconds / 60)}
+    response = member_page(request, "wagtail_member_access/ratelimited.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def steps_context(
@@ -141,4 +186,5 @@ def steps_context(
         "code_form": code_form or CodeForm(initial={"next": next_url}),
         "next_url": next_url,
         "error": error,
+        "resend_label": _("Send a new code") if sends_code else _("Send a new link"),
     }

@@ -40,10 +40,7 @@ INVALID = {
     ),
     Outcome.USED: (
         _("This link has already been used"),
-        _(
-            "Each link works once. If it was you, you are probably signed in already; otherwise "
-            "ask for a new one."
-        ),
+        _("Each link works once, and a newer email replaces an older one. Ask for a new one."),
     ),
     Outcome.MISSING: (
         _("This link is not valid"),
@@ -66,7 +63,30 @@ def _retry(challenge, request) -> tuple[str, str]:
     return reverse("wagtail_member_access:sign_in"), _("Ask for a new sign-in link")
 
 
+def _signed_in_as_its_member(request, challenge) -> bool:
+    """Is the visitor signed in as the member the used link was for?"""
+    user = request.user
+    if challenge is None or not user.is_authenticated:
+        return False
+    email = getattr(user, user.get_email_field_name(), "") or ""
+    return constant_time_compare(email.lower(), challenge.email)
+
+
+def _already_signed_in(request, challenge):
+    context = {
+        "base_template": app_settings.BASE_TEMPLATE,
+        "heading": _("You are signed in already"),
+        "message": _("This link was used already, and you are signed in as %(email)s.")
+        % {"email": challenge.email},
+        "retry_url": email_proof.landing_url(challenge, request),
+        "retry_label": _("Continue"),
+    }
+    return quiet(TemplateResponse(request, "wagtail_member_access/link_invalid.html", context))
+
+
 def _invalid(request, result):
+    if result.outcome is Outcome.USED and _signed_in_as_its_member(request, result.challenge):
+        return _already_signed_in(request, result.challenge)
     heading, message = INVALID[result.outcome]
     retry_url, retry_label = _retry(result.challenge, request)
     status = 404 if result.outcome is Outcome.MISSING else 410

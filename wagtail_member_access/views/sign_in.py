@@ -10,7 +10,6 @@ get the same neutral screen and no email."""
 
 from __future__ import annotations
 
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -27,10 +26,21 @@ from ..flows.password_sign_in import (
 )
 from ..forms import CodeForm, EmailForm, PasswordSignInForm
 from ..tokens import Outcome
-from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
+from .common import (
+    code_message,
+    member_page,
+    post_only,
+    ratelimited_response,
+    redirect,
+    safe_next,
+    steps_context,
+)
 from .unlock import MESSAGES
 
-__all__ = ["sign_in", "sign_in_change", "sign_in_code", "sign_in_password"]
+__all__ = ["SIGNED_OUT_KEY", "sign_in", "sign_in_change", "sign_in_code", "sign_in_password"]
+
+#: Set in the fresh session after signing out: the sign-in page then says so, once.
+SIGNED_OUT_KEY = "wagtail_member_access.signed_out"
 
 SIGN_IN_MESSAGES = MESSAGES | {Outcome.NO_ACCESS: _("This email address cannot sign in here.")}
 PASSWORD_REFUSED = _(
@@ -72,16 +82,22 @@ def _render(
         error=error,
     )
     user = request.user
+    typed = (email_form or password_form).data.get("email") if (email_form or password_form) else ""
+    forgot = reverse("wagtail_member_access:forgot_password")
+    next_url = _next(request)
     context |= {
-        "password_form": password_form or PasswordSignInForm(initial={"next": _next(request)}),
+        "password_form": password_form or PasswordSignInForm(initial={"next": next_url}),
         "password_error": getattr(password_form, "refused", None),
+        "email_value": typed or "",
+        "forgot_url": f"{forgot}?{urlencode({'next': next_url})}"
+        if next_url != app_settings.SIGN_IN_REDIRECT_URL
+        else forgot,
+        "signed_out": bool(request.session.pop(SIGNED_OUT_KEY, False)),
         "signed_in_as": getattr(user, user.get_email_field_name(), "") or user.get_username()
         if user.is_authenticated
         else "",
     }
-    return private(
-        TemplateResponse(request, "wagtail_member_access/sign_in.html", context, status=status)
-    )
+    return member_page(request, "wagtail_member_access/sign_in.html", context, status=status)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -117,7 +133,7 @@ def sign_in_code(request):
         return redirect(next_url)
     if result.outcome is Outcome.MISSING:
         email_proof.clear_challenge(request)
-    return _render(request, error=SIGN_IN_MESSAGES[result.outcome])
+    return _render(request, error=code_message(SIGN_IN_MESSAGES, result))
 
 
 @post_only(lambda request: reverse("wagtail_member_access:sign_in"))
@@ -130,7 +146,10 @@ def sign_in_change(request):
 def sign_in_password(request):
     """Email (or an editor's username) and password. Members go to ``next`` (or the sign-in
     default), editors to ``next`` or the admin, members with an initial password to the
-    forced change first."""
+    forced change first. With the password left empty, the one address field asks for a
+    code or link instead (the Enter key submits with this form's first button)."""
+    if not request.POST.get("password"):
+        return sign_in(request)
     form = PasswordSignInForm(request.POST)
     if not form.is_valid():
         return _render(request, password_form=form, status=400)

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import functools
 
-import swapper
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
-from wagtail.documents import get_document_model
 
 from .. import access, compat_documents, ratelimits, targets, tasks
 from ..conf import app_settings
@@ -28,7 +24,16 @@ from ..flows import email_proof, my_access, set_password
 from ..forms import CodeForm, EmailForm
 from ..models import PageAccessRestriction
 from ..tokens import Outcome
-from .common import post_only, private, ratelimited_response, redirect, safe_next, steps_context
+from .common import (
+    code_message,
+    member_page,
+    post_only,
+    private,
+    ratelimited_response,
+    redirect,
+    safe_next,
+    steps_context,
+)
 
 __all__ = [
     "MESSAGES",
@@ -48,17 +53,25 @@ MESSAGES = {
     Outcome.USED: _(
         "This code has already been used or replaced by a newer one. Ask for a new one below."
     ),
-    Outcome.THROTTLED: _("Too many wrong tries. Please wait a moment, then try again."),
+    Outcome.REPLACED: _(
+        "That code was replaced by a newer one. Enter the code from the latest email."
+    ),
+    Outcome.THROTTLED: _("The last code was not right. Please wait a moment, then try again."),
     Outcome.MISSING: _("Ask for a code first."),
     Outcome.NO_ACCESS: _("This email address has no access to this page."),
 }
 
 
 def _actions(page) -> dict:
-    prefix = "document_" if targets.is_document(page) else ""
+    # A document's endpoints carry its filename, as Wagtail's serve URL does: knowing the
+    # endpoint proves knowing the document's URL (docs/security.md#unlock-endpoints).
+    if targets.is_document(page):
+        prefix, args = "document_", [page.pk, page.filename]
+    else:
+        prefix, args = "", [page.pk]
 
     def url(name):
-        return reverse(f"wagtail_member_access:{prefix}{name}", args=[page.pk])
+        return reverse(f"wagtail_member_access:{prefix}{name}", args=args)
 
     return {
         "request": url("request_code"),
@@ -88,13 +101,12 @@ def render_unlock(
         error=error,
     )
     context |= {
-        "page": page,
         "mode": mode,
         "signed_in_as": getattr(user, user.get_email_field_name(), "")
         if user.is_authenticated
         else "",
     }
-    return private(TemplateResponse(request, "wagtail_member_access/unlock.html", context))
+    return member_page(request, "wagtail_member_access/unlock.html", context, page=page)
 
 
 def login_url() -> str:
@@ -118,15 +130,13 @@ def denied_response(request, page, decision):
     if not request.user.is_authenticated:
         return private(redirect_to_login(request.get_full_path(), login_url()))
     context = {
-        "page": page,
-        "base_template": app_settings.BASE_TEMPLATE,
         "entries": my_access.member_access(request.user, request),
         "signed_in_as": getattr(request.user, request.user.get_email_field_name(), "")
         or request.user.get_username(),
         "switch_url": f"{login_url()}?{urlencode({'next': request.get_full_path()})}",
     }
-    return private(
-        TemplateResponse(request, "wagtail_member_access/no_access.html", context, status=403)
+    return member_page(
+        request, "wagtail_member_access/no_access.html", context, status=403, page=page
     )
 
 
@@ -167,22 +177,19 @@ def document_gate(document, request):
     return None
 
 
-def _protected(page_id=None, document_id=None):
-    """The live page or the document behind an unlock URL, if member access protects it;
-    404 otherwise (public, Wagtail-private only, not live, missing): the endpoints never
-    turn an id into a URL (docs/security.md#unlock-endpoints)."""
-    if document_id is not None:
-        target = get_object_or_404(get_document_model(), pk=document_id)
-    else:
-        Page = swapper.load_model("wagtailcore", "Page")
-        target = get_object_or_404(Page.objects.live(), pk=page_id).specific
-    if not access.rules_for(target):
+def _protected(page_id=None, document_id=None, document_filename=None):
+    """The live page or the document behind an unlock URL, if member access by email
+    protects it; 404 otherwise (public, Wagtail-private or members-only, not live, missing,
+    a document's filename that is not its own), after the same one query: the endpoints
+    never turn an id into a URL, or into anything else (docs/security.md#unlock-endpoints)."""
+    target = targets.unlockable(page_id, document_id, document_filename)
+    if target is None:
         raise Http404
     return target
 
 
-def _back_to_page(request, page_id=None, document_id=None) -> str:
-    return _page_url(request, _protected(page_id, document_id))
+def _back_to_page(request, page_id=None, document_id=None, document_filename=None) -> str:
+    return _page_url(request, _protected(page_id, document_id, document_filename))
 
 
 def _decide(request, target):
@@ -191,10 +198,10 @@ def _decide(request, target):
     return access.decide(request, target)
 
 
-def _unlockable(request, page_id=None, document_id=None):
+def _unlockable(request, page_id=None, document_id=None, document_filename=None):
     """The page (or document) and the decision for it; raises 404 unless an email
     restriction is what stands between this visitor and it (or nothing does any more)."""
-    page = _protected(page_id, document_id)
+    page = _protected(page_id, document_id, document_filename)
     decision = _decide(request, page)
     if not decision.allowed and not decision.failed.by_email:
         raise Http404
@@ -202,9 +209,9 @@ def _unlockable(request, page_id=None, document_id=None):
 
 
 @post_only(_back_to_page)
-def request_code(request, page_id=None, document_id=None):
+def request_code(request, page_id=None, document_id=None, document_filename=None):
     """Email submitted: the same redirect for every well-formed address (no enumeration)."""
-    page, decision = _unlockable(request, page_id, document_id)
+    page, decision = _unlockable(request, page_id, document_id, document_filename)
     next_url = safe_next(request, request.POST.get("next"), _page_url(request, page))
     if decision.allowed:  # already unlocked (in another tab, say)
         return redirect(next_url)
@@ -222,8 +229,8 @@ def request_code(request, page_id=None, document_id=None):
 
 
 @post_only(_back_to_page)
-def verify_code(request, page_id=None, document_id=None):
-    page, decision = _unlockable(request, page_id, document_id)
+def verify_code(request, page_id=None, document_id=None, document_filename=None):
+    page, decision = _unlockable(request, page_id, document_id, document_filename)
     next_url = safe_next(request, request.POST.get("next"), _page_url(request, page))
     if decision.allowed:
         return redirect(next_url)
@@ -237,12 +244,13 @@ def verify_code(request, page_id=None, document_id=None):
         return redirect(next_url)
     if result.outcome is Outcome.MISSING:
         email_proof.clear_challenge(request)
-    return render_unlock(request, page, decision, error=MESSAGES[result.outcome], next_url=next_url)
+    error = code_message(MESSAGES, result)
+    return render_unlock(request, page, decision, error=error, next_url=next_url)
 
 
 @post_only(_back_to_page)
-def change_email(request, page_id=None, document_id=None):
+def change_email(request, page_id=None, document_id=None, document_filename=None):
     """ "Use a different email": forget this browser's request for the page."""
-    page, _ = _unlockable(request, page_id, document_id)
+    page, _ = _unlockable(request, page_id, document_id, document_filename)
     email_proof.clear_challenge(request)
     return redirect(safe_next(request, request.POST.get("next"), _page_url(request, page)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand
@@ -148,7 +149,7 @@ class Command(BaseCommand):
             # The address README and `make demo` print: email links must open in the same
             # browser session (cookies are per host, and localhost is another host).
             "hostname": "127.0.0.1",
-            "port": 8000,
+            "port": settings.DEMO_PORT,  # `make demo PORT=…`
             "site_name": "Example site",
             "root_page_id": home.pk,
         }
@@ -157,7 +158,7 @@ class Command(BaseCommand):
             for key, value in wanted.items():
                 setattr(site, key, value)
             site.save()
-        self.say(changed, "default site 127.0.0.1:8000", verb="updated")
+        self.say(changed, f"default site 127.0.0.1:{settings.DEMO_PORT}", verb="updated")
 
     def ensure_page(self, parent: Page, title: str, slug: str, body: str) -> ContentPage:
         page = parent.get_children().filter(slug=slug).specific().first()

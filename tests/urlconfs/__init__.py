@@ -1,0 +1,1 @@
+"""URLconfs for the system checks' tests of where a document's URL leads (E012)."""

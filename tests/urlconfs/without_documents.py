@@ -1,0 +1,3 @@
+"""A site that does not serve Wagtail's documents."""
+
+urlpatterns = []
