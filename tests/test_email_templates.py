@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
-from wagtail.models import ModelLogEntry, Site
+from django.urls import reverse
+from django.utils import translation
+from wagtail.models import Locale, ModelLogEntry, Site
 
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_page
 from wagtail_member_access import api, emails, log_actions
 from wagtail_member_access.email_kinds import KINDS
 from wagtail_member_access.email_templates import default_source
@@ -242,6 +244,51 @@ def test_the_request_language_without_a_stored_one(mailoutbox, home):
     assert mailoutbox[0].subject == "Ihr Code für Lesson 1: 048213"
     emails.deliver("unlock_code", "new@example.com", code_context(), language="fr")
     assert mailoutbox[1].subject == "Your code for Lesson 1: 048213"
+
+
+@pytest.fixture
+def i18n(settings):
+    settings.WAGTAIL_I18N_ENABLED = True
+    settings.WAGTAIL_CONTENT_LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+
+
+def test_the_pages_locale_sets_the_language_with_wagtail_i18n(
+    client, i18n, home, course, buyer, mailoutbox
+):
+    # A German tree beside the English one (Wagtail i18n): a visitor whose request is in
+    # English asks for a code on the German lesson and gets the German email.
+    german_home = home.copy_for_translation(Locale.objects.create(language_code="de"))
+    german = make_page(german_home, title="Lektion 1", slug="lektion-1", locale=german_home.locale)
+    english = make_page(home, title="Lesson 1", slug="lesson-1")
+    for page in (german, english):
+        api.protect(page, mode="code", access_lists=[course])
+    assert (german.locale.language_code, english.locale.language_code) == ("de", "en")
+    with translation.override("en"):
+        client.post(
+            reverse("wagtail_member_access:request_code", args=[german.pk]), {"email": buyer.email}
+        )
+        client.post(
+            reverse("wagtail_member_access:request_code", args=[english.pk]), {"email": buyer.email}
+        )
+    assert [m.subject[: m.subject.index(":")] for m in mailoutbox] == [
+        "Ihr Code für Lektion 1",
+        "Your code for Lesson 1",
+    ]
+
+
+def test_the_members_stored_language_wins_over_the_pages_locale(i18n, home, mailoutbox):
+    german_home = home.copy_for_translation(Locale.objects.create(language_code="de"))
+    member = UserFactory(username="m", email="ana@example.com")
+    MemberProfile.objects.create(user=member, language="en")
+    assert emails.email_language("ana@example.com", page=german_home, language="de") == "en"
+    assert emails.email_language("new@example.com", page=german_home, language="en") == "de"
+
+
+def test_without_wagtail_i18n_the_pages_locale_is_not_used(settings, home):
+    settings.WAGTAIL_I18N_ENABLED = False
+    settings.WAGTAIL_CONTENT_LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+    german_home = home.copy_for_translation(Locale.objects.create(language_code="de"))
+    assert emails.email_language("new@example.com", page=german_home, language="en") == "en"
 
 
 def test_sign_in_stores_the_language(client, protected_page, buyer, mailoutbox):

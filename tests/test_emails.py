@@ -198,7 +198,7 @@ def test_html_part_escapes_access_ready_page_titles_and_urls():
 @pytest.mark.parametrize("kind", ["unlock_code", "unlock_link", "unlock_code_or_link"])
 def test_text_part_and_subject_are_not_html_escaped(kind):
     rendered = render_email(kind, context_for(kind, page_title="Q&A <live>"))
-    assert 'open "Q&A <live>" on Test site' in rendered.text
+    assert 'pen "Q&A <live>" on Test site' in rendered.text
     assert "&amp;" not in rendered.text
     assert "Q&A <live>" in rendered.subject
 
@@ -209,16 +209,29 @@ def test_access_ready_text_lists_each_page_with_its_link_or_url():
         {"title": "Forum", "url": "http://localhost/forum/", "link": ""},
     ]
     rendered = render_email(
-        "access_ready", context_for("access_ready", pages=pages, expires="2030-01-31 12:00")
+        "access_ready",
+        context_for("access_ready", pages=pages, expires="until 31 January 2030, 12:00 (UTC)"),
     )
     assert rendered.text == (
         "Hello Ana,\n\n"
-        "You now have access to Course A on Test site. Your access ends on 2030-01-31 12:00.\n\n"
+        "You now have access to Course A on Test site. "
+        "Your access lasts until 31 January 2030, 12:00 (UTC).\n\n"
         "- Q&A: http://localhost/access/link/T/\n"
         "- Forum: http://localhost/forum/\n\n"
         "Each link signs you in once within 24 hours. Later, open the page and enter "
-        "ana@example.com: we will email you a code or link. No password needed.\n\n"
+        "ana@example.com: we will email you a code or a link. No password needed.\n\n"
     )
+
+
+def test_access_ready_for_a_list_without_pages_promises_no_links():
+    rendered = render_email("access_ready", context_for("access_ready", pages=[]))
+    assert rendered.text == (
+        "Hello Ana,\n\n"
+        "You now have access to Course A on Test site.\n\n"
+        "To open a page of Course A, enter ana@example.com on it: we will email you a code or "
+        "a link. No password needed.\n\n"
+    )
+    assert "Each link" not in rendered.html and "<ul>" not in rendered.html
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -337,3 +350,13 @@ def test_render_email_uses_the_given_language():
         rendered = render_email("unlock_code", context_for("unlock_code"), language="en")
         assert rendered.subject == "Your code for Lesson: 012345"
         assert translation.get_language() == "de"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_sentence_after_the_greeting_starts_with_a_capital(kind):
+    # English only: in German the line after "Hallo," rightly goes on in lower case (Duden),
+    # unless it starts with a noun or "Sie"/"Ihr".
+    text = render_email(kind, context_for(kind, name=""), language="en").text
+    greeting, _, rest = text.partition("\n\n")
+    assert greeting == "Hello,"
+    assert rest[0].isupper(), rest[:40]

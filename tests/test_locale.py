@@ -12,7 +12,9 @@ from __future__ import annotations
 import gettext
 import re
 import shutil
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -21,6 +23,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from tests.conftest import code_from
+from wagtail_member_access import moments
 from wagtail_member_access.emails import KINDS, render_email
 from wagtail_member_access.forms import CodeForm, EmailForm
 
@@ -311,7 +314,10 @@ def test_access_ready_email_in_german():
             "list_name": "Kurs A",
             "pages": [{"title": "Lektion 1", "url": "https://example.com/lektion-1/"}],
             "site_name": "Kursseite",
-            "expires": "31.12.2026",
+            # Access "until 31 December 2026" ends when 1 January 2027 begins.
+            "expires": moments.until_lazy(
+                datetime(2027, 1, 1, tzinfo=ZoneInfo("Europe/Berlin")), ZoneInfo("Europe/Berlin")
+            ),
             "link_hours": 72,
         },
         language="de",
@@ -319,12 +325,13 @@ def test_access_ready_email_in_german():
     assert email.subject == "Ihr Zugang zu Kurs A ist bereit"
     assert email.text.startswith(
         "Hallo Ana,\n\n"
-        "Sie haben jetzt Zugang zu Kurs A auf Kursseite. Ihr Zugang endet am 31.12.2026.\n"
+        "Sie haben jetzt Zugang zu Kurs A auf Kursseite. Ihr Zugang gilt bis zum Ende des "
+        "31. Dezember 2026 (Europe/Berlin).\n"
     )
     assert (
         "Jeder Link meldet Sie innerhalb von 72 Stunden einmal an. Später öffnen Sie einfach die "
-        "Seite und geben ana@example.com ein: Wir senden Ihnen dann einen Code oder Link per "
-        "E-Mail. Ein Passwort brauchen Sie nicht." in email.text
+        "Seite und geben ana@example.com ein: Wir senden Ihnen dann einen Code oder einen Link "
+        "per E-Mail. Ein Passwort brauchen Sie nicht." in email.text
     )
 
 

@@ -59,7 +59,7 @@ _LIST = {
     "pages": _P(_("The pages the list opens: title, url and link of each"), _PAGES),
     "expires": _P(
         _("When the access ends (empty: never), with the time zone"),
-        "31 December 2026, 23:59 (Europe/Berlin)",
+        "until the end of 31 January 2031 (Europe/Berlin)",
     ),
 }
 _PAGE_ITEMS = {"pages": ("title", "url", "link")}

@@ -126,7 +126,8 @@ def render_email(
     CSS inlined; the text part is always there. Raises ``ValueError`` for an unknown kind."""
     if kind not in KINDS:
         raise ValueError(f"Unknown email kind {kind!r}.")
-    context = _plain(context)
+    with translation.override(language):  # lazy values (dates) in the email's language
+        context = _plain(context)
     if template is None:
         template = find_template(kind, site=site, language=language)
     style = EmailLayout.style_for(site, context.get("site_name", "") or sites.site_name(site))

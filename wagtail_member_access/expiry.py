@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 from wagtail.log_actions import log
 
-from . import emails, log_actions, sites
+from . import emails, log_actions, moments, sites
 from .conf import app_settings
 from .members import mask_email
 from .models import AccessList, Grant
@@ -189,7 +189,8 @@ def _grant_context(grant: Grant) -> dict:
     return {
         "name": grant.name,
         "email": grant.email,
-        "expires": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M"),
+        # Formatted in the email's language, in the site's time zone (docs/expiry.md#shown).
+        "expires": moments.until_lazy(grant.expires_at, timezone.get_default_timezone()),
     }
 
 

@@ -3,13 +3,17 @@ test to me" and "Reset to default" (the snippet's delete view)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from bs4 import BeautifulSoup
 from django.test import RequestFactory
 from django.urls import reverse
+from wagtail.models import Site
 
 from tests.factories import UserFactory
 from wagtail_member_access import api
-from wagtail_member_access.models import EmailTemplate
+from wagtail_member_access.models import EmailLayout, EmailTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +128,85 @@ def test_history_lists_the_saves_and_revert_restores(admin_client, german_code):
     revert = url("revisions_revert", german_code.pk, first.pk)
     page = admin_client.get(revert).content.decode()
     assert 'value="Ihr Code: {{ code }}"' in page
+
+
+# --- the layout in the preview ------------------------------------------------------------
+
+
+def layout_url(name, *args):
+    reverse("wagtailadmin_home")
+    return reverse(EmailLayout.snippet_viewset.get_url_name(name), args=args)
+
+
+def srcdoc(page: str) -> str:
+    """The HTML part as the preview's sandboxed frame shows it."""
+    soup = BeautifulSoup(page, "html.parser")
+    return soup.select_one("iframe[data-email-html]")["srcdoc"]
+
+
+def test_layout_preview_through_the_admin_shows_its_look_unsaved(admin_client):
+    data = {
+        "site": "",
+        "from_email": "School <school@example.com>",
+        "reply_to": "",
+        "brand_name": "Yoga & Co <Studio>",
+        "logo_url": "",
+        "accent_colour": "#aa0000",
+        "text_colour": "#112233",
+        "background_colour": "#fafafa",
+        "footer": "Yoga & Co GmbH\nMain street 1, Berlin",
+    }
+    preview = layout_url("preview_on_add")
+    assert admin_client.post(preview, data).json() == {"is_valid": True, "is_available": True}
+    response = admin_client.get(preview)
+    assert response["Content-Security-Policy"] == "sandbox"
+    html = srcdoc(response.content.decode())
+    assert '<p class="brand" style="' in html and ">Yoga &amp; Co &lt;Studio&gt;</p>" in html
+    assert "background: #fafafa" in html and "color: #112233" in html
+    assert "Yoga &amp; Co GmbH\nMain street 1, Berlin</div>" in html
+    assert "This is how your emails look. Your code: 048213" in html
+    assert "<style" not in html  # inlined, as sent
+    assert not EmailLayout.objects.exists()  # a preview saves nothing
+
+
+def test_layout_preview_with_a_logo(admin_client):
+    layout = EmailLayout.objects.create(brand_name="Studio", logo_url="https://cdn.example/l.png")
+    response = layout.serve_preview(RequestFactory().get("/"), "")
+    response.render()
+    html = srcdoc(response.content.decode())
+    assert '<img src="https://cdn.example/l.png" alt="Studio"' in html
+
+
+def test_a_sites_version_previews_in_that_sites_layout_and_name(admin_client, home):
+    site = Site.objects.create(hostname="yoga.example", site_name="Yoga Studio", root_page=home)
+    EmailLayout.objects.create(accent_colour="#00aa00")  # every site
+    EmailLayout.objects.create(site=site, accent_colour="#aa0000", footer="Yoga legal line")
+    template = api.set_email_template(
+        "unlock_link",
+        subject="Link for {{ page_title }}",
+        text="Open {{ page_title }} on {{ site_name }}: {{ link }}",
+        html='<p><a class="button" href="{{ link }}">Open</a> ({{ site_name }})</p>',
+        site=site,
+    )
+    response = template.serve_preview(RequestFactory().get("/"), "")
+    response.render()
+    page = response.content.decode()
+    assert "Open Lesson 1 on Yoga Studio: https://example.com/access/link/abc123/" in page
+    html = srcdoc(page)
+    assert re.search(r'<a class="button" href="[^"]+" style="[^"]*background: #aa0000', html)
+    assert "(Yoga Studio)</p>" in html and ">Yoga Studio</p>" in html  # brand: the site name
+    assert "Yoga legal line</div>" in html
+
+
+def test_the_editors_line_breaks_are_stored_as_lf(admin_client):
+    data = {
+        "kind": "unlock_code",
+        "site": "",
+        "language": "",
+        "subject": "Code {{ code }}",
+        "text": "Hello\r\n\r\n{{ code }}\r\n",
+        "html": "<p>\r\n{{ code }}</p>",
+    }
+    assert admin_client.post(url("add"), data).status_code == 302
+    template = EmailTemplate.objects.get()
+    assert (template.text, template.html) == ("Hello\n\n{{ code }}", "<p>\n{{ code }}</p>")

@@ -253,3 +253,30 @@ def test_access_list_form_slug_site_and_default_days(editor_client):
 
     created = AccessList.objects.get(name="Yoga Kurs")
     assert (created.slug, created.site, created.default_days) == ("yoga-kurs", None, 90)
+
+
+def test_an_end_of_day_expiry_is_shown_as_its_last_day_and_kept_on_save(editor_client, course):
+    # Access "until 31 January 2031" is stored as midnight of 1 February (UTC in tests).
+    response = editor_client.post(ADD, form_data(course, expires_at="2031-01-31"))
+    assert response.status_code == 302
+    grant = Grant.objects.get()
+    assert grant.expires_at.isoformat() == "2031-02-01T00:00:00+00:00"
+    listing = editor_client.get(reverse("wagtail_member_access_grants:index")).content.decode()
+    assert "end of 31 January 2031 (UTC)" in listing
+    assert "Feb. 1, 2031" not in listing
+    form = editor_client.get(edit_url(grant)).context["form"]
+    assert form.initial["expires_at"] == "2031-01-31"
+    assert 'value="2031-01-31"' in str(form["expires_at"])
+    data = form_data(course, name="Ana B.", expires_at=form.initial["expires_at"])
+    assert editor_client.post(edit_url(grant), data).status_code == 302
+    grant.refresh_from_db()
+    assert (grant.name, grant.expires_at.isoformat()) == ("Ana B.", "2031-02-01T00:00:00+00:00")
+
+
+def test_an_expiry_with_a_time_keeps_it_and_names_the_time_zone(editor_client, course):
+    editor_client.post(ADD, form_data(course, expires_at="2031-01-31 18:00"))
+    grant = Grant.objects.get()
+    listing = editor_client.get(reverse("wagtail_member_access_grants:index")).content.decode()
+    assert "31 January 2031, 18:00 (UTC)" in listing
+    form = editor_client.get(edit_url(grant)).context["form"]
+    assert "2031-01-31 18:00" in str(form["expires_at"])

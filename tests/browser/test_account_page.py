@@ -34,7 +34,7 @@ def club_page(site_root):
 def sign_in_by_code(page, base, email, count):
     page.goto(base + "/access/sign-in/?next=/club-room/")
     page.locator("#id_email").fill(email)
-    page.get_by_role("button", name="Email me a code or link").click()
+    page.get_by_role("button", name="Email me a code and a link").click()
     code = code_from(wait_for_mail(page, mail.outbox, count=count))
     page.get_by_label("Code from the email").fill(code)
     page.get_by_role("button", name="Continue").click()

@@ -65,7 +65,7 @@ def ask_for_code(page, url: str, typed_email: str, screenshot) -> None:
     page.get_by_role("button", name="Send me a code").click()
     page.wait_for_url(url)  # 303 back to the page itself
     expect(page.get_by_role("status")).to_have_text(
-        "If ana@example.com has access, we have sent it an email with a code. "
+        "If ana@example.com has access, we have sent an email with a code to that address. "
         "The code is valid for 10 minutes."
     )
     screenshot(page, "check-inbox")

@@ -191,3 +191,35 @@ def test_smtp_down_then_send_a_new_code(
     assert second.cancel_reason == ""
     assert second.redeemed_at == clock.now
     assert_log_is_clean(debug_log, code)
+
+
+def test_an_edited_code_email_over_smtp(
+    client, settings, smtp_server, tricky_page, buyer, django_mail_patch_dns
+):
+    """The editors' version, with its own HTML, arrives as written: multipart, the text part
+    unescaped, every value escaped in the HTML part, in the site's layout with CSS inlined."""
+    api.set_email_template(
+        "unlock_code",
+        subject="Code {{ code }} for {{ page_title }}",
+        text="Hi!\n\nYour code: {{ code }}\nPage: {{ page_title }}\n\nThe team",
+        html='<p>Hi!</p><p class="code">{{ code }}</p><p>Page: <em>{{ page_title }}</em></p>',
+    )
+    smtp_server.start()
+
+    response = client.post(request_url(tricky_page), {"email": "ana@example.com"})
+
+    assert response.status_code == 303
+    (received,) = smtp_server.messages
+    message = parse(received)
+    code = re.fullmatch(r"Code (\d{6}) for " + re.escape(TITLE), message["Subject"]).group(1)
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = (part.get_content() for part in message.iter_parts())
+    # SMTP lines end in CRLF; the text is otherwise exactly the editor's.
+    assert text.replace("\r\n", "\n").rstrip("\n") == (
+        f"Hi!\n\nYour code: {code}\nPage: {TITLE}\n\nThe team"
+    )
+    assert f"<p>Page: <em>{ESCAPED_TITLE}</em></p>" in html
+    assert "<b>1</b>" not in html
+    assert re.search(rf'<p class="code" style="[^"]*font-size: 32px[^"]*">{code}</p>', html)
+    assert "<style" not in html  # inlined for mail clients

@@ -67,7 +67,7 @@ def test_link_mode_sends_a_link_and_no_code(client, link_page, buyer, mailoutbox
     assert f'href="{url}"' in html
     page = client.get(link_page.url).content.decode()
     assert 'name="code"' not in page
-    assert "we have sent it an email with a link" in page
+    assert "we have sent an email with a link to that address" in page
 
 
 def test_only_the_hash_of_the_token_is_stored(client, link_page, buyer, mailoutbox):

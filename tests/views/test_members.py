@@ -120,7 +120,7 @@ def test_sign_in_page_offers_password_and_email_sign_in(client):
     html = client.get(SIGN_IN).content.decode()
     assert 'autocomplete="current-password"' in html
     assert "Forgot your password, or never had one?" in html
-    assert "Email me a code or link" in html
+    assert "Email me a code and a link" in html
 
 
 @pytest.mark.parametrize("case", ["wrong password", "unknown", "inactive", "no password"])

@@ -30,7 +30,7 @@ def test_sign_in_page_offers_email_me_a_code_or_link(client):
     response = client.get(SIGN_IN)
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Email me a code or link" in html
+    assert "Email me a code and a link" in html
     assert "no-store" in response["Cache-Control"]
     # One address field serves both ways in: the code button posts it to the email step.
     assert len(re.findall(r'<input [^>]*name="email"', html)) == 1
@@ -62,7 +62,10 @@ def test_member_with_an_account_signs_in_by_link(client, mailoutbox, db):
 def test_buyer_without_an_account_signs_in_by_code(client, buyer, mailoutbox):
     ask(client, "ana@example.com")
     code = code_from(mailoutbox[0])
-    assert "we have sent it an email with a code and a link" in client.get(SIGN_IN).content.decode()
+    assert (
+        "we have sent an email with a code and a link to that address"
+        in client.get(SIGN_IN).content.decode()
+    )
     response = client.post(reverse("wagtail_member_access:sign_in_code"), {"code": code})
     assert response.status_code == 303
     assert response["Location"] == "/"
@@ -144,7 +147,7 @@ def test_sign_in_page_renders_inside_the_configured_base_template(client, settin
     content = in_theme(html)
     assert 'action="/access/sign-in/password/"' in content
     assert 'id="id_email"' in content
-    assert "Email me a code or link" in content
+    assert "Email me a code and a link" in content
 
 
 # --- rate limits (docs/security.md#send-limits, #limited-429): as on an unlock page ----------

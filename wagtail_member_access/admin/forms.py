@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.widgets import AdminDateInput
 
-from .. import grants
+from .. import grants, moments
 from ..conf import app_settings
 from ..imports import day_end
 from ..members import normalize_email
@@ -91,6 +91,10 @@ class GrantForm(WagtailAdminModelForm):
                 "When the access ends. Leave empty and tick “Unlimited” for access without an end."
             )
             self.initial.setdefault("unlimited", self.instance.expires_at is None)
+            # An expiry at midnight is shown as the last day it includes, as the emails and
+            # the listing show it; saved unchanged, it means the end of that day again.
+            if (day := moments.last_day(self.instance.expires_at)) is not None:
+                self.initial["expires_at"] = day.isoformat()
         self.fields["expires_at"].help_text = format_lazy(
             "{} {}",
             self.fields["expires_at"].help_text,

@@ -39,6 +39,7 @@ from .. import bulk, tasks
 from ..flows import email_proof, invitation, password_reset
 from ..members import is_privileged, normalize_email
 from ..models import AccessList, BulkEmailJob, Grant
+from . import bulk_preview
 
 __all__ = ["BulkEmailViewSet", "may_email_members", "user_listing_buttons"]
 
@@ -199,9 +200,12 @@ class BulkEmailForm(forms.Form):
 
 
 class BulkEmailCreateView(CreateView):
-    """ "New bulk email": the form, then the job is started after the response is sent."""
+    """ "New bulk email": the form, then the job is started after the response is sent.
+    "Preview" shows what the first recipient will receive instead of sending
+    (:mod:`.bulk_preview`)."""
 
     page_title = _("New bulk email")
+    template_name = "wagtail_member_access/admin/bulk_email_create.html"
 
     def get_form_class(self):
         return BulkEmailForm
@@ -229,6 +233,18 @@ class BulkEmailCreateView(CreateView):
         return initial
 
     def form_valid(self, form):
+        if "preview" in self.request.POST:
+            data = form.cleaned_data
+            recipients = data["recipients"]
+            context = self.get_context_data(form=form)
+            context["preview"] = {
+                "url": bulk_preview.preview_url(
+                    data["kind"], recipients[0], data.get("access_list")
+                ),
+                "recipient": recipients[0],
+                "total": len(recipients),
+            }
+            return self.render_to_response(context)
         response = HttpResponseRedirect("")
         job = bulk.start(
             form.cleaned_data["kind"],
@@ -328,4 +344,5 @@ class BulkEmailViewSet(ModelViewSet):
         return [
             *(pattern for pattern in super().get_urlpatterns() if pattern.name in keep),
             path("member/<int:pk>/<str:kind>/", SendOneView.as_view(), name="send_one"),
+            path("preview/", bulk_preview.preview, name="preview"),
         ]

@@ -10,7 +10,7 @@ import logging
 from django.utils import timezone
 from wagtail.log_actions import log
 
-from .. import access, durations, emails, log_actions, sites, tokens
+from .. import access, durations, emails, log_actions, moments, sites, tokens
 from ..conf import app_settings
 from ..members import NotAllowed, get_or_create_member, mask_email
 from ..models import EmailChallenge, Grant
@@ -99,8 +99,7 @@ def send(grant_id: int) -> bool:
         "pages": [entry for _, entry in pages],
         "site_name": sites.site_name(site),
         "link_hours": durations.hours(app_settings.NOTIFY_LINK_VALIDITY),
-        "expires": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M")
-        if grant.expires_at
-        else "",
+        # Formatted in the email's language, in the site's time zone (docs/expiry.md#shown).
+        "expires": moments.until_lazy(grant.expires_at, timezone.get_default_timezone()),
     }
     return bool(emails.deliver("access_ready", grant.email, context, about=grant))

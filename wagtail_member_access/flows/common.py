@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from wagtail.log_actions import log
 
-from .. import emails, log_actions, sites, tokens
+from .. import emails, log_actions, moments, sites, tokens
 from ..conf import app_settings
 from ..members import mask_email, normalize_email, sign_in_member
 from ..models import EmailChallenge, MemberProfile, MemberSession
@@ -102,7 +102,7 @@ def _notify_changed(email: str, site) -> None:
     context = {
         "email": email,
         "site_name": sites.site_name(site),
-        "changed_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
+        "changed_at": moments.moment_lazy(timezone.now(), timezone.get_default_timezone()),
         "reset_url": sites.absolute_url(site, reverse("wagtail_member_access:forgot_password")),
     }
     emails.deliver("password_changed", email, context, language=translation.get_language())

@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from wagtail.log_actions import log
 from wagtail.models import ModelLogEntry, PageLogEntry, Site
 
-from .. import emails, grants, log_actions, sites, tokens
+from .. import emails, grants, log_actions, moments, sites, tokens
 from ..members import mask_email
 from ..models import EmailChallenge, EmailThrottle, Grant, GrantReference, MemberProfile
 from ..tokens import Outcome, Redemption
@@ -120,7 +120,7 @@ def confirm_email_change(request, code: str) -> Redemption:
         "old_email": old,
         "new_email": new,
         "site_name": sites.site_name(site),
-        "changed_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
+        "changed_at": moments.moment_lazy(timezone.now(), timezone.get_default_timezone()),
     }
     for to in (old, new):
         emails.deliver("email_changed", to, context, language=translation.get_language())

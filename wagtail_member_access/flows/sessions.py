@@ -15,7 +15,7 @@ from django.utils.crypto import get_random_string
 from wagtail.log_actions import log
 from wagtail.models import Site
 
-from .. import emails, log_actions, sites
+from .. import emails, log_actions, moments, sites
 from ..members import is_privileged, mask_email
 from ..models import MemberSession
 from . import common
@@ -105,7 +105,7 @@ def _notify(kind: str, request, email: str, **extra) -> None:
     context = {
         "email": email,
         "site_name": sites.site_name(site),
-        "changed_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
+        "changed_at": moments.moment_lazy(timezone.now(), timezone.get_default_timezone()),
         **extra,
     }
     emails.deliver(kind, email, context, language=translation.get_language())

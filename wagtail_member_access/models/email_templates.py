@@ -203,6 +203,10 @@ class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
 
     def clean(self):
         super().clean()
+        # Browsers send a textarea's lines as CRLF: stored as LF, so the text part is sent as
+        # written and the editor's diff of two revisions shows only real changes.
+        self.text = self.text.replace("\r\n", "\n")
+        self.html = self.html.replace("\r\n", "\n")
         errors = {}
         kind = KINDS.get(self.kind)
         if kind is None:

@@ -10,9 +10,10 @@ from django.utils.http import urlencode
 from wagtail.admin.ui.tables import Column
 from wagtail.permission_policies import ModelPermissionPolicy
 
+from ... import moments
 from ...models import AccessList, Grant
 
-__all__ = ["MomentColumn", "can_import", "grant_permission_policy", "grants_url"]
+__all__ = ["ExpiryColumn", "MomentColumn", "can_import", "grant_permission_policy", "grants_url"]
 
 grant_permission_policy = ModelPermissionPolicy(Grant)
 
@@ -46,3 +47,11 @@ class MomentColumn(Column):
 
     def get_value(self, instance):
         return _moment(getattr(instance, self.accessor), self.empty)
+
+
+class ExpiryColumn(MomentColumn):
+    """When access ends, as the emails say it (``moments.expiry``): an expiry at midnight is
+    the end of the day before, with the time zone named (docs/expiry.md#shown)."""
+
+    def get_value(self, instance):
+        return moments.expiry(getattr(instance, self.accessor), empty=self.empty)

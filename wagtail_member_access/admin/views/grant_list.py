@@ -20,7 +20,7 @@ from ...models import AccessList, Grant
 from ...models.lists import EMPTY_IS_LATEST, listing_order
 from ..exports import COLUMNS, XLSX_MAX_ROWS, csv_response, export_rows, xlsx_response
 from ..filters import STATUS_CHOICES, GrantFilterSet, search_grants, status_of
-from .common import MomentColumn, can_import
+from .common import ExpiryColumn, MomentColumn, can_import
 
 __all__ = ["GrantIndexView", "listing_queryset"]
 
@@ -96,7 +96,7 @@ class GrantIndexView(IndexView):
             Column("access_list", label=_("Access list"), accessor="access_list.name"),
             StatusColumn("status", label=_("Status")),
             MomentColumn("starts_at", label=_("Starts"), sort_key="starts_at"),
-            MomentColumn(
+            ExpiryColumn(
                 "expires_at", label=_("Expires"), sort_key="expires_at", empty=_("Unlimited")
             ),
             MomentColumn(

@@ -1,0 +1,152 @@
+"""The bulk email form's preview (``admin/bulk_preview.py``): what the first recipient will
+receive, rendered like every email, with example codes and links, served sandboxed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from bs4 import BeautifulSoup
+from django.urls import reverse
+
+from tests.admin.conftest import editor_with
+from tests.factories import UserFactory, make_page
+from wagtail_member_access import api
+from wagtail_member_access.email_kinds import KINDS
+from wagtail_member_access.models import BulkEmailJob, EmailChallenge, MemberProfile
+
+pytestmark = pytest.mark.django_db
+
+ADD = reverse("wagtail_member_access_bulk_emails:add")
+PREVIEW = reverse("wagtail_member_access_bulk_emails:preview")
+EXAMPLE_LINK = KINDS["unlock_link"].placeholders["link"].example
+
+
+@pytest.fixture
+def sender_client(client, db):
+    client.force_login(editor_with("add_bulkemailjob", "view_bulkemailjob"))
+    return client
+
+
+@pytest.fixture
+def course_with_pages(course, home):
+    lesson = make_page(home, title="Lesson <1>", slug="lesson-1")
+    api.protect(lesson, mode="code", access_lists=[course])
+    api.grant_access(
+        "ana@example.com",
+        course,
+        name="Ana & Bo",
+        expires_at=datetime(2031, 2, 1, tzinfo=ZoneInfo("UTC")),  # until the end of 31 January
+    )
+    api.grant_access("ben@example.com", course, name="Ben")
+    return lesson
+
+
+def preview_frame(response) -> str:
+    soup = BeautifulSoup(response.content.decode(), "html.parser")
+    section = soup.select_one("[data-bulk-email-preview]")
+    assert section is not None, "no preview shown"
+    frame = section.find("iframe")
+    assert frame["sandbox"] in ("", [])  # a bare sandbox: nothing allowed
+    return section.get_text(" ", strip=True), frame["src"]
+
+
+def test_preview_of_the_access_email_shows_the_first_recipients_values(
+    sender_client, course, course_with_pages, mailoutbox
+):
+    response = sender_client.post(
+        ADD, {"kind": "access_ready", "access_list": course.pk, "preview": "1"}
+    )
+    assert response.status_code == 200
+    text, src = preview_frame(response)
+    assert "What ana@example.com, the first of 2 recipients, will receive." in text
+    assert src == f"{PREVIEW}?kind=access_ready&email=ana%40example.com&access_list={course.pk}"
+    page = sender_client.get(src)
+    assert page.status_code == 200
+    assert page["Content-Security-Policy"] == "sandbox"
+    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["X-Frame-Options"] == "SAMEORIGIN"
+    assert "no-cache" in page["Cache-Control"]
+    soup = BeautifulSoup(page.content.decode(), "html.parser")
+    assert soup.select_one("[data-email-to]").get_text() == "ana@example.com"
+    assert soup.select_one("[data-email-subject]").get_text() == "Your access to Course A is ready"
+    text_part = soup.select_one("[data-email-text]").get_text()
+    assert text_part.startswith(
+        "Hello Ana & Bo,\n\nYou now have access to Course A on localhost. "
+        "Your access lasts until the end of 31 January 2031 (UTC).\n\n"
+        f"- Lesson <1>: {EXAMPLE_LINK}\n"
+    )
+    html_part = soup.select_one("[data-email-html]")
+    assert html_part["sandbox"] in ("", [])
+    assert "Hello Ana &amp; Bo," in html_part["srcdoc"]  # escaped in the HTML part
+    assert "Lesson &lt;1&gt;" in html_part["srcdoc"]
+    # Nothing was sent, recorded or issued: a preview makes no codes or links.
+    assert mailoutbox == []
+    assert not BulkEmailJob.objects.exists()
+    assert not EmailChallenge.objects.exists()
+
+
+def test_preview_of_an_access_email_for_a_list_without_pages(sender_client, course):
+    api.grant_access("ana@example.com", course)
+    page = sender_client.get(
+        PREVIEW, {"kind": "access_ready", "email": "ana@example.com", "access_list": course.pk}
+    )
+    text_part = BeautifulSoup(page.content.decode(), "html.parser").select_one("[data-email-text]")
+    assert "To open a page of Course A, enter ana@example.com on it" in text_part.get_text()
+    assert "Each link" not in text_part.get_text()
+
+
+def test_preview_uses_the_editors_version_in_the_members_language(sender_client, course):
+    api.set_email_template(
+        "sign_in_link",
+        subject="Anmelden bei {{ site_name }}",
+        text="Hallo {{ email }}, hier: {{ link }}",
+        language="de",
+    )
+    member = UserFactory(username="ana", email="ana@example.com")
+    MemberProfile.objects.create(user=member, language="de")
+    response = sender_client.post(
+        ADD, {"kind": "sign_in_link", "emails": "ana@example.com\nben@example.com", "preview": "1"}
+    )
+    text, src = preview_frame(response)
+    soup = BeautifulSoup(sender_client.get(src).content.decode(), "html.parser")
+    assert soup.select_one("[data-email-subject]").get_text() == "Anmelden bei localhost"
+    link = KINDS["sign_in_link"].placeholders["link"].example
+    assert soup.select_one("[data-email-text]").get_text() == f"Hallo ana@example.com, hier: {link}"
+
+
+def test_a_form_error_shows_no_preview_and_sends_nothing(sender_client, mailoutbox):
+    response = sender_client.post(ADD, {"kind": "access_ready", "emails": "", "preview": "1"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["access_list"] == [
+        "Choose the access list whose email to send."
+    ]
+    assert b"data-bulk-email-preview" not in response.content
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []
+
+
+def test_the_form_offers_a_preview_button(sender_client):
+    soup = BeautifulSoup(sender_client.get(ADD).content.decode(), "html.parser")
+    (button,) = soup.select('button[name="preview"]')
+    assert button.get_text(strip=True) == "Preview"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kind": "nonsense", "email": "ana@example.com"},
+        {"kind": "reset", "email": "not an address"},
+        {"kind": "access_ready", "email": "ana@example.com", "access_list": "999999"},
+        {"kind": "access_ready", "email": "ana@example.com", "access_list": "x"},
+    ],
+)
+def test_bad_preview_parameters_are_404(sender_client, params):
+    assert sender_client.get(PREVIEW, params).status_code == 404
+
+
+def test_preview_needs_the_permission_to_send_bulk_emails(client, db):
+    client.force_login(editor_with("view_bulkemailjob"))
+    response = client.get(PREVIEW, {"kind": "reset", "email": "ana@example.com"})
+    # Wagtail turns PermissionDenied in the admin into a redirect with a message.
+    assert (response.status_code, response.url) == (302, reverse("wagtailadmin_home"))
