@@ -9,7 +9,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from wagtail.log_actions import LogFormatter
 
-from .models import BulkEmailJob, PageAccessRestriction
+from .models import BulkEmailJob, EmailChallenge, PageAccessRestriction
 
 __all__ = [
     "BULK_EMAIL",
@@ -24,6 +24,7 @@ __all__ = [
     "RESET_SENT",
     "REVOKE",
     "SEND_FAILED",
+    "SEND_GAVE_UP",
     "UNLOCK",
     "UNLOCK_FAILED",
     "UNPROTECT",
@@ -45,6 +46,7 @@ BULK_EMAIL = "wagtail_member_access.bulk_email"
 UNLOCK = "wagtail_member_access.unlock"
 UNLOCK_FAILED = "wagtail_member_access.unlock_failed"
 SEND_FAILED = "wagtail_member_access.send_failed"
+SEND_GAVE_UP = "wagtail_member_access.send_gave_up"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -53,6 +55,7 @@ _DISPLAY = {
     # entries written before it was renamed "sign_in_link".
     "mode": dict(PageAccessRestriction.Mode.choices),
     "method": {"code": _("code"), "link": _("link")},
+    "purpose": dict(EmailChallenge.Purpose.choices),
     "kind": dict(BulkEmailJob.Kind.choices) | {"sign_in": BulkEmailJob.Kind.SIGN_IN_LINK.label},
     "email_kind": {
         "unlock_code": _("Unlock code"),
@@ -145,6 +148,11 @@ def register(actions) -> None:
             SEND_FAILED,
             _("Email not sent"),
             _("%(email_kind)s email to %(email)s could not be sent (%(error)s)"),
+        ),
+        (
+            SEND_GAVE_UP,
+            _("Email failed for good"),
+            _("%(purpose)s email to %(email)s not sent after %(attempts)s attempts: gave up"),
         ),
     ]:
         attrs = {"label": label, "message": message}

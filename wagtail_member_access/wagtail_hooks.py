@@ -54,3 +54,17 @@ def page_access_listing_button(page, user, next_url=None):
     from .admin.page_access import listing_button
 
     return listing_button(page, user, next_url)
+
+
+@hooks.register("register_admin_urls")
+def email_delivery_report_urls():
+    from .admin import deliveries
+
+    return deliveries.urlpatterns
+
+
+@hooks.register("register_reports_menu_item")
+def email_delivery_report_menu_item():
+    from .admin import deliveries
+
+    return deliveries.menu_item()
