@@ -43,6 +43,8 @@ else:
 INSTALLED_APPS = [
     "wagtail_member_access",
     "django_otp",
+    # The worker backend's task rows (docs/deployment.md): wagtail_member_access.worker_rows.
+    "django_tasks_db",
     "tests.testapp",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",

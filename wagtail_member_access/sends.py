@@ -145,22 +145,27 @@ class Attempt:
     error: str = ""
 
 
-def outcome(challenge_id: int) -> Attempt:
-    """The outcome of the attempt just made on ``challenge_id``. Not sent and not cancelled
-    means :func:`failed` set a retry; cancelled because the send failed means failed for
-    good. Cancelled for another reason (no access, replaced by a newer request), sent, or
-    deleted: not a failure."""
+def outcome(claimed: EmailChallenge) -> Attempt:
+    """The outcome of the attempt just made on ``claimed`` (as :func:`claim` returned it).
+
+    Cancelled because the send failed: failed for good. Its next attempt moved by
+    :func:`failed`: failed, retry then. Sent, deleted, or cancelled for another reason (no
+    access, replaced by a newer request): not a failure. Left as claimed (a page deleted
+    meanwhile: nothing was sent or tried): cancelled, so no retry picks it up again."""
     row = (
-        EmailChallenge.objects.filter(pk=challenge_id)
+        EmailChallenge.objects.filter(pk=claimed.pk)
         .values("sent_at", "cancelled_at", "cancel_reason", "send_error", "next_attempt_at")
         .first()
     )
     if row is None or row["sent_at"] is not None:
         return Attempt(False)
-    if row["cancelled_at"] is None:
+    if row["cancelled_at"] is not None:
+        if row["cancel_reason"] == EmailChallenge.CancelReason.SEND_FAILED:
+            return Attempt(True, None, row["send_error"])
+        return Attempt(False)
+    if row["next_attempt_at"] != claimed.next_attempt_at:
         return Attempt(True, row["next_attempt_at"], row["send_error"])
-    if row["cancel_reason"] == EmailChallenge.CancelReason.SEND_FAILED:
-        return Attempt(True, None, row["send_error"])
+    tokens.cancel(claimed, EmailChallenge.CancelReason.NOT_ELIGIBLE)
     return Attempt(False)
 
 

@@ -55,7 +55,7 @@ def deliver_challenge(challenge_id: int) -> None:
         password_reset.deliver_reset(challenge)
     else:
         email_proof.deliver(challenge)
-    attempt = sends.outcome(challenge_id)
+    attempt = sends.outcome(challenge)
     if not attempt.failed:
         return
     if attempt.retry_at is not None:
