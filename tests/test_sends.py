@@ -93,7 +93,9 @@ def test_failed_sends_are_retried_with_doubling_back_off_then_given_up(
     entry = PageLogEntry.objects.get(action="wagtail_member_access.send_gave_up")
     assert entry.page_id == challenge.page_id
     assert entry.data == {"purpose": "unlock", "email": "a**@example.com", "attempts": 4}
-    assert entry.message == "Unlock a page email to a**@example.com not sent after 4 attempts: gave up"
+    assert entry.message == (
+        "Unlock a page email to a**@example.com not sent after 4 attempts: gave up"
+    )
     mail_down.undo()
     clock.advance(hours=1)
     assert attempt(challenge.pk) is True
@@ -196,7 +198,8 @@ def test_the_delivery_report_lists_failed_sends_with_their_state(
 
     def make(email, **state):
         challenge = tokens.start_challenge(email, protected_page)
-        EmailChallenge.objects.filter(pk=challenge.pk).update(send_error="SMTPException: x", **state)
+        rows = EmailChallenge.objects.filter(pk=challenge.pk)
+        rows.update(send_error="SMTPException: x", **state)
 
     make("retrying@example.com", send_attempts=1)
     make("sent@example.com", send_attempts=2, sent_at=clock.now)

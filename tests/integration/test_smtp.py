@@ -8,9 +8,9 @@ the visitor when the mail server is down.
 from __future__ import annotations
 
 import email
-from datetime import timedelta
 import logging
 import re
+from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 
