@@ -205,3 +205,12 @@ def test_old_finished_rows_of_ours_are_pruned(clock):
     from django_tasks_db.models import DBTaskResult
 
     assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {kept.pk, other.pk}
+
+
+def test_password_sign_in_with_an_unreachable_cache_answers_503(client, cache_down):
+    response = client.post(
+        reverse("wagtail_member_access:sign_in_password"),
+        {"identifier": "ana@example.com", "password": "x" * 12},
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"

@@ -37,10 +37,11 @@ class CacheUnavailable(Exception):
 @contextmanager
 def cache_guard():
     """Turn any error of a cache backend inside the block (Redis down, a timeout, a refused
-    connection) into :class:`CacheUnavailable`. Configuration errors pass unchanged."""
+    connection) into :class:`CacheUnavailable`. Configuration errors pass unchanged, and so
+    does ``ValueError``: the cache API's answer to ``incr`` of a missing key."""
     try:
         yield
-    except (CacheUnavailable, ImproperlyConfigured):
+    except (CacheUnavailable, ImproperlyConfigured, ValueError):
         raise
     except Exception as exc:
         raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
