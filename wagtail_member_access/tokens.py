@@ -243,6 +243,10 @@ def redeem_code(challenge_id, page, code: str, *, purpose=None) -> Redemption:
             )
             challenge.redeemed_at = now
             return Redemption(Outcome.OK, challenge)
+        # Right, but a parallel request used the code first: not a wrong try either.
+        EmailChallenge.objects.filter(pk=challenge.pk).update(
+            failed_attempts=F("failed_attempts") - 1
+        )
         return Redemption(Outcome.USED, challenge)
 
     challenge.refresh_from_db(fields=["failed_attempts"])
