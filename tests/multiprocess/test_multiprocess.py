@@ -88,6 +88,7 @@ class Site:
         self.path = path
         self.mailbox = mailbox
         self.worker = None
+        self.processes: list[subprocess.Popen] = []
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -99,6 +100,7 @@ class Site:
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
+        self.processes.append(self.worker)
 
     def kill_worker(self):
         os.kill(self.worker.pid, signal.SIGKILL)
@@ -161,8 +163,6 @@ def site():
     admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
     admin.execute(f'CREATE DATABASE "{name}"')
     mailbox = Mailbox(free_port())
-    mailbox.start()
-    port = free_port()
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="tests.multiprocess.settings",
@@ -172,24 +172,13 @@ def site():
         WMA_MP_KEY_PREFIX=f"wma-mp-{uuid.uuid4().hex[:8]}",
         WMA_MP_SMTP_PORT=str(mailbox.port),
     )
-    seeded = subprocess.run(
-        [sys.executable, "-m", "tests.multiprocess.seed"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert seeded.returncode == 0, seeded.stderr
-    seed = json.loads(seeded.stdout.strip().splitlines()[-1])
-    gunicorn = subprocess.Popen(
-        [str(BIN / "gunicorn"), "tests.multiprocess.wsgi:application", "--workers", "4",
-         "--bind", f"127.0.0.1:{port}", "--timeout", "30", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    running = Site(env, f"http://127.0.0.1:{port}", seed["page_id"], seed["path"], mailbox)
-    running.start_worker()
+    processes = []
     try:
-        wait_for(lambda: _answers(running), "gunicorn to answer", timeout=90, every=0.5)
-        yield running
+        mailbox.start()
+        yield _start(env, mailbox, processes)
     finally:
-        for process in (gunicorn, running.worker):
+        # Everything the test started stops, and its database and keys go, however it ended.
+        for process in processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
@@ -203,6 +192,41 @@ def site():
         keys = list(client.scan_iter(match=f"{env['WMA_MP_KEY_PREFIX']}:*"))
         if keys:
             client.delete(*keys)
+
+
+def _start(env, mailbox, processes) -> Site:
+    """Seed the database, start gunicorn and a worker (recorded in ``processes``)."""
+    seeded = subprocess.run(
+        [sys.executable, "-m", "tests.multiprocess.seed"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr
+    seed = json.loads(seeded.stdout.strip().splitlines()[-1])
+    port = free_port()
+    processes.append(
+        subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "tests.multiprocess.wsgi:application",
+                "--workers",
+                "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "30",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    )
+    running = Site(env, f"http://127.0.0.1:{port}", seed["page_id"], seed["path"], mailbox)
+    running.processes = processes
+    running.start_worker()
+    wait_for(lambda: _answers(running), "gunicorn to answer", timeout=90, every=0.5)
+    return running
 
 
 def _answers(site) -> bool:
