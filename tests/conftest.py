@@ -91,3 +91,14 @@ def unlocked():
     member_unlocked.connect(receiver)
     yield received
     member_unlocked.disconnect(receiver)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The ``multiprocess`` tests start real servers against PostgreSQL and Redis: they run
+    only when asked for by marker (``pytest -m multiprocess``, as ``.ci/run`` does)."""
+    if "multiprocess" in (config.getoption("markexpr") or ""):
+        return
+    keep = [item for item in items if item.get_closest_marker("multiprocess") is None]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep

@@ -12,7 +12,9 @@ from wagtail.documents.api.v2.views import DocumentsAPIViewSet
 
 from tests.task_settings import DUMMY, IMMEDIATE
 from wagtail_member_access.checks import (
+    check_deployment,
     check_ratelimit_cache,
+    check_session_cache,
     check_session_engine,
     check_settings,
 )
@@ -39,8 +41,8 @@ def test_signed_cookie_sessions_are_an_error(settings):
         "requests to the client."
     )
     assert error.hint == (
-        "Set SESSION_ENGINE to a server-side backend, e.g. "
-        "'django.contrib.sessions.backends.db' or '…backends.cache'."
+        "Set SESSION_ENGINE = 'django.contrib.sessions.backends.db' (or a cache backend on a "
+        "cache every process shares, such as Redis)."
     )
 
 
@@ -57,7 +59,7 @@ def test_server_side_sessions_pass(settings, engine):
     assert check_session_engine(None) == []
 
 
-# --- E002 / W001: the rate-limit cache ---------------------------------------------------------
+# --- E002 / E006: the rate-limit cache ---------------------------------------------------------
 
 
 def test_unknown_ratelimit_cache_alias_is_an_error(settings):
@@ -70,20 +72,22 @@ def test_unknown_ratelimit_cache_alias_is_an_error(settings):
     assert error.hint == "Set RATELIMIT_USE_CACHE to a configured cache alias."
 
 
-def test_locmem_ratelimit_cache_is_a_warning_in_production(settings):
+def test_locmem_ratelimit_cache_is_an_error_in_production(settings):
     settings.DEBUG = False
     settings.CACHES = {"default": {"BACKEND": LOCMEM}}
-    [warning] = check_ratelimit_cache(None)
-    assert warning.id == "wagtail_member_access.W001"
-    assert warning.level == checks.WARNING
-    assert warning.msg == (
-        "Rate limits of wagtail-member-access are counted in cache 'default' "
-        f"({LOCMEM}), which is local to one process: with several processes or servers the "
-        "limits do not hold."
+    [error] = check_ratelimit_cache(None)
+    assert error.id == "wagtail_member_access.E006"
+    assert error.level == checks.ERROR
+    assert error.msg == (
+        "Rate limits, cooldowns and the mail server's state of wagtail-member-access are kept "
+        f"in cache 'default' ({LOCMEM}), which is local to one process: with several "
+        "processes or servers the limits do not hold."
     )
-    assert warning.hint == (
-        "Use a shared cache with atomic increment (Redis or Memcached) and point "
-        "RATELIMIT_USE_CACHE at it."
+    assert error.hint == (
+        "Point RATELIMIT_USE_CACHE at a cache every process shares, with atomic increment "
+        "(Redis or Memcached), e.g. CACHES = {'default': {'BACKEND': "
+        "'django.core.cache.backends.redis.RedisCache', 'LOCATION': "
+        "'redis://127.0.0.1:6379/0'}}."
     )
 
 
@@ -95,13 +99,120 @@ def test_locmem_ratelimit_cache_is_a_warning_in_production(settings):
         ("django.core.cache.backends.db.DatabaseCache", "has no atomic increment"),
     ],
 )
-def test_other_unshared_caches_are_warned_about_with_their_reason(settings, backend, reason):
+def test_other_unshared_caches_are_errors_with_their_reason(settings, backend, reason):
     settings.DEBUG = False
     settings.CACHES = {"default": {"BACKEND": LOCMEM}, "limits": {"BACKEND": backend}}
     settings.RATELIMIT_USE_CACHE = "limits"
-    [warning] = check_ratelimit_cache(None)
-    assert warning.id == "wagtail_member_access.W001"
-    assert f"in cache 'limits' ({backend}), which {reason}:" in warning.msg
+    [error] = check_ratelimit_cache(None)
+    assert error.id == "wagtail_member_access.E006"
+    assert error.level == checks.ERROR
+    assert f"in cache 'limits' ({backend}), which {reason}:" in error.msg
+
+
+# --- E005: sessions on a per-process cache (docs/security.md#shared-sessions) --------------------
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["django.contrib.sessions.backends.cache", "django.contrib.sessions.backends.cached_db"],
+)
+def test_sessions_on_a_local_memory_cache_are_an_error_in_production(settings, engine):
+    settings.DEBUG = False
+    settings.SESSION_ENGINE = engine
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}}
+    [error] = check_session_cache(None)
+    assert error.id == "wagtail_member_access.E005"
+    assert error.level == checks.ERROR
+    assert error.msg == (
+        f"SESSION_ENGINE {engine!r} keeps sessions in cache 'default' ({LOCMEM}), which is "
+        "local to one process: with several processes, visitors lose their code request "
+        "between requests, and a signed-out session still opens pages on other processes."
+    )
+    assert error.hint == (
+        "Set SESSION_ENGINE = 'django.contrib.sessions.backends.db', or keep it and put "
+        "SESSION_CACHE_ALIAS on a cache every process shares, e.g. CACHES = {'default': "
+        "{'BACKEND': 'django.core.cache.backends.redis.RedisCache', 'LOCATION': "
+        "'redis://127.0.0.1:6379/0'}}."
+    )
+
+
+def test_sessions_on_the_session_cache_alias_are_checked(settings):
+    settings.DEBUG = False
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.CACHES = {"default": {"BACKEND": REDIS}, "sessions": {"BACKEND": LOCMEM}}
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    assert ids(check_session_cache(None)) == ["wagtail_member_access.E005"]
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}, "sessions": {"BACKEND": REDIS}}
+    assert check_session_cache(None) == []
+
+
+@pytest.mark.parametrize(
+    ("engine", "debug", "backend"),
+    [
+        ("django.contrib.sessions.backends.db", False, LOCMEM),
+        ("django.contrib.sessions.backends.cache", True, LOCMEM),
+        ("django.contrib.sessions.backends.cached_db", False, REDIS),
+    ],
+)
+def test_shared_or_database_sessions_pass(settings, engine, debug, backend):
+    settings.DEBUG = debug
+    settings.SESSION_ENGINE = engine
+    settings.CACHES = {"default": {"BACKEND": backend}}
+    assert check_session_cache(None) == []
+
+
+# --- W003, E007, W004: manage.py check --deploy --------------------------------------------------
+
+
+@pytest.fixture
+def deploy_settings(settings):
+    settings.RATELIMIT_IP_META_KEY = "HTTP_X_REAL_IP"
+    if hasattr(settings, "MAILERS"):
+        settings.MAILERS = {"default": {"BACKEND": "x", "OPTIONS": {"timeout": 30}}}
+    else:
+        settings.EMAIL_TIMEOUT = 30
+    return settings
+
+
+def _set_timeout(settings, value):
+    if hasattr(settings, "MAILERS"):
+        settings.MAILERS = {"default": {"BACKEND": "x", "OPTIONS": {"timeout": value}}}
+    else:
+        settings.EMAIL_TIMEOUT = value
+
+
+def test_deploy_checks_pass_when_a_multi_server_site_has_what_it_needs(deploy_settings):
+    assert check_deployment(None) == []
+
+
+def test_deploy_check_no_mail_timeout(deploy_settings):
+    _set_timeout(deploy_settings, None)
+    [warning] = check_deployment(None)
+    assert (warning.id, warning.level) == ("wagtail_member_access.W003", checks.WARNING)
+    assert warning.hint == (
+        "Set EMAIL_TIMEOUT (or the mailer's 'timeout' option) to a number of seconds below "
+        "WAGTAIL_MEMBER_ACCESS_SEND_LEASE (300 s), e.g. 30."
+    )
+
+
+def test_deploy_check_mail_timeout_not_below_the_lease(deploy_settings):
+    _set_timeout(deploy_settings, 300)
+    [error] = check_deployment(None)
+    assert (error.id, error.level) == ("wagtail_member_access.E007", checks.ERROR)
+    assert error.msg.startswith("The mail timeout (300 s) is not below ")
+
+
+def test_deploy_check_client_ip_behind_a_proxy(deploy_settings):
+    del deploy_settings.RATELIMIT_IP_META_KEY
+    [warning] = check_deployment(None)
+    assert (warning.id, warning.level) == ("wagtail_member_access.W004", checks.WARNING)
+    assert "every visitor shares one limit" in warning.msg
+
+
+def test_deploy_checks_run_only_with_deploy():
+    registered = checks.registry.registry
+    assert check_deployment in registered.get_checks(include_deployment_checks=True)
+    assert check_deployment not in registered.get_checks(include_deployment_checks=False)
 
 
 def test_locmem_ratelimit_cache_is_fine_with_debug(settings):
@@ -516,3 +627,23 @@ def test_the_hint_closes_the_door(client, settings, course, tmp_path, monkeypatc
 
 class BasicOrToken(BasicAuthentication):
     """A site's own basic authentication (for W020's subclass test)."""
+
+
+def test_the_immediate_backend_warning_explains_the_timing_side_channel(settings):
+    from wagtail_member_access.checks import check_task_backend
+
+    settings.DEBUG = False
+    settings.TASKS = {"default": IMMEDIATE}
+    [warning] = check_task_backend(None)
+    assert warning.msg == (
+        "wagtail-member-access sends its emails with the immediate task backend ('default'): "
+        "the mail is sent in the web process while the response closes, so how long a "
+        "connection stays open tells whether an address is on an access list (measured with "
+        "a slow mail server: 3.3 s for a listed address, 0.48 s for an unlisted one), and a "
+        "failed send is only retried by manage.py member_access_retry."
+    )
+    assert warning.hint == (
+        "Install wagtail-member-access[worker], add 'django_tasks_db' to INSTALLED_APPS, set "
+        "TASKS = {'default': {'BACKEND': 'django_tasks_db.DatabaseBackend'}} and run "
+        "manage.py db_worker (docs/deployment.md)."
+    )

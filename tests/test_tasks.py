@@ -4,6 +4,7 @@ and that delivering a challenge is safe to run twice (task backends retry)."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from smtplib import SMTPException
 
 import pytest
@@ -139,25 +140,39 @@ def test_a_refused_recipient_is_recorded_with_the_address_masked(challenge, monk
         raise SMTPRecipientsRefused({"ana@example.com": (550, b"5.1.1 <ana@example.com> unknown")})
 
     monkeypatch.setattr(emails.EmailMultiAlternatives, "send", refuse)
-    tasks.deliver_challenge.call(challenge.pk)
+    with pytest.raises(tasks.EmailNotSent):
+        tasks.deliver_challenge.call(challenge.pk)
     challenge.refresh_from_db()
     assert challenge.send_error.startswith("SMTPRecipientsRefused: ")
     assert "a**@example.com" in challenge.send_error and "550" in challenge.send_error
     assert "ana@" not in challenge.send_error
 
 
-def test_mail_server_failure_is_recorded_and_cancels_the_challenge(
-    challenge, mailoutbox, monkeypatch, caplog
+def test_mail_server_failure_is_recorded_raised_and_retried_later(
+    challenge, mailoutbox, monkeypatch, caplog, clock
 ):
-    def fail(*args, **kwargs):
-        raise SMTPException("connection refused")
+    real_send = emails.EmailMultiAlternatives.send
+    down = [True]
+
+    def fail(self, *args, **kwargs):
+        if down[0]:
+            raise SMTPException("connection refused")
+        return real_send(self, *args, **kwargs)
 
     monkeypatch.setattr(emails.EmailMultiAlternatives, "send", fail)
-    with caplog.at_level(logging.ERROR, logger="wagtail_member_access"):
+    with (
+        caplog.at_level(logging.ERROR, logger="wagtail_member_access"),
+        pytest.raises(tasks.EmailNotSent) as raised,
+    ):
         tasks.deliver_challenge.call(challenge.pk)
+    # Raised, so the task backend records the task as failed, never as successful.
+    assert str(raised.value) == (
+        f"Challenge {challenge.pk}: attempt 1 failed (SMTPException: connection refused); "
+        f"next attempt at {(clock.now + timedelta(seconds=30)).isoformat()}."
+    )
     challenge.refresh_from_db()
     assert challenge.send_error == "SMTPException: connection refused"
-    assert challenge.cancel_reason == "send_failed"
+    assert (challenge.cancel_reason, challenge.code_hash, challenge.sent_at) == ("", "", None)
     assert caplog.messages == [
         "Could not send the unlock_code email to a**@example.com (SMTPException)."
     ]
@@ -165,9 +180,16 @@ def test_mail_server_failure_is_recorded_and_cancels_the_challenge(
     entry = PageLogEntry.objects.get(action="wagtail_member_access.send_failed")
     assert entry.page_id == challenge.page_id
     assert entry.data["email"] == "a**@example.com"
-    monkeypatch.undo()
-    tasks.deliver_challenge.call(challenge.pk)  # a retry does not resend a cancelled code
+    down[0] = False  # the mail server is back
+    tasks.deliver_challenge.call(challenge.pk)  # too early: the back-off has not run out
     assert mailoutbox == []
+    clock.advance(seconds=30)
+    tasks.deliver_challenge.call(challenge.pk)
+    [message] = mailoutbox
+    challenge.refresh_from_db()
+    assert (challenge.send_attempts, challenge.sent_at) == (2, clock.now)
+    tasks.deliver_challenge.call(challenge.pk)  # sent: a retry never sends twice
+    assert len(mailoutbox) == 1
 
 
 @pytest.mark.parametrize(

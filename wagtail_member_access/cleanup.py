@@ -8,6 +8,8 @@ code nor its link can be used any more; a long-lived invitation link is kept unt
 expired. A failure counter (``EmailThrottle``) is deleted once its last failure is older than
 ``CLEANUP_AFTER`` *and* its back-off has ended, so the clean-up never lifts a lockout early.
 Grants and audit-log entries are never touched: they are the record of who was given access.
+With django-tasks-db installed, our finished task rows older than ``TASK_RESULTS_KEEP`` are
+deleted too (``worker_rows.prune``). Every deletion is safe to run on several hosts at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
+from . import worker_rows
 from .conf import app_settings
 from .models import EmailChallenge, EmailThrottle
 
@@ -29,6 +32,7 @@ BATCH = 1000
 class Report:
     challenges: int = 0
     throttles: int = 0
+    task_rows: int = 0
     dry_run: bool = False
 
 
@@ -77,4 +81,6 @@ def run(*, dry_run: bool = False) -> Report:
             # they were read (a back-off starting) keeps its counter.
             batch = throttles[start : start + BATCH]
             report.throttles += _old_throttles(now).filter(pk__in=batch).delete()[0]
+    if not dry_run:
+        report.task_rows = worker_rows.prune(now)
     return report

@@ -171,6 +171,47 @@ class AppSettings:
         """The django-tasks backend alias that sends our emails (default ``"default"``)."""
         return self._get("TASK_BACKEND", "default")
 
+    # --- sending, retries and the worker (docs/deployment.md) -----------------------------
+
+    @property
+    def SEND_RETRIES(self) -> int:
+        """How many times a code or link email that the mail server refused is tried again,
+        with back-off, before it is recorded as failed for good (default 5)."""
+        value = self._get("SEND_RETRIES", 5)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 20:
+            raise ImproperlyConfigured(f"{PREFIX}SEND_RETRIES must be an integer from 0 to 20.")
+        return value
+
+    @property
+    def SEND_RETRY_DELAY(self) -> timedelta:
+        """The wait before the first retry of a failed send, doubled for each further retry
+        (default 30 seconds: 30 s, 1 min, 2 min, 4 min, 8 min)."""
+        value = _as_timedelta("SEND_RETRY_DELAY", self._get("SEND_RETRY_DELAY", 30))
+        if value <= timedelta(0):
+            raise ImproperlyConfigured(f"{PREFIX}SEND_RETRY_DELAY must be more than zero.")
+        return value
+
+    @property
+    def SEND_LEASE(self) -> timedelta:
+        """How long one attempt to send a code or link email may take before it counts as
+        lost (a worker killed mid-send) and ``manage.py member_access_retry`` sends it again
+        (default 5 minutes). Keep it above the mail backend's ``EMAIL_TIMEOUT``."""
+        value = _as_timedelta("SEND_LEASE", self._get("SEND_LEASE", timedelta(minutes=5)))
+        if value <= timedelta(0):
+            raise ImproperlyConfigured(f"{PREFIX}SEND_LEASE must be more than zero.")
+        return value
+
+    @property
+    def TASK_RESULTS_KEEP(self) -> timedelta:
+        """How long django-tasks-db's rows of our finished tasks are kept before the clean-up
+        deletes them (default 7 days, at least one hour)."""
+        value = _as_timedelta(
+            "TASK_RESULTS_KEEP", self._get("TASK_RESULTS_KEEP", timedelta(days=7))
+        )
+        if value < timedelta(hours=1):
+            raise ImproperlyConfigured(f"{PREFIX}TASK_RESULTS_KEEP must be one hour or more.")
+        return value
+
     @property
     def LAST_ACCESS_RESOLUTION(self) -> timedelta:
         """A grant's ``last_access_at`` is written at most this often (default 15 minutes),

@@ -9,10 +9,10 @@ a template can print nothing but what it is given (docs/security.md#email-contex
 part is framed by the site's ``EmailLayout`` (``email_html``).
 
 Every email goes out through :func:`deliver`: it renders and sends, and when the mail server
-fails it records the failure on the code or link request it carries (which is then cancelled,
-so "send again" makes a fresh attempt), writes it to the audit log and to the server log with
-the address masked, and returns a false :class:`Delivery` instead of raising
-(docs/security.md#mail-failures).
+fails it records the failure on the code or link request it carries (``sends.failed``:
+retried with back-off when the background task sends it, docs/security.md#mail-retries),
+writes it to the audit log and to the server log with the address masked, and returns a
+false :class:`Delivery` instead of raising (docs/security.md#mail-failures).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from wagtail.log_actions import log
 
-from . import email_html, email_kinds, log_actions, sites, tokens
+from . import email_html, email_kinds, log_actions, sends, sites
 from .conf import app_settings
 from .email_html import RenderedEmail
 from .members import NotAllowed, find_member, mask_email
@@ -227,8 +227,9 @@ def deliver(
 
     Never raises for a mail server failure: the failure is written to the audit log (on
     ``about``, see :func:`send_email`), recorded on ``challenge`` when the email carries one
-    (``send_error``, and the challenge is cancelled so that its code and link cannot be used),
-    logged with the address masked, and returned as a false :class:`Delivery`. Raises
+    (:func:`record_failure`: its code and link cannot be used; the task tries again),
+    logged with the address masked, and returned as a false :class:`Delivery`. A sent
+    email is recorded on ``challenge`` too (``sent_at``: no retry sends it again). Raises
     ``ValueError`` for an unknown ``kind`` (a programming error, not a mail failure)."""
     if kind not in KINDS:
         raise ValueError(f"Unknown email kind {kind!r}.")
@@ -245,21 +246,26 @@ def deliver(
         )
     except Exception as exc:  # any mail backend error: record it, the caller gets False
         error = describe_error(exc)
+        sends.mail_failed()
         if challenge is not None:
             record_failure(challenge, error)
         logger.error(
             "Could not send the %s email to %s (%s).", kind, mask_email(to), type(exc).__name__
         )
         return Delivery(False, error)
+    sends.mail_sent()
+    if challenge is not None:
+        sends.succeeded(challenge)
     return Delivery(True)
 
 
 def record_failure(challenge: EmailChallenge, error: str) -> None:
-    """Record on ``challenge`` that its email was not sent (``send_error``) and cancel it: a
-    code or link nobody received must not work later. For a caller that sent inside a
+    """Record on ``challenge`` that its email was not sent (``send_error``); its code and link
+    stop working (nobody received them). A challenge the background task sends is tried
+    again with back-off, then cancelled for good; any other is cancelled at once
+    (``sends.failed``, docs/security.md#mail-retries). For a caller that sent inside a
     transaction it rolled back (an invitation), and for :func:`deliver`."""
-    EmailChallenge.objects.filter(pk=challenge.pk).update(send_error=error)
-    tokens.cancel(challenge, EmailChallenge.CancelReason.SEND_FAILED)
+    sends.failed(challenge, error)
 
 
 _ADDRESS = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.log_actions import LogFormatter
 
 from . import email_kinds
-from .models import BulkEmailJob, PageAccessRestriction
+from .models import BulkEmailJob, EmailChallenge, PageAccessRestriction
 
 __all__ = [
     "ACCOUNT_DELETED",
@@ -29,6 +29,7 @@ __all__ = [
     "RESET_SENT",
     "REVOKE",
     "SEND_FAILED",
+    "SEND_GAVE_UP",
     "SESSIONS_ENDED",
     "UNLOCK",
     "UNLOCK_FAILED",
@@ -56,6 +57,7 @@ EMAIL_MOVED = "wagtail_member_access.email_moved"
 EMAIL_CHANGED = "wagtail_member_access.email_changed"
 ACCOUNT_DELETED = "wagtail_member_access.account_deleted"
 SESSIONS_ENDED = "wagtail_member_access.sessions_ended"
+SEND_GAVE_UP = "wagtail_member_access.send_gave_up"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -64,6 +66,7 @@ _DISPLAY = {
     # entries written before it was renamed "sign_in_link".
     "mode": dict(PageAccessRestriction.Mode.choices),
     "method": {"code": _("code"), "link": _("link")},
+    "purpose": dict(EmailChallenge.Purpose.choices),
     "kind": dict(BulkEmailJob.Kind.choices) | {"sign_in": BulkEmailJob.Kind.SIGN_IN_LINK.label},
     "email_kind": {name: kind.label for name, kind in email_kinds.KINDS.items()},
     "reason": {
@@ -163,6 +166,11 @@ def register(actions) -> None:
             SEND_FAILED,
             _("Email not sent"),
             _("%(email_kind)s email to %(email)s could not be sent (%(error)s)"),
+        ),
+        (
+            SEND_GAVE_UP,
+            _("Email failed for good"),
+            _("%(purpose)s email to %(email)s not sent after %(attempts)s attempts: gave up"),
         ),
     ]:
         attrs = {"label": label, "message": message}

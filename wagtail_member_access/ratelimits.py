@@ -4,23 +4,50 @@ Counts live in django-ratelimit's cache (``RATELIMIT_USE_CACHE``), which must be
 processes in production (a system check warns otherwise). The client IP is what
 django-ratelimit's ``RATELIMIT_IP_META_KEY`` says (``REMOTE_ADDR`` unless configured): a raw
 ``X-Forwarded-For`` header is never trusted.
+
+When that cache cannot be reached, every use of it raises :class:`CacheUnavailable`, which
+the visitor views answer with a 503 page and ``Retry-After`` (docs/security.md#cache-down),
+instead of a 500 or a misleading 429.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+from django.core.exceptions import ImproperlyConfigured
 from django_ratelimit.core import get_usage, is_ratelimited
 from wagtail.models import Site
 
 from .conf import app_settings
 
 __all__ = [
+    "CacheUnavailable",
     "account_limited",
+    "cache_guard",
     "link_limited",
     "retry_after",
     "send_limited",
     "verify_limited",
     "webhook_limited",
 ]
+
+
+class CacheUnavailable(Exception):
+    """The shared cache (``RATELIMIT_USE_CACHE``) could not be reached."""
+
+
+@contextmanager
+def cache_guard():
+    """Turn any error of a cache backend inside the block (Redis down, a timeout, a refused
+    connection) into :class:`CacheUnavailable`. Configuration errors pass unchanged, and so
+    does ``ValueError``: the cache API's answer to ``incr`` of a missing key."""
+    try:
+        yield
+    except (CacheUnavailable, ImproperlyConfigured, ValueError):
+        raise
+    except Exception as exc:
+        raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
 
 #: Where a refused request keeps the seconds until its limit's window ends (``Retry-After``).
 _RETRY_ATTR = "_wagtail_member_access_retry_after"
@@ -29,15 +56,20 @@ _RETRY_ATTR = "_wagtail_member_access_retry_after"
 def _hit(request, group: str, key, rate: str) -> bool:
     # increment=True: without it django-ratelimit only reads the count
     # (docs/security.md#ratelimit-keys).
-    limited = is_ratelimited(
-        request, group=f"wagtail_member_access.{group}", key=key, rate=rate, increment=True
-    )
-    if limited:
-        usage = get_usage(
-            request, group=f"wagtail_member_access.{group}", key=key, rate=rate, increment=False
+    with cache_guard():
+        limited = is_ratelimited(
+            request, group=f"wagtail_member_access.{group}", key=key, rate=rate, increment=True
         )
-        left = usage["time_left"] if usage else 0
-        setattr(request, _RETRY_ATTR, max(getattr(request, _RETRY_ATTR, 0), left, 1))
+        if limited:
+            usage = get_usage(
+                request,
+                group=f"wagtail_member_access.{group}",
+                key=key,
+                rate=rate,
+                increment=False,
+            )
+            left = usage["time_left"] if usage else 0
+            setattr(request, _RETRY_ATTR, max(getattr(request, _RETRY_ATTR, 0), left, 1))
     return limited
 
 
@@ -100,13 +132,14 @@ def webhook_limited(request, *, refused: bool = False) -> bool:
     of forged or junk calls is stopped, while a shop's correctly signed calls, however many,
     are never counted.
     """
-    usage = get_usage(
-        request,
-        group="wagtail_member_access.webhook.ip",
-        key="ip",
-        rate=app_settings.RATE_WEBHOOK_PER_IP,
-        increment=refused,
-    )
+    with cache_guard():
+        usage = get_usage(
+            request,
+            group="wagtail_member_access.webhook.ip",
+            key="ip",
+            rate=app_settings.RATE_WEBHOOK_PER_IP,
+            increment=refused,
+        )
     # ``>=``: the count read without incrementing is the refusals so far, so the limit is
     # reached after exactly that many. (A cache failure reads as 0 of 0: refused, as
     # django-ratelimit itself fails closed.)

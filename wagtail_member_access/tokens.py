@@ -7,6 +7,7 @@
 * A code is valid for ``CODE_VALIDITY``, works once, and dies after ``CODE_MAX_ATTEMPTS``
   wrong tries. Failures also count per email across codes (``EmailThrottle``, django-otp's
   exponential back-off): docs/security.md#code-validity, docs/security.md#code-attempts.
+  Both counters are taken before a check, atomically (docs/security.md#atomic-limits).
 * Magic-link tokens are 256 random bits (``secrets.token_urlsafe(32)``), stored as an HMAC,
   valid for ``LINK_VALIDITY``. Looking a link up (:func:`peek_link`, for GET and HEAD) changes
   nothing, so email scanners that open links cannot use them up; only :func:`redeem_link`
@@ -191,8 +192,11 @@ def redeem_code(challenge_id, target, code: str, *, purpose=None) -> Redemption:
     or a document; None: the member sign-in, or the challenge of ``purpose``, e.g. a password
     reset).
 
-    Never raises for bad input: the outcome says why a code was refused. Wrong tries are
-    counted on the challenge and on the email, atomically.
+    Never raises for bad input: the outcome says why a code was refused. Every check is
+    counted on the email and on the challenge before it is made, by conditional updates: of
+    parallel checks at most ``CODE_MAX_ATTEMPTS`` are ever compared with one code, and one
+    per back-off step with one address (the others answer THROTTLED). A right code gives
+    its count back.
     """
     if purpose is None:
         purpose = (
@@ -203,11 +207,6 @@ def redeem_code(challenge_id, target, code: str, *, purpose=None) -> Redemption:
     ).first()
     if challenge is None:
         return Redemption(Outcome.MISSING)
-    throttle, _ = EmailThrottle.objects.get_or_create(email=challenge.email)
-    allowed, info = throttle.verify_is_allowed()
-    if not allowed:
-        return Redemption(Outcome.THROTTLED, challenge, retry_at=info.get("locked_until"))
-
     now = timezone.now()
     max_attempts = app_settings.CODE_MAX_ATTEMPTS
     not_eligible = challenge.cancel_reason == EmailChallenge.CancelReason.NOT_ELIGIBLE
@@ -216,6 +215,18 @@ def redeem_code(challenge_id, target, code: str, *, purpose=None) -> Redemption:
     if challenge.expires_at is None or challenge.expires_at <= now:
         return Redemption(Outcome.EXPIRED, challenge)
     if challenge.failed_attempts >= max_attempts:
+        return Redemption(Outcome.EXHAUSTED, challenge)
+
+    # Every check is counted before it is made, by conditional updates, so parallel guesses
+    # cannot share one reading of the counters (docs/security.md#atomic-limits): first the
+    # address's back-off, then the code's own cap.
+    allowed, locked_until = EmailThrottle.reserve_check(challenge.email)
+    if not allowed:
+        return Redemption(Outcome.THROTTLED, challenge, retry_at=locked_until)
+    counted = EmailChallenge.objects.filter(
+        pk=challenge.pk, failed_attempts__lt=max_attempts
+    ).update(failed_attempts=F("failed_attempts") + 1)
+    if not counted:
         return Redemption(Outcome.EXHAUSTED, challenge)
 
     matches = bool(challenge.code_hash) and constant_time_compare(
@@ -228,24 +239,26 @@ def redeem_code(challenge_id, target, code: str, *, purpose=None) -> Redemption:
             redeemed_at__isnull=True,
             cancelled_at__isnull=True,
             expires_at__gt=now,
-            failed_attempts__lt=max_attempts,
-        ).update(redeemed_at=now)
+        ).update(redeemed_at=now, failed_attempts=F("failed_attempts") - 1)
         if won == 1:
-            throttle.throttle_reset()
+            EmailThrottle.objects.filter(email=challenge.email).update(
+                throttling_failure_count=0, throttling_failure_timestamp=None
+            )
             challenge.redeemed_at = now
             return Redemption(Outcome.OK, challenge)
+        # Right, but a parallel request used the code first: not a wrong try either.
+        EmailChallenge.objects.filter(pk=challenge.pk).update(
+            failed_attempts=F("failed_attempts") - 1
+        )
         return Redemption(Outcome.USED, challenge)
 
-    EmailChallenge.objects.filter(pk=challenge.pk, failed_attempts__lt=max_attempts).update(
-        failed_attempts=F("failed_attempts") + 1
-    )
-    throttle.throttle_increment()
     challenge.refresh_from_db(fields=["failed_attempts"])
     if challenge.failed_attempts >= max_attempts:
         return Redemption(Outcome.EXHAUSTED, challenge)
     # When the next try is possible (the back-off after this failure), so the visitor is
     # told how long to wait rather than "too many tries" after one typo.
-    allowed, info = throttle.verify_is_allowed()
+    throttle = EmailThrottle.objects.filter(email=challenge.email).first()
+    allowed, info = throttle.verify_is_allowed() if throttle else (True, None)
     retry_at = None if allowed else (info or {}).get("locked_until")
     return Redemption(Outcome.WRONG, challenge, retry_at=retry_at)
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import accounts, links, member_account, sign_in, unlock, webhooks
+from .views.common import guard_cache
 
 app_name = "wagtail_member_access"
 
@@ -59,3 +60,8 @@ urlpatterns = [
     path("webhooks/purchase/", webhooks.purchase, name="purchase_webhook"),
     path("webhooks/stripe/", webhooks.stripe, name="stripe_webhook"),
 ]
+
+# Every view answers 503 with Retry-After, not 500, when the shared rate-limit cache is
+# unreachable (docs/security.md#cache-down).
+for _pattern in urlpatterns:
+    _pattern.callback = guard_cache(_pattern.callback)

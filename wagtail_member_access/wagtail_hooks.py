@@ -70,3 +70,17 @@ def register_collection_access_admin():
     from .admin.collection_access import CollectionAccessViewSet
 
     return CollectionAccessViewSet()
+
+
+@hooks.register("register_admin_urls")
+def email_delivery_report_urls():
+    from .admin import deliveries
+
+    return deliveries.urlpatterns
+
+
+@hooks.register("register_reports_menu_item")
+def email_delivery_report_menu_item():
+    from .admin import deliveries
+
+    return deliveries.menu_item()

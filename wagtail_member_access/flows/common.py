@@ -1,7 +1,6 @@
 """What the member-account journeys share: the member's profile and address, issuing a
 single-use link, setting a password (and the notice that follows), the counter of password
-failures in a row that a new password ends, and loading a challenge whose email is still to
-be sent."""
+failures in a row that a new password ends."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from wagtail.log_actions import log
 from .. import emails, log_actions, moments, sites, tokens
 from ..conf import app_settings
 from ..members import mask_email, normalize_email, sign_in_member
-from ..models import EmailChallenge, MemberProfile, MemberSession
+from ..models import MemberProfile, MemberSession
 
 __all__ = [
     "PENDING_SESSION_KEY",
@@ -30,7 +29,6 @@ __all__ = [
     "profile_of",
     "ratelimit_cache",
     "set_password",
-    "unsent_challenge",
 ]
 
 logger = logging.getLogger("wagtail_member_access")
@@ -49,17 +47,6 @@ def profile_of(user) -> MemberProfile:
 def email_of(user) -> str:
     """``user``'s address, normalised. Raises ``ValidationError`` when it is malformed."""
     return normalize_email(getattr(user, user.get_email_field_name()) or "")
-
-
-def unsent_challenge(challenge_id: int) -> EmailChallenge | None:
-    """The challenge whose email a task is to send (page and site loaded), or None when it
-    vanished, was cancelled, or has its code or link already (a task delivered twice)."""
-    challenge = (
-        EmailChallenge.objects.select_related("page", "site").filter(pk=challenge_id).first()
-    )
-    if challenge is None or challenge.cancelled_at or challenge.code_hash or challenge.link_hash:
-        return None
-    return challenge
 
 
 def issue_link(email: str, purpose, *, site, language: str, validity, code: bool = False):

@@ -75,10 +75,11 @@ def request_email(request, email: str, page=None, *, next_url: str = "") -> Emai
 
     Returns the challenge whose email the caller must enqueue (``tasks.deliver_challenge``),
     or None when the same browser asked for the same email within ``RESEND_COOLDOWN``
-    (nothing new is sent). Whether the email has access is *not* looked at here: the
-    response must not depend on it (docs/security.md#no-enumeration).
+    (nothing new is sent; ``pending.start_cooldown``, atomic under parallel requests).
+    Whether the email has access is *not* looked at here: the response must not depend on
+    it (docs/security.md#no-enumeration).
     """
-    if pending.is_waiting(pending_challenge(request, page), email):
+    if not pending.start_cooldown(request, f"{SESSION_KEY}:{targets.session_key(page)}", email):
         return None
     challenge = tokens.start_challenge(
         email,
@@ -113,10 +114,10 @@ def _recipient(challenge: EmailChallenge):
 
 def deliver(challenge: EmailChallenge) -> bool:
     """Send the code and/or link of an unlock or sign-in ``challenge`` (one loaded by
-    ``common.unsent_challenge``) if its email may have access, and return whether it was
-    sent. Otherwise the challenge is cancelled quietly. A mail server failure is recorded on
-    the challenge (``send_error``) and the challenge cancelled, so "send again" makes a
-    fresh attempt (docs/security.md#mail-failures). Nothing happens for an unlock whose
+    ``sends.claim``) if its email may have access, and return whether it was sent.
+    Otherwise the challenge is cancelled quietly. A mail server failure is recorded on the
+    challenge (``emails.record_failure``: the task tries again with back-off, and "send
+    again" works at once, docs/security.md#mail-retries). Nothing happens for an unlock whose
     page or document was deleted meanwhile."""
     if challenge.purpose == Purpose.UNLOCK and targets.of_challenge(challenge) is None:
         return False

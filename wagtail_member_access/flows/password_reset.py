@@ -62,7 +62,7 @@ def request_password_reset(request, email: str, *, next_url: str = "") -> EmailC
     challenge the caller must enqueue (``tasks.deliver_challenge``), or None within
     ``RESEND_COOLDOWN`` of the same request. Whether the address has an account is not looked
     at here: the response must not depend on it (docs/security.md#no-enumeration)."""
-    if pending.is_waiting(pending_reset(request), email):
+    if not pending.start_cooldown(request, RESET_SESSION_KEY, email):
         return None
     challenge = tokens.start_challenge(
         email,
@@ -78,7 +78,7 @@ def request_password_reset(request, email: str, *, next_url: str = "") -> EmailC
 
 def deliver_reset(challenge: EmailChallenge) -> bool:
     """Background task: send the reset code and link of a self-service request (one loaded
-    by ``common.unsent_challenge``) if the address may sign in by email, and return whether
+    by ``sends.claim``) if the address may sign in by email, and return whether
     it was sent; otherwise cancel the challenge quietly."""
     recipient = sign_in_address(challenge.email)
     if recipient is None:

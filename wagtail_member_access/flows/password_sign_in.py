@@ -30,6 +30,7 @@ from ..members import (
     remember_language,
 )
 from ..models import MemberProfile
+from ..ratelimits import cache_guard
 from . import common
 
 __all__ = [
@@ -77,8 +78,9 @@ def _incr(key: str, timeout) -> int | None:
     failed (the key vanished between ``add`` and ``incr``, or the cache refused)."""
     cache = common.ratelimit_cache()
     try:
-        cache.add(key, 0, timeout)
-        return cache.incr(key)
+        with cache_guard():  # unreachable: 503, docs/security.md#cache-down
+            cache.add(key, 0, timeout)
+            return cache.incr(key)
     except ValueError:
         return None
 
@@ -126,12 +128,13 @@ class PasswordAttempt:
     def succeeded(self) -> None:
         """Take this attempt's count back: only failures use the allowance."""
         cache = common.ratelimit_cache()
-        for key in self._window_keys:
-            # ValueError: the window ended meanwhile, nothing is left to take back.
-            with contextlib.suppress(ValueError):
-                cache.decr(key)
-        if self._failures_key:
-            cache.delete(self._failures_key)
+        with cache_guard():
+            for key in self._window_keys:
+                # ValueError: the window ended meanwhile, nothing is left to take back.
+                with contextlib.suppress(ValueError):
+                    cache.decr(key)
+            if self._failures_key:
+                cache.delete(self._failures_key)
 
 
 def password_attempt(request, identifier: str = "", *, user=None) -> PasswordAttempt:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import swapper
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import ThrottlingMixin
@@ -72,11 +72,25 @@ class EmailChallenge(models.Model):
     )
     failed_attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
     send_error = models.TextField(_("send error"), blank=True)
+    # Delivery by the background task (docs/security.md#mail-retries): attempts so far, when
+    # the next one is due (the back-off after a failure, or the lease of the attempt under
+    # way: past it, the attempt counts as lost), and when the email was sent.
+    send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("email challenge")
         verbose_name_plural = _("email challenges")
-        indexes = [models.Index(fields=["email", "page"], name="wma_challenge_email_page")]
+        indexes = [
+            models.Index(fields=["email", "page"], name="wma_challenge_email_page"),
+            # What ``manage.py member_access_retry`` looks for: unsent and not cancelled.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(sent_at__isnull=True, cancelled_at__isnull=True),
+                name="wma_challenge_unsent",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.purpose} {self.pk}"
@@ -107,6 +121,27 @@ class EmailThrottle(ThrottlingMixin, _VerifyAllowed):
 
     def get_throttle_factor(self):
         return app_settings.THROTTLE_FACTOR
+
+    @classmethod
+    def reserve_check(cls, email: str):
+        """Count one code check for ``email`` before it is made: ``(True, None)``, or
+        ``(False, locked_until)`` while the back-off runs, or when a parallel check took this
+        step (then ``locked_until`` is None). A compare-and-set on the counter, so parallel
+        checks cannot all read "allowed" (docs/security.md#atomic-limits); a right code then
+        resets the counter."""
+        throttle, _ = cls.objects.get_or_create(email=email)
+        allowed, info = throttle.verify_is_allowed()
+        if not allowed:
+            return False, (info or {}).get("locked_until")
+        won = cls.objects.filter(
+            pk=throttle.pk,
+            throttling_failure_count=throttle.throttling_failure_count,
+            throttling_failure_timestamp=throttle.throttling_failure_timestamp,
+        ).update(
+            throttling_failure_count=F("throttling_failure_count") + 1,
+            throttling_failure_timestamp=timezone.now(),
+        )
+        return (True, None) if won else (False, None)
 
     def throttle_increment(self, commit=True):
         # An atomic increment: concurrent failures must all count.

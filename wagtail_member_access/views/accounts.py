@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import durations, ratelimits, tasks, tokens
+from .. import durations, ratelimits, sends, tasks, tokens
 from ..conf import app_settings
 from ..flows import password_reset, password_sign_in, pending
 from ..flows import set_password as passwords
@@ -212,7 +212,8 @@ def _render_forgot(request, *, email_form=None, code_form=None, error=None, stat
         sign_in_url=_sign_in_url(next_url),
         step="code" if state else "email",
         pending_email=state["email"] if state else "",
-        resend_wait=pending.seconds_left(state) if state else 0,
+        resend_wait=pending.resend_wait(state),
+        mail_down=sends.mail_down(),
         code_minutes=durations.minutes(app_settings.CODE_VALIDITY),
         link_hours=durations.hours(app_settings.RESET_LINK_VALIDITY),
         email_form=email_form or EmailForm(),

@@ -3,6 +3,7 @@ the email → code/link steps rendered for a page unlock and the member sign-in 
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import wraps
 
@@ -13,11 +14,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .. import durations, ratelimits
+from .. import durations, ratelimits, sends
 from ..conf import app_settings
 from ..flows import email_proof, pending
 from ..forms import CodeForm, EmailForm
+from ..ratelimits import CacheUnavailable
 from ..tokens import Outcome
+
+logger = logging.getLogger("wagtail_member_access")
 
 __all__ = [
     "code_message",
@@ -26,6 +30,8 @@ __all__ = [
     "post_only",
     "private",
     "quiet",
+    "cache_down_response",
+    "guard_cache",
     "ratelimited_response",
     "redirect",
     "safe_next",
@@ -156,6 +162,37 @@ def ratelimited_response(request, back_url: str | None = None):
     return response
 
 
+#: Seconds a visitor is asked to wait when the shared cache is unreachable.
+CACHE_DOWN_RETRY_AFTER = 30
+
+
+def cache_down_response(request):
+    """503 with ``Retry-After``: the shared cache (rate limits, cooldowns) is unreachable,
+    so nothing that it guards may happen now (docs/security.md#cache-down)."""
+    response = TemplateResponse(
+        request,
+        "wagtail_member_access/unavailable.html",
+        {"base_template": app_settings.BASE_TEMPLATE},
+        status=503,
+    )
+    response["Retry-After"] = str(CACHE_DOWN_RETRY_AFTER)
+    return private(response)
+
+
+def guard_cache(view):
+    """Answer :func:`cache_down_response` when ``view`` cannot reach the shared cache."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except CacheUnavailable as exc:
+            logger.error("The rate-limit cache is unreachable (%s): answered 503.", exc)
+            return cache_down_response(request)
+
+    return wrapped
+
+
 def steps_context(
     request,
     page,
@@ -178,7 +215,8 @@ def steps_context(
         "sends_link": sends_link,
         "actions": actions,
         "pending_email": state["email"] if state else "",
-        "resend_wait": pending.seconds_left(state) if state else 0,
+        "resend_wait": pending.resend_wait(state),
+        "mail_down": sends.mail_down(),
         "code_minutes": durations.minutes(app_settings.CODE_VALIDITY),
         "link_minutes": durations.minutes(app_settings.LINK_VALIDITY),
         "code_length": app_settings.CODE_LENGTH,

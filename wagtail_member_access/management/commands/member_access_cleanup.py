@@ -43,3 +43,5 @@ class Command(BaseCommand):
             (_("failure counters to delete") if dry_run else _("failure counters deleted"))
             + f": {report.throttles}"
         )
+        if not dry_run:
+            self.stdout.write(_("finished task rows deleted") + f": {report.task_rows}")

@@ -1,0 +1,244 @@
+"""Code and link emails sent by the background task: each attempt claimed, its outcome
+recorded, failed sends retried with back-off, lost ones found again
+(docs/security.md#mail-retries).
+
+The record is the ``EmailChallenge`` itself, in the database every process shares, so a
+task run twice, run by two workers at once, or run again after a worker was killed never
+sends an email twice after a recorded success:
+
+* :func:`claim` starts an attempt with one conditional ``UPDATE``: only for an email not
+  sent, not cancelled, not redeemed, and either never tried or due again (its back-off is
+  over, or the lease of the attempt under way ran out: a worker killed mid-send). Of two
+  concurrent claims exactly one wins.
+* :func:`succeeded` records ``sent_at``; :func:`failed` records the error, forgets the code
+  and link nobody received, and either sets the next attempt (``SEND_RETRY_DELAY``, doubled
+  per attempt) or, after ``SEND_RETRIES`` retries, cancels the challenge for good and writes
+  that to the audit log.
+* :func:`due` lists the sends ``manage.py member_access_retry`` must enqueue again.
+
+The mail server's state is kept site-wide in the shared rate-limit cache (:func:`mail_down`):
+the visitor's page and the resend cooldown use it, never the state of one address, so they
+tell nothing about whether an address is listed (docs/security.md#no-enumeration).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import caches
+from django.db.models import F, Q
+from django.utils import timezone
+from wagtail.log_actions import log
+
+from . import log_actions, sites, tokens
+from .conf import app_settings
+from .members import mask_email
+from .models import EmailChallenge
+from .ratelimits import cache_guard
+
+__all__ = [
+    "RETRY_WINDOW",
+    "TASK_PURPOSES",
+    "Attempt",
+    "claim",
+    "due",
+    "failed",
+    "mail_down",
+    "mail_failed",
+    "mail_sent",
+    "outcome",
+    "retry_delay",
+    "succeeded",
+]
+
+logger = logging.getLogger("wagtail_member_access")
+
+Purpose = EmailChallenge.Purpose
+#: The challenges whose email the ``deliver_challenge`` task sends (the others are sent in
+#: the request that makes them, and a failure there is answered at once).
+TASK_PURPOSES = (
+    Purpose.UNLOCK,
+    Purpose.SIGN_IN,
+    Purpose.RESET,
+    Purpose.CHANGE_EMAIL,
+    Purpose.DELETE_ACCOUNT,
+)
+#: A request older than this is not sent any more, however its attempts went.
+RETRY_WINDOW = timedelta(days=1)
+#: Set while the mail server fails: when the last send failed and none succeeded since.
+MAIL_DOWN_KEY = "wagtail_member_access:mail.down"
+MAIL_DOWN_FOR = timedelta(minutes=15)
+
+
+def _unsent():
+    return EmailChallenge.objects.filter(
+        purpose__in=TASK_PURPOSES,
+        sent_at__isnull=True,
+        cancelled_at__isnull=True,
+        redeemed_at__isnull=True,
+    )
+
+
+def claim(challenge_id: int) -> EmailChallenge | None:
+    """Start an attempt to send ``challenge_id``'s email and return the challenge (page and
+    site loaded), or None when there is nothing to do: it vanished, was sent, cancelled or
+    redeemed, is not sent by the task, or another attempt holds it (its lease or back-off
+    has not run out). Any code or link of an earlier attempt stops working: the attempt
+    issues new ones."""
+    now = timezone.now()
+    claimed = (
+        _unsent()
+        .filter(Q(send_attempts=0) | Q(next_attempt_at__lte=now), pk=challenge_id)
+        .update(
+            send_attempts=F("send_attempts") + 1,
+            next_attempt_at=now + app_settings.SEND_LEASE,
+            code_hash="",
+            link_hash="",
+            issued_at=None,
+        )
+    )
+    if not claimed:
+        return None
+    return EmailChallenge.objects.select_related("page", "site").get(pk=challenge_id)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: ``SEND_RETRY_DELAY`` doubled per
+    attempt after the first."""
+    return app_settings.SEND_RETRY_DELAY * 2 ** max(attempts - 1, 0)
+
+
+def succeeded(challenge: EmailChallenge) -> None:
+    """Record that ``challenge``'s email was sent: no attempt will send it again."""
+    EmailChallenge.objects.filter(pk=challenge.pk).update(
+        sent_at=timezone.now(), next_attempt_at=None
+    )
+
+
+def failed(challenge: EmailChallenge, error: str) -> datetime | None:
+    """Record that an attempt to send ``challenge``'s email failed with ``error`` and return
+    when the next attempt is due, or None when there is none.
+
+    The code and link of the attempt are forgotten (nobody received them). A challenge not
+    sent by the task (an invitation, a link sent from the admin: its sender sees the failure
+    at once) and one whose retries are used up are cancelled; the latter is also written to
+    the audit log as failed for good."""
+    rows = EmailChallenge.objects.filter(pk=challenge.pk, sent_at__isnull=True)
+    attempts = rows.values_list("send_attempts", flat=True).first()
+    if not attempts or challenge.purpose not in TASK_PURPOSES:
+        rows.update(send_error=error)
+        tokens.cancel(challenge, EmailChallenge.CancelReason.SEND_FAILED)
+        return None
+    if attempts > app_settings.SEND_RETRIES:
+        rows.update(send_error=error, code_hash="", link_hash="", next_attempt_at=None)
+        tokens.cancel(challenge, EmailChallenge.CancelReason.SEND_FAILED)
+        _log_given_up(challenge, attempts)
+        return None
+    retry_at = timezone.now() + retry_delay(attempts)
+    rows.update(send_error=error, code_hash="", link_hash="", next_attempt_at=retry_at)
+    return retry_at
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How the last attempt on a challenge ended: ``failed`` (then ``retry_at`` is when the
+    next attempt is due, None when there is none) or not (sent, or nothing to send)."""
+
+    failed: bool
+    retry_at: datetime | None = None
+    error: str = ""
+
+
+def outcome(claimed: EmailChallenge) -> Attempt:
+    """The outcome of the attempt just made on ``claimed`` (as :func:`claim` returned it).
+
+    Cancelled because the send failed: failed for good. Its next attempt moved by
+    :func:`failed`: failed, retry then. Sent, deleted, or cancelled for another reason (no
+    access, replaced by a newer request): not a failure. Left as claimed (a page deleted
+    meanwhile: nothing was sent or tried): cancelled, so no retry picks it up again."""
+    row = (
+        EmailChallenge.objects.filter(pk=claimed.pk)
+        .values("sent_at", "cancelled_at", "cancel_reason", "send_error", "next_attempt_at")
+        .first()
+    )
+    if row is None or row["sent_at"] is not None:
+        return Attempt(False)
+    if row["cancelled_at"] is not None:
+        if row["cancel_reason"] == EmailChallenge.CancelReason.SEND_FAILED:
+            return Attempt(True, None, row["send_error"])
+        return Attempt(False)
+    if row["next_attempt_at"] != claimed.next_attempt_at:
+        return Attempt(True, row["next_attempt_at"], row["send_error"])
+    tokens.cancel(claimed, EmailChallenge.CancelReason.NOT_ELIGIBLE)
+    return Attempt(False)
+
+
+def _log_given_up(challenge: EmailChallenge, attempts: int) -> None:
+    about = challenge.page or challenge.site or sites.default_site()
+    logger.error(
+        "Gave up sending the %s email to %s after %s attempts.",
+        challenge.purpose,
+        mask_email(challenge.email),
+        attempts,
+    )
+    if about is not None:
+        log(
+            instance=about,
+            action=log_actions.SEND_GAVE_UP,
+            data={
+                "purpose": challenge.purpose,
+                "email": mask_email(challenge.email),
+                "attempts": attempts,
+            },
+        )
+
+
+def due(now: datetime | None = None) -> list[int]:
+    """The challenges whose email should be sent now and is not on its way: never tried and
+    older than ``SEND_LEASE`` (the task was lost), or tried and due again (back-off over, or
+    the attempt's lease ran out: a worker killed mid-send). Only requests younger than
+    ``RETRY_WINDOW``; oldest first."""
+    now = now or timezone.now()
+    lease = app_settings.SEND_LEASE
+    never_tried = Q(send_attempts=0, code_hash="", link_hash="", created_at__lte=now - lease)
+    again = Q(send_attempts__gt=0, next_attempt_at__lte=now)
+    return list(
+        _unsent()
+        .filter(never_tried | again, created_at__gt=now - RETRY_WINDOW)
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+    )
+
+
+# --- the mail server's state, site-wide ---------------------------------------------------------
+
+
+def _cache():
+    return caches[app_settings.RATELIMIT_CACHE]
+
+
+def mail_failed() -> None:
+    """Note that a send failed just now (see :func:`mail_down`). Never raises: the note must
+    not hide the mail error it follows."""
+    try:
+        _cache().set(MAIL_DOWN_KEY, 1, int(MAIL_DOWN_FOR.total_seconds()))
+    except Exception:
+        logger.exception("Could not note the mail failure in the cache.")
+
+
+def mail_sent() -> None:
+    """Note that a send succeeded: the mail server works (again). Never raises."""
+    try:
+        _cache().delete(MAIL_DOWN_KEY)
+    except Exception:
+        logger.exception("Could not note the mail recovery in the cache.")
+
+
+def mail_down() -> bool:
+    """Did the last send fail (within ``MAIL_DOWN_FOR``), with none succeeding since? The
+    same answer for every visitor. Raises ``ratelimits.CacheUnavailable`` when the cache
+    cannot be reached."""
+    with cache_guard():
+        return bool(_cache().get(MAIL_DOWN_KEY))
