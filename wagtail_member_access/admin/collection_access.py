@@ -14,14 +14,12 @@ permission on the collection, as ``collection_privacy.set_privacy`` asks).
 from __future__ import annotations
 
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import View
-from wagtail.admin import messages
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.widgets import Button
@@ -31,7 +29,8 @@ from wagtail.permissions import policy_registry
 
 from .. import access, api
 from ..models import AccessList, CollectionAccessRestriction
-from .page_access import MODE_HELP, NONE, PageAccessForm
+from .access_form import NONE, AccessFormPostMixin, initial_values
+from .page_access import MODE_HELP, PageAccessForm
 
 __all__ = [
     "CollectionAccessForm",
@@ -85,7 +84,7 @@ def _describe(rule: access.Rule, lists, groups) -> dict:
     }
 
 
-class CollectionAccessView(WagtailAdminTemplateMixin, View):
+class CollectionAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
     """GET: the collection's member access and the form. POST: validate, then protect or
     unprotect through the API and come back here (or show the errors, changing nothing)."""
 
@@ -115,13 +114,7 @@ class CollectionAccessView(WagtailAdminTemplateMixin, View):
         ]
 
     def get_form(self, data=None):
-        initial = {"mode": NONE}
-        if self.own is not None:
-            initial = {
-                "mode": self.own.mode,
-                "access_lists": sorted(self.own.named_list_ids),
-                "groups": sorted(self.own.group_ids),
-            }
+        initial = initial_values(self.own)
         inherited = any(rule is not self.own for rule in self.rules)
         return CollectionAccessForm(
             data, collection=self.collection, inherited=inherited, initial=initial
@@ -162,38 +155,25 @@ class CollectionAccessView(WagtailAdminTemplateMixin, View):
     def get(self, request, collection_id):
         return self.render(self.get_form())
 
-    def post(self, request, collection_id):
-        form = self.get_form(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("Member access was not changed: correct the errors below."))
-            return self.render(form)
-        mode = form.cleaned_data["mode"]
-        name = self.collection.name
-        if mode == NONE:
-            if api.unprotect_collection(self.collection, user=request.user):
-                messages.success(
-                    request,
-                    _("“%(name)s” has no member access of its own any more.") % {"name": name},
-                )
-            return HttpResponseRedirect(collection_access_url(self.collection))
-        try:
-            api.protect_collection(
-                self.collection,
-                mode=mode,
-                access_lists=form.cleaned_data["access_lists"],
-                groups=form.cleaned_data["groups"],
-                user=request.user,
-            )
-        except ValidationError as error:
-            for message in error.messages:
-                form.add_error(None, message)
-            return self.render(form)
-        messages.success(
-            request,
-            _("Member access of the documents in “%(name)s” set to: %(mode)s.")
-            % {"name": name, "mode": Mode(mode).label},
-        )
-        return HttpResponseRedirect(collection_access_url(self.collection))
+    def success_url(self):
+        return collection_access_url(self.collection)
+
+    def protect(self, **values):
+        api.protect_collection(self.collection, **values)
+
+    def unprotect(self):
+        return api.unprotect_collection(self.collection, user=self.request.user)
+
+    def protected_message(self, mode):
+        return _("Member access of the documents in “%(name)s” set to: %(mode)s.") % {
+            "name": self.collection.name,
+            "mode": Mode(mode).label,
+        }
+
+    def unprotected_message(self):
+        return _("“%(name)s” has no member access of its own any more.") % {
+            "name": self.collection.name
+        }
 
 
 #: What each mode means for someone opening a document.

@@ -19,16 +19,14 @@ import swapper
 from django import forms
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import View
-from wagtail.admin import messages
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.pages.utils import get_breadcrumbs_items_for_page
 from wagtail.admin.viewsets.base import ViewSet
@@ -38,6 +36,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 from .. import access, api
 from ..conf import app_settings
 from ..models import AccessList, PageAccessRestriction
+from .access_form import NONE, AccessFormPostMixin, initial_values
 from .linked_documents import unprotected_documents
 
 __all__ = [
@@ -57,9 +56,6 @@ def _i18n_enabled() -> bool:
     """Wagtail's internationalisation is on (``WAGTAIL_I18N_ENABLED``)."""
     return bool(getattr(settings, "WAGTAIL_I18N_ENABLED", False))
 
-
-#: The form's choice for "no restriction of its own" (Wagtail's privacy form says "none" too).
-NONE = "none"
 
 #: What each mode means for a visitor, shown beside the form.
 MODE_HELP = {
@@ -194,7 +190,7 @@ class PageAccessForm(forms.Form):
 # --- the view ----------------------------------------------------------------------------------
 
 
-class PageAccessView(WagtailAdminTemplateMixin, View):
+class PageAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
     """GET: the page's member access and the form. POST: validate, then protect or unprotect
     through the API and come back here (or show the errors, changing nothing)."""
 
@@ -257,13 +253,7 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
 
     def get_form(self, data=None):
         own = self.state.own
-        initial = {"mode": NONE}
-        if own is not None:
-            initial = {
-                "mode": own.mode,
-                "access_lists": sorted(own.rule.named_list_ids),
-                "groups": sorted(own.rule.group_ids),
-            }
+        initial = initial_values(own.rule if own is not None else None)
         return PageAccessForm(
             data, page=self.page, inherited=bool(self.state.inherited), initial=initial
         )
@@ -290,43 +280,30 @@ class PageAccessView(WagtailAdminTemplateMixin, View):
     def get(self, request, page_id):
         return self.render(self.get_form())
 
-    def post(self, request, page_id):
-        form = self.get_form(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("Member access was not changed: correct the errors below."))
-            return self.render(form)
-        if not form.changes(self.state.own):
-            messages.info(request, _("Nothing changed."))
-            return HttpResponseRedirect(page_access_url(self.page))
-        title = self.page.get_admin_display_title()
-        mode = form.cleaned_data["mode"]
-        if mode == NONE:
-            api.unprotect(self.page, user=request.user)
-            messages.success(
-                request,
-                _("“%(title)s” has no member access of its own any more.") % {"title": title},
-            )
-            return HttpResponseRedirect(page_access_url(self.page))
-        try:
-            api.protect(
-                self.page,
-                mode=mode,
-                access_lists=form.cleaned_data["access_lists"],
-                groups=form.cleaned_data["groups"],
-                user=request.user,
-            )
-        except ValidationError as error:
-            # The form checks what the API checks; this is for a list moved to another site
-            # between the two.
-            for message in error.messages:
-                form.add_error(None, message)
-            return self.render(form)
-        messages.success(
-            request,
-            _("Member access of “%(title)s” set to: %(mode)s.")
-            % {"title": title, "mode": Mode(mode).label},
-        )
-        return HttpResponseRedirect(page_access_url(self.page))
+    def success_url(self):
+        return page_access_url(self.page)
+
+    def form_changes(self, form):
+        return form.changes(self.state.own)
+
+    def protect(self, **values):
+        api.protect(self.page, **values)
+
+    def unprotect(self):
+        # form_changes() has made sure the page has a restriction of its own to remove.
+        api.unprotect(self.page, user=self.request.user)
+        return True
+
+    def protected_message(self, mode):
+        return _("Member access of “%(title)s” set to: %(mode)s.") % {
+            "title": self.page.get_admin_display_title(),
+            "mode": Mode(mode).label,
+        }
+
+    def unprotected_message(self):
+        return _("“%(title)s” has no member access of its own any more.") % {
+            "title": self.page.get_admin_display_title()
+        }
 
 
 class PageAccessViewSet(ViewSet):
