@@ -120,6 +120,34 @@ def _render(
     return member_page(request, "wagtail_member_access/my_access.html", context, status=status)
 
 
+def _back_sending(request, notice: str, challenge):
+    """Back to the page saying ``notice``; the code email of ``challenge`` (None: nothing new
+    to send, within the cooldown) goes out once the response is sent."""
+    response = _back(request, notice)
+    if challenge is not None:
+        tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
+    return response
+
+
+def _posted_code(request, form_name: str):
+    """The code posted to an account action, or the response refusing it: the form's errors
+    (shown in the form ``form_name`` of the page) or too many tries."""
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        return None, _render(request, **{form_name: form}, status=400)
+    if ratelimits.verify_limited(request):
+        return None, ratelimited_response(request, _page_url())
+    return form.cleaned_data["code"], None
+
+
+def _code_refused(request, result, key: str):
+    """A code that did not pass: forget the pending action ``key`` when it is gone, and say
+    why on the page."""
+    if result.outcome is Outcome.MISSING:
+        pending.clear(request, key)
+    return _render(request, error=code_message(ACCOUNT_MESSAGES, result), status=400)
+
+
 @require_http_methods(["GET", "HEAD"])
 @_member
 def my_access(request):
@@ -148,31 +176,24 @@ def change_email(request):
     except ValidationError:
         form.add_error("email", SAME)
         return _render(request, email_form=form, status=400)
-    response = _back(request, "email_code")
-    if challenge is not None:
-        tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
-    return response
+    return _back_sending(request, "email_code", challenge)
 
 
 @post_only(lambda request: _page_url())
 @_member
 def change_email_code(request):
     """The code from the new address: switch the account to it."""
-    form = CodeForm(request.POST)
-    if not form.is_valid():
-        return _render(request, code_form=form, status=400)
-    if ratelimits.verify_limited(request):
-        return ratelimited_response(request, _page_url())
+    code, refusal = _posted_code(request, "code_form")
+    if refusal is not None:
+        return refusal
     try:
-        result = member_account.confirm_email_change(request, form.cleaned_data["code"])
+        result = member_account.confirm_email_change(request, code)
     except ValidationError as error:
         pending.clear(request, member_account.CHANGE_KEY)
         return _render(request, error=" ".join(error.messages), status=400)
     if result.ok:
         return _back(request, "email_changed")
-    if result.outcome is Outcome.MISSING:
-        pending.clear(request, member_account.CHANGE_KEY)
-    return _render(request, error=code_message(ACCOUNT_MESSAGES, result), status=400)
+    return _code_refused(request, result, member_account.CHANGE_KEY)
 
 
 @post_only(lambda request: _page_url())
@@ -215,27 +236,20 @@ def delete_account(request):
     if ratelimits.account_limited(request):
         return ratelimited_response(request, _page_url())
     challenge = member_account.request_deletion(request)
-    response = _back(request, "delete_code")
-    if challenge is not None:
-        tasks.enqueue_after_response(response, tasks.deliver_challenge, challenge.pk)
-    return response
+    return _back_sending(request, "delete_code", challenge)
 
 
 @post_only(lambda request: _page_url())
 @_member
 def delete_account_code(request):
     """The deletion code: delete the account, sign out, say so on the sign-in page."""
-    form = CodeForm(request.POST)
-    if not form.is_valid():
-        return _render(request, delete_form=form, status=400)
-    if ratelimits.verify_limited(request):
-        return ratelimited_response(request, _page_url())
-    result = member_account.confirm_deletion(request, form.cleaned_data["code"])
+    code, refusal = _posted_code(request, "delete_form")
+    if refusal is not None:
+        return refusal
+    result = member_account.confirm_deletion(request, code)
     if result.ok:
         return redirect(reverse("wagtail_member_access:account_deleted"))
-    if result.outcome is Outcome.MISSING:
-        pending.clear(request, member_account.DELETE_KEY)
-    return _render(request, error=code_message(ACCOUNT_MESSAGES, result), status=400)
+    return _code_refused(request, result, member_account.DELETE_KEY)
 
 
 @require_http_methods(["GET", "HEAD"])
