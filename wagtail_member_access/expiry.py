@@ -113,6 +113,19 @@ def _entry(grant: Grant) -> tuple[int, str, str]:
 # --- reminders -------------------------------------------------------------------------------
 
 
+def _claim(grant: Grant, field: str, now: datetime) -> bool:
+    """Stamp ``field`` (still empty) on ``grant`` with ``now`` unless the grant changed
+    meanwhile (new expiry, revoked). The claim: of two overlapping runs, exactly one updates
+    the row and gets True."""
+    unchanged = Grant.objects.filter(
+        pk=grant.pk,
+        expires_at=grant.expires_at,
+        revoked_at__isnull=True,
+        **{f"{field}__isnull": True},
+    )
+    return unchanged.update(**{field: now}) == 1
+
+
 def _remind(access_list: AccessList, now: datetime, until: datetime, report: Report) -> None:
     due = Grant.objects.active(now).filter(
         access_list=access_list,
@@ -125,14 +138,7 @@ def _remind(access_list: AccessList, now: datetime, until: datetime, report: Rep
         if report.dry_run:
             report.reminded.append(_entry(grant))
             continue
-        # The claim: of two overlapping runs, exactly one updates the row.
-        claimed = Grant.objects.filter(
-            pk=grant.pk,
-            reminder_sent_at__isnull=True,
-            expires_at=grant.expires_at,
-            revoked_at__isnull=True,
-        ).update(reminder_sent_at=now)
-        if claimed != 1:
+        if not _claim(grant, "reminder_sent_at", now):
             continue
         if context is None:
             context = _list_context(access_list)
@@ -210,13 +216,7 @@ def _record_expiries(access_list: AccessList, now: datetime, report: Report) -> 
             report.expired.append(_entry(grant))
             continue
         with transaction.atomic():
-            recorded = Grant.objects.filter(
-                pk=grant.pk,
-                expiry_recorded_at__isnull=True,
-                expires_at=grant.expires_at,
-                revoked_at__isnull=True,
-            ).update(expiry_recorded_at=now)
-            if recorded != 1:
+            if not _claim(grant, "expiry_recorded_at", now):
                 continue  # another run recorded it, or the grant changed meanwhile
             grant.expiry_recorded_at = now
             log(instance=grant, action=log_actions.EXPIRE, data=_log_data(grant, access_list))
