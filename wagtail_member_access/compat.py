@@ -100,16 +100,46 @@ def _copy_page(original):
     return _copy_page
 
 
+def _page_class_defining(name: str):
+    """The class of Wagtail's page model that defines ``name`` (``AbstractPage`` in Wagtail 8,
+    ``Page`` in 7.4)."""
+    from wagtail.models import Page
+
+    return next(cls for cls in Page.__mro__ if name in cls.__dict__)
+
+
+def privacy_dialog(page_privacy):
+    """Where Wagtail's page privacy dialog reads the rows: the class-based view's ``dispatch``
+    (Wagtail 8), or the function view ``set_privacy`` (Wagtail 7.4)."""
+    if hasattr(page_privacy, "SetPrivacyView"):
+        return page_privacy.SetPrivacyView, "dispatch"
+    return page_privacy, "set_privacy"
+
+
+def public_pages_api():
+    """The function with which Wagtail's API v2 leaves out private pages, asking each
+    restriction's ``accept_request``: ``get_public_pages_queryset`` (Wagtail 8) or the pages
+    endpoint's ``get_base_queryset`` (Wagtail 7.4)."""
+    try:
+        from wagtail.api.querysets import get_public_pages_queryset
+    except ImportError:
+        from wagtail.api.v2.views import PagesAPIViewSet
+
+        return PagesAPIViewSet.get_base_queryset
+    return get_public_pages_queryset
+
+
 def install() -> None:
     """Install the overrides (idempotent). Called from ``AppConfig.ready()``."""
     from wagtail.actions.copy_page import CopyPageAction
     from wagtail.admin.views import page_privacy
     from wagtail.models import BaseViewRestriction, PageViewRestriction
-    from wagtail.models.pages import AbstractPage
 
     wrap(PageViewRestriction, "accept_request", _accept_request)
-    wrap(AbstractPage, "get_view_restrictions", _without_member_rows)
-    wrap(page_privacy.SetPrivacyView, "dispatch", hiding_member_rows)
+    wrap(
+        _page_class_defining("get_view_restrictions"), "get_view_restrictions", _without_member_rows
+    )
+    wrap(*privacy_dialog(page_privacy), hiding_member_rows)
     wrap(CopyPageAction, "_copy_page", _copy_page)
     # The history entries Wagtail writes for rows it copies (a copied or aliased page) read
     # their title from this attribute; the field's choices and the dialog's form keep theirs.
@@ -171,9 +201,7 @@ def problems() -> list[tuple[str, str]]:
     from wagtail.actions.copy_page import CopyPageAction
     from wagtail.admin.templatetags import wagtailadmin_tags
     from wagtail.admin.views import page_privacy
-    from wagtail.api import querysets
     from wagtail.models import BaseViewRestriction, PageViewRestriction
-    from wagtail.models.pages import AbstractPage
     from wagtail.query import PageQuerySet
 
     found = []
@@ -195,16 +223,19 @@ def problems() -> list[tuple[str, str]]:
         or "_copy_page" not in _names(original)
     ):
         found.append(("E022", "CopyPageAction._copy_page no longer copies a tree page by page"))
-    dispatch = page_privacy.SetPrivacyView.__dict__.get("dispatch")
+    owner, name = privacy_dialog(page_privacy)
+    dispatch = owner.__dict__.get(name)
     if (
         not _overridden(dispatch)
-        or not _overridden(AbstractPage.__dict__.get("get_view_restrictions"))
+        or not _overridden(
+            _page_class_defining("get_view_restrictions").__dict__.get("get_view_restrictions")
+        )
         or "get_view_restrictions" not in _names(dispatch)
     ):
         found.append(("E023", "the page privacy dialog no longer reads get_view_restrictions()"))
     if not _serve_hooks_in_order():
         found.append(("E024", "Wagtail's on_serve_page privacy check no longer runs inside ours"))
-    if "accept_request" not in _names(querysets.get_public_pages_queryset):
+    if "accept_request" not in _names(public_pages_api()):
         found.append(("E025", "the pages API no longer asks accept_request() per privacy row"))
     path_readers = (PageQuerySet.private_q, wagtailadmin_tags.test_page_is_public)
     if any(

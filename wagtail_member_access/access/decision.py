@@ -12,14 +12,13 @@ from datetime import datetime
 
 from django.db import connection
 from django.utils import timezone
-from wagtail.documents import get_document_model
 from wagtail.documents.models import AbstractDocument
 from wagtail.models import Collection
-from wagtail.permissions import policy_registry
 
 from ..conf import app_settings
 from ..members import NotAllowed, find_member, is_privileged, normalize_email
 from ..models import Grant, PageAccessRestriction
+from ..permission_policies import document_policy
 from .rules import Decision, Rule, _load, _q, rules_for, rules_for_page
 
 __all__ = [
@@ -116,7 +115,7 @@ def _may_edit(user, page) -> bool:
 def _may_change_documents(user, target) -> bool:
     # Editors who may change a document (or the documents of a collection) may open it, as
     # editors of a page may view it.
-    policy = policy_registry.get_by_type(get_document_model())
+    policy = document_policy()
     if isinstance(target, AbstractDocument):
         return policy.user_has_permission_for_instance(user, "change", target)
     return policy.collections_user_has_permission_for(user, "change").filter(pk=target.pk).exists()

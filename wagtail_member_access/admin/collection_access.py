@@ -25,10 +25,10 @@ from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.widgets import Button
 from wagtail.documents import get_document_model
 from wagtail.models import Collection
-from wagtail.permissions import policy_registry
 
 from .. import access, api
 from ..models import AccessList, CollectionAccessRestriction
+from ..permission_policies import collection_policy
 from .access_form import NONE, AccessFormPostMixin, initial_values
 from .page_access import MODE_HELP, PageAccessForm
 
@@ -49,7 +49,7 @@ def may_set_collection_access(user, collection) -> bool:
     on the root collection."""
     if collection.is_root():
         return False
-    policy = policy_registry.get_by_type(Collection)
+    policy = collection_policy()
     return policy.user_has_permission_for_instance(user, "change", collection)
 
 

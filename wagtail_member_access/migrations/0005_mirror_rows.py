@@ -33,7 +33,7 @@ def backward(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("wagtail_member_access", "0004_bulk_kind_sign_in_link"),
-        ("wagtailcore", "0098_apitoken"),
+        ("wagtailcore", "0094_alter_page_locale"),  # in Wagtail 7.4 and 8
         swapper.dependency("wagtailcore", "Page"),
     ]
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("wagtail_member_access", "0005_mirror_rows"),
-        ("wagtailcore", "0098_apitoken"),
+        ("wagtailcore", "0094_alter_page_locale"),  # in Wagtail 7.4 and 8
     ]
 
     operations = [

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('wagtail_member_access', '0006_collection_access'),
-        ('wagtailcore', '0098_apitoken'),
+        ('wagtailcore', '0094_alter_page_locale'),  # in Wagtail 7.4 and 8
     ]
 
     operations = [
