@@ -220,6 +220,9 @@ class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
                     getattr(self, field),
                     placeholders=tuple(kind.placeholders),
                     items=kind.items,
+                    secrets=kind.secrets,
+                    secret_items=kind.secret_items,
+                    sample=kind.sample_context(),
                     **options,
                 )
             except ValidationError as exc:
