@@ -199,7 +199,7 @@ def _check_for(bits: list[str], loops: list[dict], scope: _Scope) -> list[str]:
     if len(bits) < 4 or bits[in_index] != "in":
         return []  # the engine refuses it with its own message
     if len(loops) >= MAX_LOOP_DEPTH:
-        _refuse(_("A {%% for %%} inside another {%% for %%} is not allowed in emails."), "nesting")
+        _refuse(_("A {% for %} inside another {% for %} is not allowed in emails."), "nesting")
     sequence = bits[in_index + 1]
     if sequence not in scope.items:
         if scope.items:
