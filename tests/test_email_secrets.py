@@ -1,6 +1,6 @@
 """The code and the one-time links in editors' emails: printed only as a whole word or as a
 link's entire href, refused on save elsewhere (each with its exact message) and not sent
-when a rendered email still prints one elsewhere (docs/security.md#email-secrets)."""
+when a rendered email still prints one elsewhere (docs/security.md#email-escaping)."""
 
 from __future__ import annotations
 

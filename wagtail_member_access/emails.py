@@ -149,7 +149,7 @@ def render_email(
 
 def _misplaced_secrets(kind: str, rendered: RenderedEmail, context: dict) -> list[str]:
     """The code and links of ``context`` that ``rendered`` prints anywhere but as a whole word
-    or a link's entire href (docs/security.md#email-secrets)."""
+    or a link's entire href (docs/security.md#email-escaping)."""
     values = email_kinds.KINDS[kind].secret_values(context)
     return [
         *email_secrets.misplaced_in_text(rendered.subject, values),
