@@ -11,13 +11,19 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["KINDS", "Kind", "Placeholder", "kind_choices"]
+__all__ = ["KINDS", "SECRET_ITEM_KEYS", "Kind", "Placeholder", "kind_choices"]
+
+#: Keys of a list placeholder's entries that are one-time links (``{{ page.link }}``).
+SECRET_ITEM_KEYS = ("link",)
 
 
 @dataclass(frozen=True)
 class Placeholder:
     description: str
     example: object  # a string, or for ``pages`` a list of dicts of strings
+    #: The code or a one-time link: printed only as a whole word or a link's entire href
+    #: (docs/security.md#email-escaping).
+    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,27 @@ class Kind:
     def sample_context(self) -> dict:
         return {name: p.example for name, p in self.placeholders.items()}
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secret placeholders: the code and every one-time link."""
+        return tuple(name for name, p in self.placeholders.items() if p.secret)
+
+    @property
+    def secret_items(self) -> dict[str, tuple[str, ...]]:
+        """The secret keys of each list placeholder's entries (``pages`` → ``link``)."""
+        return {
+            name: tuple(k for k in keys if k in SECRET_ITEM_KEYS)
+            for name, keys in self.items.items()
+        }
+
+    def secret_values(self, context: dict) -> list[str]:
+        """The secrets' values in ``context`` (a rendered email may print them only as a
+        whole word or a link's href)."""
+        values = [str(context.get(name) or "") for name in self.secrets]
+        for name, keys in self.secret_items.items():
+            values += [str(entry.get(k) or "") for entry in context.get(name) or () for k in keys]
+        return [v for v in values if v]
+
 
 _P = Placeholder
 _PAGES = [
@@ -42,11 +69,11 @@ _COMMON = {
     "email": _P(_("The member's email address"), "ana@example.com"),
 }
 _CODE = {
-    "code": _P(_("The one-time code"), "048213"),
+    "code": _P(_("The one-time code"), "048213", secret=True),
     "minutes": _P(_("Minutes the code is valid"), "10"),
 }
 _LINK = {
-    "link": _P(_("The one-time link"), "https://example.com/access/link/abc123/"),
+    "link": _P(_("The one-time link"), "https://example.com/access/link/abc123/", secret=True),
     "link_minutes": _P(_("Minutes the link is valid"), "30"),
 }
 _PAGE = {
@@ -81,6 +108,7 @@ KINDS: dict[str, Kind] = {
             "set_password_link": _P(
                 _("Link to choose a password (empty for members who have one)"),
                 "https://example.com/access/invitation/def456/",
+                secret=True,
             ),
             "invite_days": _P(_("Days the password link is valid"), "7"),
         },
@@ -92,11 +120,13 @@ KINDS: dict[str, Kind] = {
         | _COMMON
         | {
             "link": _P(
-                _("The link to choose a password"), "https://example.com/access/invitation/x/"
+                _("The link to choose a password"),
+                "https://example.com/access/invitation/x/",
+                secret=True,
             ),
             "days": _P(_("Days the link is valid"), "7"),
             "sign_in_url": _P(_("The sign-in page"), "https://example.com/access/sign-in/"),
-            "password": _P(_("An initial password (usually empty)"), ""),
+            "password": _P(_("An initial password (usually empty)"), "", secret=True),
         },
         ("link",),
     ),
@@ -105,7 +135,11 @@ KINDS: dict[str, Kind] = {
         _CODE
         | _COMMON
         | {
-            "link": _P(_("The link to choose a new password"), "https://example.com/access/p/x/"),
+            "link": _P(
+                _("The link to choose a new password"),
+                "https://example.com/access/p/x/",
+                secret=True,
+            ),
             "link_hours": _P(_("Hours the link is valid"), "24"),
         },
         ("link",),
@@ -125,7 +159,9 @@ KINDS: dict[str, Kind] = {
         _("Sign-in link"),
         _COMMON
         | {
-            "link": _P(_("The one-time sign-in link"), "https://example.com/access/link/x/"),
+            "link": _P(
+                _("The one-time sign-in link"), "https://example.com/access/link/x/", secret=True
+            ),
             "link_hours": _P(_("Hours the link is valid"), "24"),
         },
         ("link",),

@@ -29,7 +29,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from wagtail.log_actions import log
 
-from . import email_html, email_kinds, log_actions, sends, sites
+from . import email_html, email_kinds, email_secrets, log_actions, sends, sites
 from .conf import app_settings
 from .email_html import RenderedEmail
 from .members import NotAllowed, find_member, mask_email
@@ -132,9 +132,30 @@ def render_email(
         template = find_template(kind, site=site, language=language)
     style = EmailLayout.style_for(site, context.get("site_name", "") or sites.site_name(site))
     if template is not None:
-        return template.render(context, style=style)
+        rendered = template.render(context, style=style)
+        if not _misplaced_secrets(kind, rendered, context):
+            return rendered
+        # Checked on save with sample values; a version that still prints a secret where it
+        # could leak (a branch the samples did not take) is not sent: the shipped default is.
+        logger.warning(
+            "The editors' version %s of the %s email prints a secret outside a word or a "
+            "link's href: the shipped default was sent instead.",
+            template.pk,
+            kind,
+        )
     subject, text, body = _render_default(kind, context, language)
     return RenderedEmail(subject, text, email_html.frame(body, subject=subject, style=style))
+
+
+def _misplaced_secrets(kind: str, rendered: RenderedEmail, context: dict) -> list[str]:
+    """The code and links of ``context`` that ``rendered`` prints anywhere but as a whole word
+    or a link's entire href (docs/security.md#email-escaping)."""
+    values = email_kinds.KINDS[kind].secret_values(context)
+    return [
+        *email_secrets.misplaced_in_text(rendered.subject, values),
+        *email_secrets.misplaced_in_text(rendered.text, values),
+        *email_secrets.misplaced_in_html(rendered.html, values),
+    ]
 
 
 def email_language(to: str, *, page=None, language: str | None = None) -> str:

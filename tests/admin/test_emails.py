@@ -210,3 +210,60 @@ def test_the_editors_line_breaks_are_stored_as_lf(admin_client):
     assert admin_client.post(url("add"), data).status_code == 302
     template = EmailTemplate.objects.get()
     assert (template.text, template.html) == ("Hello\n\n{{ code }}", "<p>\n{{ code }}</p>")
+
+
+# --- the test send: permission first, the user model's email field ---------------------------
+
+
+def test_send_test_without_permission_is_refused_even_for_a_missing_version(client, mailoutbox):
+    from django.contrib.auth.models import Permission
+
+    editor = UserFactory(username="nobody", email="n@example.com")
+    editor.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    client.force_login(editor)
+    response = client.post(url("send_test", 999999))
+    # Wagtail's admin answers PermissionDenied with a redirect home (not a 404 that would tell
+    # a missing version from an existing one).
+    assert response.status_code == 302 and response["Location"] == reverse("wagtailadmin_home")
+    assert mailoutbox == []
+
+
+def test_send_test_goes_to_the_user_models_email_field(
+    admin_client, german_code, mailoutbox, monkeypatch
+):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(username="boss")
+    user.first_name = "inbox@example.com"
+    user.save()
+    monkeypatch.setattr(get_user_model(), "EMAIL_FIELD", "first_name")
+    admin_client.post(url("send_test", german_code.pk))
+    assert [m.to for m in mailoutbox] == [["inbox@example.com"]]
+
+
+# --- the layout's From: one mailbox --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Bank <a@b.com>, victim@evil.com",
+        "Bank <a@b.com> victim@evil.com",
+        "<a@b.com>;x@example.com",
+        "Bank",
+        "Bank <not-an-address>",
+    ],
+)
+def test_layout_from_must_be_exactly_one_mailbox(value):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        EmailLayout(from_email=value).full_clean()
+    assert info.value.message_dict == {
+        "from_email": ['Enter one sender address, like "Example School <school@example.com>".']
+    }
+
+
+@pytest.mark.parametrize("value", ['"Bank, Inc." <a@example.com>', "a@example.com", ""])
+def test_layout_from_accepts_one_mailbox(value):
+    EmailLayout(from_email=value).full_clean()

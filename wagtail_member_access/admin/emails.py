@@ -101,22 +101,25 @@ class ResetView(snippets.DeleteView):
 @require_POST
 def send_test(request, pk):
     """Send the saved version, with the kind's example values, to the editor's own address."""
-    template = get_object_or_404(EmailTemplate, pk=pk)
+    # The permission first: without it, an existing and a missing version look alike (403).
     if not request.user.has_perm("wagtail_member_access.change_emailtemplate"):
         raise PermissionDenied
+    template = get_object_or_404(EmailTemplate, pk=pk)
     edit_url = reverse(EmailTemplate.snippet_viewset.get_url_name("edit"), args=[pk])
-    if not request.user.email:
+    # A custom user model may keep the address in another field (EMAIL_FIELD).
+    address = getattr(request.user, request.user.get_email_field_name(), "") or ""
+    if not address:
         messages.error(request, _("Your account has no email address to send the test to."))
         return redirect(edit_url)
     delivery = emails.deliver(
         template.kind,
-        request.user.email,
+        address,
         KINDS[template.kind].sample_context(),
         site=template.site,
         template=template,
     )
     if delivery:
-        messages.success(request, _("Test sent to %(email)s.") % {"email": request.user.email})
+        messages.success(request, _("Test sent to %(email)s.") % {"email": address})
     else:
         messages.error(
             request, _("The test could not be sent: %(error)s") % {"error": delivery.error}

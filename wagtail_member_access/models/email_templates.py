@@ -7,10 +7,12 @@ it, so the admin's form and ``api.set_email_template`` refuse the same things.
 
 from __future__ import annotations
 
+from email.utils import getaddresses
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, validate_email
 from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
@@ -30,6 +32,19 @@ def language_choices() -> list[tuple[str, str]]:
 
 _SITE_OR_ZERO = Coalesce("site", Value(0))
 _COLOUR = RegexValidator(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$", _("Enter a colour like #0b57d0."))
+
+
+def _check_one_mailbox(value: str) -> None:
+    """Refuse a From that is not exactly one mailbox (``"Bank <a@b.com>, victim@evil.com"``
+    would send each email from, and show, a second address)."""
+    message = _('Enter one sender address, like "Example School <school@example.com>".')
+    addresses = getaddresses([value])
+    if len(addresses) != 1 or not addresses[0][1]:
+        raise ValidationError({"from_email": message})
+    try:
+        validate_email(addresses[0][1])
+    except ValidationError:
+        raise ValidationError({"from_email": message}) from None
 
 
 class _SandboxedPreview(PreviewableMixin):
@@ -110,6 +125,8 @@ class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
         for field in ("from_email", "brand_name"):
             if any(c in getattr(self, field) for c in "\r\n"):
                 raise ValidationError({field: _("This must be one line.")})
+        if self.from_email:
+            _check_one_mailbox(self.from_email)
 
     @property
     def revisions(self):
@@ -220,6 +237,9 @@ class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
                     getattr(self, field),
                     placeholders=tuple(kind.placeholders),
                     items=kind.items,
+                    secrets=kind.secrets,
+                    secret_items=kind.secret_items,
+                    sample=kind.sample_context(),
                     **options,
                 )
             except ValidationError as exc:
