@@ -8,7 +8,8 @@ one decision. What protects a collection is never read from the rows: they are h
 Wagtail, kept in step by :func:`sync_collections`.
 
 The overrides, installed once by :func:`install` from ``AppConfig.ready()``, each marked with
-``_wagtail_member_access_override`` so that ``checks.check_document_internals`` sees them:
+``_wma_override`` (as ``compat.wrap`` marks the pages' overrides) so that
+``checks.check_document_internals`` sees them:
 
 1. ``CollectionViewRestriction.accept_request``: our rows answer by :func:`accepts_row`,
    Wagtail's own rows exactly as before;
@@ -36,7 +37,7 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.functional import cached_property
 from wagtail.models import Collection, CollectionViewRestriction
 
-from . import access
+from . import access, mirror
 from .models import CollectionAccessRestriction
 
 __all__ = [
@@ -49,11 +50,11 @@ __all__ = [
     "sync_collections",
 ]
 
-#: Our ``restriction_type`` (Wagtail's field holds 20 characters; only its forms check the
-#: choices).
-MEMBER_ACCESS = "member_access"
-#: The attribute each override carries (checked by ``checks.check_document_internals``).
-OVERRIDE_MARK = "_wagtail_member_access_override"
+#: Our ``restriction_type``: the same as the pages' mirror rows (``mirror.MEMBER_ACCESS``).
+MEMBER_ACCESS = mirror.MEMBER_ACCESS
+#: The attribute each override carries (checked by ``checks.check_document_internals``), the
+#: same mark as the pages' overrides (``compat.wrap``).
+OVERRIDE_MARK = "_wma_override"
 
 _HIDE_MEMBER_ROWS = contextvars.ContextVar("wagtail_member_access_hide_rows", default=False)
 _SYNCING = contextvars.ContextVar("wagtail_member_access_syncing", default=False)

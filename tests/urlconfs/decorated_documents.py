@@ -11,7 +11,7 @@ def logged(view):
     def wrapper(request, *args, **kwargs):
         return view(request, *args, **kwargs)
 
-    del wrapper.__dict__["_wagtail_member_access_override"]  # only __wrapped__ leads there
+    del wrapper.__dict__["_wma_override"]  # only __wrapped__ leads there
     return wrapper
 
 
