@@ -260,7 +260,7 @@ def test_rate_limited_page_in_german(settings, protected_page):
     assert "<h1>Zu viele Anfragen</h1>" in html
     assert re.search(
         r'<p role="alert">Sie haben in kurzer Zeit zu viele Anfragen gestellt\. Bitte versuchen '
-        r"Sie es in \d+ Minuten? erneut\.</p>",
+        r"Sie es in \d+ (Minuten?|Sekunden?) erneut\.</p>",
         html,
     )
     assert ">Zurück</a>" in html
