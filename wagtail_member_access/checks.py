@@ -266,14 +266,11 @@ def check_document_internals(app_configs, **kwargs):
     from wagtail.documents.views import serve
     from wagtail.models import Collection, CollectionViewRestriction
 
+    from .compat import code_names
     from .compat_documents import OVERRIDE_MARK
 
     def marked(obj) -> bool:
         return bool(getattr(obj, OVERRIDE_MARK, False))
-
-    def names(code) -> set[str]:  # with those of nested comprehensions
-        nested = [names(c) for c in code.co_consts if hasattr(c, "co_names")]
-        return set(code.co_names).union(*nested)
 
     problems = []
     if not marked(CollectionViewRestriction.accept_request):
@@ -290,14 +287,14 @@ def check_document_internals(app_configs, **kwargs):
         problems.append("collection_privacy.set_privacy is not overridden")
     if not marked(collections.Edit.__dict__.get("header_more_buttons")):
         problems.append("the collection edit view's header_more_buttons is not overridden")
-    if "accept_request" not in names(v2_utils.get_restricted_collection_ids.__code__):
+    if "accept_request" not in code_names(v2_utils.get_restricted_collection_ids):
         problems.append("the documents API v2 no longer asks accept_request")
     try:  # Wagtail 8 has an API v3; Wagtail 7.4 has none to check
         from wagtail.api.v3 import permissions as v3_permissions
     except ImportError:
         v3_permissions = None
-    if v3_permissions and "accept_request" not in names(
-        v3_permissions.get_restricted_collection_ids.__code__
+    if v3_permissions and "accept_request" not in code_names(
+        v3_permissions.get_restricted_collection_ids
     ):
         problems.append("the documents API v3 no longer asks accept_request")
     return [

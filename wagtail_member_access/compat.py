@@ -27,7 +27,16 @@ from django.utils.translation import gettext_lazy as _
 
 from . import mirror
 
-__all__ = ["HIDE_MEMBER_ROWS", "MEMBER_ACCESS", "install", "problems", "wrap"]
+__all__ = [
+    "HIDE_MEMBER_ROWS",
+    "MEMBER_ACCESS",
+    "code_names",
+    "install",
+    "privacy_dialog",
+    "problems",
+    "public_pages_api",
+    "wrap",
+]
 
 MEMBER_ACCESS = mirror.MEMBER_ACCESS
 
@@ -155,18 +164,19 @@ def install() -> None:
 COPY_PAGE_PARAMETERS = ("self", "page", "to", "update_attrs", "exclude_fields", "_mpnode_attrs")
 
 
-def _names(function) -> set[str]:
+def code_names(function) -> set[str]:
     """The names and strings ``function``'s code uses (globals, attributes, keyword
-    arguments), its nested functions' too."""
+    arguments), its nested functions' and comprehensions' too: what the system checks read
+    to see that Wagtail's code still asks what the overrides answer."""
     function = getattr(function, "__wrapped__", function)
-    code, names, todo = getattr(function, "__code__", None), set(), []
-    todo = [code] if code else []
-    while todo:
-        code = todo.pop()
+    code = getattr(function, "__code__", None)
+    names, pending = set(), [code] if code else []
+    while pending:
+        code = pending.pop()
         names |= set(code.co_names)
         for const in code.co_consts:
             if inspect.iscode(const):
-                todo.append(const)
+                pending.append(const)
             elif isinstance(const, str):
                 names.add(const)
             elif isinstance(const, tuple):  # keyword argument names of a call
@@ -190,7 +200,7 @@ def _serve_hooks_in_order() -> bool:
         len(ours) == 1
         and theirs in order
         and order[ours[0]] < order[theirs]
-        and {"get_view_restrictions", "accept_request"} <= _names(theirs)
+        and {"get_view_restrictions", "accept_request"} <= code_names(theirs)
     )
 
 
@@ -220,7 +230,7 @@ def problems() -> list[tuple[str, str]]:
     if (
         not _overridden(copy)
         or tuple(inspect.signature(original).parameters) != COPY_PAGE_PARAMETERS
-        or "_copy_page" not in _names(original)
+        or "_copy_page" not in code_names(original)
     ):
         found.append(("E022", "CopyPageAction._copy_page no longer copies a tree page by page"))
     owner, name = privacy_dialog(page_privacy)
@@ -230,16 +240,16 @@ def problems() -> list[tuple[str, str]]:
         or not _overridden(
             _page_class_defining("get_view_restrictions").__dict__.get("get_view_restrictions")
         )
-        or "get_view_restrictions" not in _names(dispatch)
+        or "get_view_restrictions" not in code_names(dispatch)
     ):
         found.append(("E023", "the page privacy dialog no longer reads get_view_restrictions()"))
     if not _serve_hooks_in_order():
         found.append(("E024", "Wagtail's on_serve_page privacy check no longer runs inside ours"))
-    if "accept_request" not in _names(public_pages_api()):
+    if "accept_request" not in code_names(public_pages_api()):
         found.append(("E025", "the pages API no longer asks accept_request() per privacy row"))
     path_readers = (PageQuerySet.private_q, wagtailadmin_tags.test_page_is_public)
     if any(
-        "PageViewRestriction" not in _names(f) or "restriction_type" in _names(f)
+        "PageViewRestriction" not in code_names(f) or "restriction_type" in code_names(f)
         for f in path_readers
     ):
         found.append(("E026", ".public() or the padlock no longer count every privacy row"))
