@@ -86,14 +86,14 @@ def _covered_paths(pages, Page) -> tuple[dict[int, set[str]], dict[str, tuple]]:
 
     covered = {}
     for page in pages:
-        paths, todo = set(), [page.path]
-        while todo:
-            for p in path_prefixes(todo.pop(), steplen):
+        paths, pending = set(), [page.path]
+        while pending:
+            for p in path_prefixes(pending.pop(), steplen):
                 if p not in paths:
                     paths.add(p)
                     source = info.get(p, (None, None))[1]
                     if source:
-                        todo.append(source)
+                        pending.append(source)
         covered[page.pk] = paths
     return covered, info
 
