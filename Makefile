@@ -6,6 +6,7 @@
 #   make lint    ruff, formatting and missing migrations
 #   make bench   the benchmarks in tests/benchmarks/
 #   make docs    build the documentation (mkdocs-material, strict) into site/
+#   make messages  refresh the German catalogue from the source and compile it
 #
 # Another Python: PY selects the interpreter, each in its own virtualenv, so the default .venv
 # is left alone. `make test PY=python3.13` installs into .venv-3.13 (the newest Django for that
@@ -33,7 +34,7 @@ ARGS ?=
 # The demo's port: the seeded Site and WAGTAILADMIN_BASE_URL use it, so emailed links do too.
 PORT ?= 8000
 
-.PHONY: venv install demo test lint bench docs clean-demo
+.PHONY: venv install demo test lint bench docs clean-demo messages
 
 venv install: $(STAMP)
 
@@ -81,3 +82,13 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[docs]'
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# Refresh the German catalogue (no source locations, so that branches merge cleanly), refuse
+# fuzzy entries (a guessed translation is worse than none) and compile it.
+messages: $(STAMP)
+	cd wagtail_member_access && PYTHONPATH=.. DJANGO_SETTINGS_MODULE=tests.settings \
+		../$(BIN)/django-admin makemessages -l de --no-location --no-obsolete
+	@! grep -n '^#, fuzzy' wagtail_member_access/locale/de/LC_MESSAGES/django.po \
+		|| (echo "fuzzy entries above: translate them and remove the fuzzy flag"; exit 1)
+	msgfmt --check -o wagtail_member_access/locale/de/LC_MESSAGES/django.mo \
+		wagtail_member_access/locale/de/LC_MESSAGES/django.po
