@@ -33,6 +33,7 @@ __all__ = [
     "code_names",
     "install",
     "privacy_dialog",
+    "privacy_view_replaceable",
     "problems",
     "public_pages_api",
     "wrap",
@@ -123,6 +124,15 @@ def privacy_dialog(page_privacy):
     if hasattr(page_privacy, "SetPrivacyView"):
         return page_privacy.SetPrivacyView, "dispatch"
     return page_privacy, "set_privacy"
+
+
+def privacy_view_replaceable() -> bool:
+    """Can a page viewset replace the privacy dialog? Wagtail 8's dialog is a view class named
+    by ``PageViewSet.set_privacy_view_class``; Wagtail 7.4's is a function view with no hook,
+    so there the package keeps Wagtail's dialog (docs/editor-guide.md#wagtail-74)."""
+    from wagtail.admin.viewsets.pages import PageViewSet
+
+    return hasattr(PageViewSet, "set_privacy_view_class")
 
 
 def public_pages_api():
