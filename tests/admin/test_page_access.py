@@ -117,6 +117,8 @@ def test_editor_without_publish_permission_gets_no_button_and_is_refused(client,
 
 def test_publisher_may_set_member_access_below_their_page(client, home, lesson, course):
     publisher = page_editor(lesson, "change_page", "publish_page")
+    # Changing member access also needs its permission (tests/admin/test_privacy_dialog.py).
+    publisher.groups.get().permissions.add(Permission.objects.get(codename="change_member_access"))
     client.force_login(publisher)
     assert client.get(url(lesson)).status_code == 200
     response = client.post(url(lesson), {"mode": "code", "access_lists": [course.pk]})
