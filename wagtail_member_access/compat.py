@@ -9,7 +9,8 @@ fails loudly when Wagtail's code no longer looks like what they wrap
 1. ``PageViewRestriction.accept_request`` answers for our rows (type :data:`MEMBER_ACCESS`)
    with the decision of :mod:`access` (the APIs ask it per row);
 2. the page privacy dialog (``SetPrivacyView.dispatch``) sees only Wagtail's own rows, so
-   choosing "Public" there never removes member access;
+   Wagtail's plain dialog never removes member access (the package's dialog,
+   ``admin/privacy_dialog.py``, a subclass, reads member access from our tables);
 3. ``CopyPageAction._copy_page`` copies the member access of every page it copies.
 
 Each wrapper keeps the original in ``__wrapped__`` and is marked ``_wma_override``. When

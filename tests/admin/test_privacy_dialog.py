@@ -21,8 +21,8 @@ pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(
         not compat.privacy_view_replaceable(),
-        reason="Wagtail 7.4 keeps its own dialog (docs/editor-guide.md#wagtail-74); "
-        "test_wagtail_74_keeps_its_dialog covers it",
+        reason="Wagtail 7.4 keeps its own dialog (docs/editor-guide.md#wagtail-74), as "
+        "test_compat.py::test_wagtails_own_privacy_dialog_sees_only_wagtails_rows… checks",
     ),
 ]
 
