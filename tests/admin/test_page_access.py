@@ -12,7 +12,6 @@ from django.urls import reverse
 from wagtail.models import GroupPagePermission, Page, PageLogEntry, Site
 
 from tests.factories import AccessListFactory, UserFactory, make_page
-from tests.testapp.models import SimplePage
 from wagtail_member_access import api
 from wagtail_member_access.admin.page_access import header_button
 from wagtail_member_access.models import PageAccessRestriction
@@ -90,13 +89,6 @@ def admin_client(client, db):
 @pytest.fixture
 def lesson(home):
     return make_page(home, title="Lesson", slug="lesson")
-
-
-@pytest.fixture
-def site_b(db):
-    root = Page.get_first_root_node()
-    home_b = root.add_child(instance=SimplePage(title="Home B", slug="home-b"))
-    return Site.objects.create(hostname="b.example", port=80, root_page=home_b)
 
 
 # --- who may ----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from wagtail.models import GroupPagePermission, PageLogEntry, PageViewRestriction
 
-from tests.admin.test_page_access import site_b  # noqa: F401 (a fixture)
 from tests.factories import AccessListFactory, UserFactory, make_page
 from wagtail_member_access import api, compat
 from wagtail_member_access.models import AccessList, PageAccessRestriction

@@ -11,6 +11,7 @@ With WMA_DOCS_IMG=1 the test saves the dialog's screenshots in docs/editor-guide
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import sign_in_to_admin
 from tests.browser.test_unlock_flow import code_from, wait_for_mail
 from tests.factories import UserFactory, make_page
-from wagtail_member_access import compat
+from wagtail_member_access import api, compat
 from wagtail_member_access.models import AccessList, PageAccessRestriction
 
 pytestmark = [
@@ -36,10 +37,14 @@ PASSWORD = "correct horse battery staple"
 BODY = "Week 1: warm up for ten minutes."
 
 
-def docs_img(dialog, name: str) -> None:
-    """Save the dialog (the element) as docs/img/admin-<name>.png when WMA_DOCS_IMG=1."""
+def docs_img(page, dialog, name: str) -> None:
+    """Save the dialog's box as docs/img/admin-<name>.png when WMA_DOCS_IMG=1, in a viewport
+    tall enough for all of it (the dialog scrolls inside a smaller one)."""
     if os.environ.get("WMA_DOCS_IMG") == "1":
-        dialog.screenshot(path=str(DOCS_IMG / f"admin-{name}.png"))
+        size = page.viewport_size
+        page.set_viewport_size({"width": size["width"], "height": 1700})
+        dialog.locator(".w-dialog__box").screenshot(path=str(DOCS_IMG / f"admin-{name}.png"))
+        page.set_viewport_size(size)
 
 
 @pytest.fixture
@@ -49,14 +54,20 @@ def admin(site_root):
 
 @pytest.fixture
 def lesson(site_root):
+    api.create_access_list("Pilates course")
+    api.create_access_list("Yoga course")
     return make_page(site_root, title="Running course", slug="running", body=BODY)
 
 
 def open_privacy_dialog(page):
-    page.locator('[data-side-panel-toggle="status"]').click()
+    """ "Change privacy" in the status side panel (which Wagtail reopens after a reload)."""
+    toggle = page.locator('[data-side-panel-toggle="status"]')
+    page.wait_for_load_state("load")
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
     page.get_by_role("button", name="Change privacy").click()
     dialog = page.locator("#set-privacy")
-    expect(dialog.get_by_role("radio", name="One-time email code")).to_be_visible()
+    expect(dialog.get_by_role("radio", name="One-time email code", exact=True)).to_be_visible()
     return dialog
 
 
@@ -69,26 +80,32 @@ def test_editor_protects_a_page_in_the_privacy_dialog_and_a_buyer_unlocks_it(
     page.goto(live_server.url + reverse("wagtailadmin_pages:edit", args=[lesson.pk]))
 
     dialog = open_privacy_dialog(page)
-    expect(dialog.get_by_role("radio", name="Public")).to_be_checked()
+    expect(dialog.get_by_role("radio", name="Public", exact=True)).to_be_checked()
     # Wagtail's own choices and ours, in one list, each reachable by its label.
     for name in ("Private, accessible to any logged-in users", "Signed-in members", "Magic link"):
-        expect(dialog.get_by_role("radio", name=name)).to_be_visible()
+        expect(dialog.get_by_role("radio", name=name, exact=True)).to_be_visible()
     # The lists appear with an email mode, keyboard first.
-    dialog.get_by_role("radio", name="One-time email code").focus()
+    dialog.get_by_role("radio", name="One-time email code", exact=True).focus()
     page.keyboard.press("Space")
     new_list = dialog.get_by_label("Or create a new access list")
     expect(new_list).to_be_visible()
     expect(dialog).to_contain_text("type in a one-time code we email them")
+    # The search narrows the lists as one types.
+    dialog.get_by_label("Search access lists").fill("yog")
+    expect(dialog.get_by_role("checkbox", name="Pilates course")).to_be_hidden()
+    expect(dialog.get_by_role("checkbox", name="Yoga course")).to_be_visible()
+    dialog.get_by_label("Search access lists").fill("")
+    expect(dialog.get_by_role("checkbox", name="Pilates course")).to_be_visible()
     new_list.fill("Running course")
     screenshot(page, "dialog")
-    docs_img(dialog, "privacy-dialog")
+    docs_img(page, dialog, "privacy-dialog")
     page.emulate_media(color_scheme="dark")
-    docs_img(dialog, "privacy-dialog-dark")
+    docs_img(page, dialog, "privacy-dialog-dark")
     page.emulate_media(color_scheme="light")
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_be_hidden()
     restriction = PageAccessRestriction.objects.get()
-    course = AccessList.objects.get()
+    course = AccessList.objects.get(name="Running course")
     assert (restriction.page_id, restriction.mode, course.name) == (
         lesson.pk,
         "code",
@@ -99,7 +116,7 @@ def test_editor_protects_a_page_in_the_privacy_dialog_and_a_buyer_unlocks_it(
     # Opened again, the dialog shows the page's member access.
     page.reload()
     dialog = open_privacy_dialog(page)
-    expect(dialog.get_by_role("radio", name="One-time email code")).to_be_checked()
+    expect(dialog.get_by_role("radio", name="One-time email code", exact=True)).to_be_checked()
     expect(dialog.get_by_role("checkbox", name="Running course")).to_be_checked()
     dialog.get_by_role("link", name="Member access in detail", exact=False).click()
     page.wait_for_url(
@@ -107,13 +124,14 @@ def test_editor_protects_a_page_in_the_privacy_dialog_and_a_buyer_unlocks_it(
     )
 
     # A buyer, added on the list's grants page.
-    page.goto(
-        live_server.url + reverse("wagtail_member_access_grants:add") + f"?access_list={course.pk}"
-    )
-    page.get_by_label("Access list").select_option(label="Running course")
-    page.get_by_label("Email", exact=True).fill("ana@example.com")
-    page.get_by_role("button", name="Create").click()
-    expect(page.locator(".messages")).to_be_visible()
+    grants = reverse("wagtail_member_access_grants:index") + f"?access_list={course.pk}"
+    page.goto(live_server.url + grants)
+    page.locator("header").get_by_role("link", name=re.compile("^Add")).first.click()
+    form = page.locator("form", has=page.locator('input[name="email"]'))
+    form.locator('select[name="access_list"]').select_option(label="Running course")
+    form.locator('input[name="email"]').fill("ana@example.com")
+    form.locator("[type=submit]").first.click()
+    expect(page.locator(".messages")).to_contain_text("ana@example.com")
     assert course.grants.filter(email="ana@example.com").exists()
 
     # The padlock in the explorer.

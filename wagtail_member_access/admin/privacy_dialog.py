@@ -264,7 +264,7 @@ class PrivacyDialogView(SetPrivacyView):
         context = super().get_context_data(**kwargs)
         form = context["form"]
         member_form = self.member_form
-        help_texts = {**WAGTAIL_HELP, **MODE_HELP}
+        help_texts = {**MODE_HELP, **WAGTAIL_HELP}  # "Public" is more than no member access
         if self.state.inherited:
             help_texts[NONE] = _("Only the privacy and member access of the pages above apply.")
         context.update(
