@@ -288,11 +288,6 @@ def test_a_list_of_another_site_is_refused(admin_client, lesson, site_b):
 # --- the permission ------------------------------------------------------------------------------
 
 
-def test_the_permission_is_offered_in_wagtails_group_editor(admin_client):
-    response = admin_client.get(reverse("wagtailusers_groups:add"))
-    assert "Can change member access of pages" in response.content.decode()
-
-
 def test_without_the_permission_our_modes_are_read_only(client, lesson, course):
     client.force_login(publisher(lesson, may_change=False))
     html, _ = dialog(client.get(url(lesson)))
@@ -354,14 +349,3 @@ def test_editors_who_may_not_change_privacy_are_refused(client, lesson):
     user.groups.add(group)
     client.force_login(user)
     assert client.get(url(lesson)).status_code == 302
-
-
-def test_member_access_view_refuses_changes_without_the_permission(client, lesson, course):
-    client.force_login(publisher(lesson, may_change=False))
-    view = reverse("wagtail_member_access_pages:edit", args=[lesson.pk])
-    response = client.get(view)
-    assert response.status_code == 200
-    assert "data-wma-read-only" in response.content.decode()
-    response = client.post(view, {"mode": "code", "access_lists": [course.pk]})
-    assert response.status_code == 302 and response.url == reverse("wagtailadmin_home")
-    assert not PageAccessRestriction.objects.exists()
