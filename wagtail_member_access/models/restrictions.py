@@ -68,6 +68,10 @@ class PageAccessRestriction(models.Model):
     class Meta:
         verbose_name = _("page access restriction")
         verbose_name_plural = _("page access restrictions")
+        # Who may set, change or remove member access of pages (the privacy dialog and the
+        # "Member access" view), on top of Wagtail's right to change a page's privacy
+        # (docs/editor-guide.md#who-may-change-member-access).
+        permissions = [("change_member_access", _("Can change member access of pages"))]
 
     def __str__(self):
         return f"{self.get_mode_display()}: {self.page_id}"

@@ -34,6 +34,7 @@ from .common import (
     safe_next,
     steps_context,
 )
+from .editor_banner import with_banner
 
 __all__ = [
     "MESSAGES",
@@ -166,7 +167,8 @@ def gate(callback):
                 return denied_response(request, page, decision)
             # Our rows pass inside Wagtail's check without another decision.
             request._wma_passed_pages = mirrored
-            return private(callback(page, request, serve_args, serve_kwargs))
+            response = private(callback(page, request, serve_args, serve_kwargs))
+            return with_banner(request, page, response) if decision.by_editor else response
         finally:
             page.__dict__.pop("get_view_restrictions", None)
 
