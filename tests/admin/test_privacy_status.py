@@ -109,7 +109,7 @@ def test_status_panel_names_the_mode_and_lists(admin_client, section, course, mo
         == "Page visibility: Private Not visible to the public Change privacy"
     )
     assert text(status_panel(response)) == (
-        f"Who may view this page {expected} Set on this page Member access details"
+        f"Who may view {expected} Set on this page Member access details"
     )
     assert f'href="{access_url(section)}"' in status_panel(response)
 
@@ -132,7 +132,7 @@ def test_descendant_is_protected_by_its_ancestor_with_a_link(admin_client, secti
     response = admin_client.get(edit_url(lesson))
     panel = status_panel(response)
     assert text(panel) == (
-        "Who may view this page Members with an email code — Course A Protected by Courses "
+        "Who may view Members with an email code — Course A Protected by Courses "
         "Member access details"
     )
     assert f'Protected by <a href="{access_url(section)}">Courses</a>' in panel
@@ -148,7 +148,7 @@ def test_own_and_inherited_restrictions_are_both_listed_outermost_first(
     api.protect(lesson, mode="link", access_lists=[course])
     panel = text(status_panel(admin_client.get(edit_url(lesson))))
     assert panel == (
-        "Who may view this page Any signed-in member Protected by Courses "
+        "Who may view Any signed-in member Protected by Courses "
         "Members with a magic link — Course A Set on this page "
         "Visitors must pass each of these. Member access details"
     )
@@ -160,7 +160,7 @@ def test_page_with_wagtail_privacy_and_member_access_shows_both(admin_client, se
     api.protect(lesson, mode="code", access_lists=[course])
     panel = status_panel(admin_client.get(edit_url(lesson)))
     assert text(panel) == (
-        "Who may view this page Members with an email code — Course A Set on this page "
+        "Who may view Members with an email code — Course A Set on this page "
         "A shared password (Wagtail's privacy) Protected by Courses "
         "Visitors must pass each of these. Member access details"
     )
@@ -194,7 +194,7 @@ def test_editor_who_may_not_set_member_access_sees_the_mode_without_links(
     client.force_login(page_editor(home, "change_page"))
     panel = status_panel(client.get(edit_url(lesson)))
     assert text(panel) == (
-        "Who may view this page Members with an email code — Course A Protected by Courses"
+        "Who may view Members with an email code — Course A Protected by Courses"
     )
     assert "<a " not in panel
 
