@@ -344,3 +344,23 @@ def test_filters_are_on_every_page_filterset():
 
 def test_overrides_are_in_place():
     assert privacy_status.problems() == []
+
+
+def test_status_panel_and_padlock_in_german(client, home, section, course):
+    from wagtail.users.models import UserProfile
+
+    admin = UserFactory(username="admin-de", is_superuser=True, is_staff=True)
+    profile = UserProfile.get_for_user(admin)
+    profile.preferred_language = "de"
+    profile.save()
+    client.force_login(admin)
+    api.protect(section, mode="code", access_lists=[course])
+    lesson = make_page(section, title="Lektion 1", slug="lektion-1")
+    panel = text(status_panel(client.get(edit_url(lesson))))
+    assert panel == (
+        "Wer sehen darf Mitglieder mit Code per E-Mail — Course A Geschützt durch Courses "
+        "Details zum Mitgliederzugang"
+    )
+    assert padlocks(client.get(explore_url(home))) == {
+        "Courses": "Privat: Mitglieder mit Code per E-Mail — Course A"
+    }
