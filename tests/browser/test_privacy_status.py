@@ -42,7 +42,13 @@ def course(site_root):
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_status_panel_and_padlock_name_the_member_access(
-    live_server, new_context, admin, course, theme, screenshot, docs_img  # noqa: F811
+    live_server,
+    new_context,
+    admin,
+    course,
+    theme,
+    screenshot,
+    docs_img,  # noqa: F811
 ):
     lesson = course.get_children().get()
     suffix = "" if theme == "light" else "-dark"
