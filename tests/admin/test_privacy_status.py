@@ -11,16 +11,18 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from wagtail.models import PageViewRestriction
 
-from tests.admin.test_page_access import page_editor
+from tests.admin.test_page_access import edit_url, explore_url, page_editor
 from tests.admin.test_page_access import text as tag_free
+from tests.admin.test_page_access import url as access_url
 from tests.factories import AccessListFactory, UserFactory, make_page
 from wagtail_member_access import api
 from wagtail_member_access.admin import page_filters, privacy_status
 
 pytestmark = pytest.mark.django_db
+
+# ``admin_client``: pytest-django's, a superuser signed in.
 
 PANEL = "data-member-access-status"
 PADLOCK = "data-member-access-padlock"
@@ -28,26 +30,8 @@ WAGTAIL_PADLOCK = 'title="This page is protected from public view"'
 
 
 @pytest.fixture
-def admin_client(client, db):
-    client.force_login(UserFactory(username="admin", is_superuser=True, is_staff=True))
-    return client
-
-
-@pytest.fixture
 def section(home):
     return make_page(home, title="Courses", slug="courses")
-
-
-def edit_url(page) -> str:
-    return reverse("wagtailadmin_pages:edit", args=[page.pk])
-
-
-def access_url(page) -> str:
-    return reverse("wagtail_member_access_pages:edit", args=[page.pk])
-
-
-def explore_url(page) -> str:
-    return reverse("wagtailadmin_explore", args=[page.pk])
 
 
 def text(html: str) -> str:
