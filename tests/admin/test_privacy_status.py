@@ -348,3 +348,31 @@ def test_status_panel_and_padlock_in_german(client, home, section, course):
     assert padlocks(client.get(explore_url(home))) == {
         "Courses": "Privat: Mitglieder mit Code per E-Mail — Course A"
     }
+
+
+def test_padlock_falls_back_to_wagtails_when_its_cell_changed(
+    admin_client, home, section, course, monkeypatch
+):
+    """If Wagtail's cell no longer holds the padlock it renders alone, its cell is left as it
+    is: the page still shows Wagtail's padlock, without the mode."""
+    api.protect(section, mode="code", access_lists=[course])
+    monkeypatch.setattr(
+        privacy_status,
+        "WAGTAIL_PADLOCK_TEMPLATE",
+        "wagtailadmin/pages/listing/_locked_indicator.html",  # renders nothing here
+    )
+    assert padlocks(admin_client.get(explore_url(home))) == {"Courses": "wagtail"}
+
+
+def test_check_warns_when_an_override_is_missing(monkeypatch):
+    from django.core import checks
+    from wagtail.admin.ui.side_panels import PageStatusSidePanel
+
+    original = PageStatusSidePanel.get_context_data.__wrapped__
+    monkeypatch.setattr(PageStatusSidePanel, "get_context_data", original)
+    warnings = privacy_status.check_privacy_status(None)
+    assert [(w.id, w.level) for w in warnings] == [("wagtail_member_access.W030", checks.WARNING)]
+    assert warnings[0].msg == (
+        "wagtail-member-access cannot show member access in Wagtail's status panel or "
+        "explorer: PageStatusSidePanel.get_context_data is not the package's override."
+    )
