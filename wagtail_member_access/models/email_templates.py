@@ -22,6 +22,7 @@ from wagtail.models import PreviewableMixin, RevisionMixin
 
 from .. import email_html, email_syntax
 from ..email_kinds import KINDS, kind_choices
+from .fields import optional_site
 
 __all__ = ["EmailLayout", "EmailTemplate", "language_choices"]
 
@@ -70,14 +71,8 @@ class _SandboxedPreview(PreviewableMixin):
 class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
     """The HTML frame and the sender of every email of one site (or of every site)."""
 
-    site = models.ForeignKey(
-        "wagtailcore.Site",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("site"),
-        help_text=_("Leave empty for the layout of every site that has none of its own."),
+    site = optional_site(
+        help_text=_("Leave empty for the layout of every site that has none of its own.")
     )
     brand_name = models.CharField(
         _("name shown at the top"), max_length=255, blank=True, help_text=_("Empty: the site name.")
@@ -176,15 +171,7 @@ class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
     all). Without one, the shipped default is sent (docs/editing-emails.md#fallback)."""
 
     kind = models.CharField(_("email"), max_length=40, choices=kind_choices)
-    site = models.ForeignKey(
-        "wagtailcore.Site",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("site"),
-        help_text=_("Leave empty for every site."),
-    )
+    site = optional_site(help_text=_("Leave empty for every site."))
     language = models.CharField(_("language"), max_length=16, blank=True, choices=language_choices)
     subject = models.CharField(_("subject"), max_length=255)
     text = models.TextField(_("text"))
