@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import ThrottlingMixin
 
 from ..conf import app_settings
-from .fields import optional_site
+from .fields import optional_fk, optional_site
 
 
 class EmailChallenge(models.Model):
@@ -38,13 +38,8 @@ class EmailChallenge(models.Model):
 
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
     email = models.EmailField(_("email"), max_length=254)
-    page = models.ForeignKey(
-        swapper.get_model_name("wagtailcore", "Page"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("page"),
+    page = optional_fk(
+        swapper.get_model_name("wagtailcore", "Page"), _("page"), on_delete=models.CASCADE
     )
     #: The document an unlock is for (its collection's restriction decides), instead of a
     #: page. A plain id, not a foreign key: the document model is swappable
