@@ -1,4 +1,4 @@
-from django.urls import URLResolver, include, path
+from django.urls import path
 
 from .views import accounts, links, member_account, sign_in, unlock, webhooks
 from .views.common import guard_cache
@@ -15,25 +15,6 @@ def _unlock_paths(prefix: str, name_prefix: str = "") -> list:
     ]
 
 
-_MY_ACCESS = [
-    path("", member_account.my_access, name="my_access"),
-    path("email/", member_account.change_email, name="change_email_address"),
-    path("email/code/", member_account.change_email_code, name="change_email_code"),
-    path("cancel/", member_account.change_email_cancel, name="account_cancel"),
-    path("sign-out-everywhere/", member_account.sign_out_everywhere, name="sign_out_everywhere"),
-    path("data/", member_account.download_data, name="download_data"),
-    path("delete/", member_account.delete_account, name="delete_account"),
-    path("delete/code/", member_account.delete_account_code, name="delete_account_code"),
-    path("deleted/", member_account.account_deleted, name="account_deleted"),
-    path("password/remove/", member_account.remove_password, name="remove_password"),
-]
-
-_FORGOT_PASSWORD = [
-    path("", accounts.forgot_password, name="forgot_password"),
-    path("code/", accounts.forgot_password_code, name="forgot_password_code"),
-    path("change-email/", accounts.forgot_password_change, name="forgot_password_change"),
-]
-
 urlpatterns = [
     *_unlock_paths("unlock/<int:page_id>/"),
     # A document's endpoints carry its filename, like Wagtail's serve URL, and answer 404
@@ -44,9 +25,27 @@ urlpatterns = [
     path("sign-in/change-email/", sign_in.sign_in_change, name="sign_in_change"),
     path("sign-in/password/", sign_in.sign_in_password, name="sign_in_password"),
     path("sign-out/", accounts.sign_out, name="sign_out"),
-    # The member's own pages; their names stay in this app's namespace.
-    path("my-access/", include(_MY_ACCESS)),
-    path("password/forgot/", include(_FORGOT_PASSWORD)),
+    path("my-access/", member_account.my_access, name="my_access"),
+    path("my-access/email/", member_account.change_email, name="change_email_address"),
+    path("my-access/email/code/", member_account.change_email_code, name="change_email_code"),
+    path("my-access/cancel/", member_account.change_email_cancel, name="account_cancel"),
+    path(
+        "my-access/sign-out-everywhere/",
+        member_account.sign_out_everywhere,
+        name="sign_out_everywhere",
+    ),
+    path("my-access/data/", member_account.download_data, name="download_data"),
+    path("my-access/delete/", member_account.delete_account, name="delete_account"),
+    path("my-access/delete/code/", member_account.delete_account_code, name="delete_account_code"),
+    path("my-access/deleted/", member_account.account_deleted, name="account_deleted"),
+    path("my-access/password/remove/", member_account.remove_password, name="remove_password"),
+    path("password/forgot/", accounts.forgot_password, name="forgot_password"),
+    path("password/forgot/code/", accounts.forgot_password_code, name="forgot_password_code"),
+    path(
+        "password/forgot/change-email/",
+        accounts.forgot_password_change,
+        name="forgot_password_change",
+    ),
     path("password/reset/<str:token>/", accounts.password_reset_link, name="password_reset_link"),
     path("password/set/", accounts.set_password, name="set_password"),
     path("password/change/", accounts.change_password, name="change_password"),
@@ -56,15 +55,7 @@ urlpatterns = [
     path("webhooks/stripe/", webhooks.stripe, name="stripe_webhook"),
 ]
 
-
-def _guard(patterns) -> None:
-    """Every view answers 503 with Retry-After, not 500, when the shared rate-limit cache is
-    unreachable (docs/security.md#cache-down); the included groups too."""
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            _guard(pattern.url_patterns)
-        else:
-            pattern.callback = guard_cache(pattern.callback)
-
-
-_guard(urlpatterns)
+# Every view answers 503 with Retry-After, not 500, when the shared rate-limit cache is
+# unreachable (docs/security.md#cache-down).
+for _pattern in urlpatterns:
+    _pattern.callback = guard_cache(_pattern.callback)
