@@ -68,7 +68,19 @@ class _SandboxedPreview(PreviewableMixin):
         return response
 
 
-class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
+class _EditorVersioned(RevisionMixin, _SandboxedPreview, models.Model):
+    """Revisions (history, compare, revert) and the sandboxed preview of what editors write;
+    each subclass declares ``_revisions`` with its own query name."""
+
+    class Meta:
+        abstract = True
+
+    @property
+    def revisions(self):
+        return self._revisions
+
+
+class EmailLayout(_EditorVersioned):
     """The HTML frame and the sender of every email of one site (or of every site)."""
 
     site = optional_site(
@@ -123,10 +135,6 @@ class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
         if self.from_email:
             _check_one_mailbox(self.from_email)
 
-    @property
-    def revisions(self):
-        return self._revisions
-
     def style(self) -> dict:
         return {f: getattr(self, f) for f in email_html.DEFAULT_STYLE}
 
@@ -166,7 +174,7 @@ class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
         }
 
 
-class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
+class EmailTemplate(_EditorVersioned):
     """An editor's version of one kind of email for one site (or all) and one language (or
     all). Without one, the shipped default is sent (docs/editing-emails.md#fallback)."""
 
@@ -233,10 +241,6 @@ class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
                 errors[field] = exc.messages
         if errors:
             raise ValidationError(errors)
-
-    @property
-    def revisions(self):
-        return self._revisions
 
     def render(self, context: dict, *, style: dict) -> email_html.RenderedEmail:
         """This version rendered against ``context`` (plain strings, see ``emails.py``) in the
