@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from tests.factories import ensure_default_home, make_page
+from tests.factories import UserFactory, ensure_default_home, make_page
 from wagtail_member_access import api
 
 CHROMIUM = "/usr/bin/chromium"
@@ -142,3 +143,13 @@ def page_for_ana(site_root, list_name: str, mode: str, *, title, slug, body, ref
     api.protect(page, mode=mode, access_lists=[access_list])
     api.grant_access("ana@example.com", access_list, name="Ana", reference=reference)
     return page
+
+
+def admin_user(group_name: str, codenames, **fields):
+    """A user (``UserFactory(**fields)``) in a new group ``group_name`` that may use Wagtail's
+    admin with the permissions ``codenames``."""
+    group = Group.objects.create(name=group_name)
+    group.permissions.set(Permission.objects.filter(codename__in=["access_admin", *codenames]))
+    user = UserFactory(**fields)
+    user.groups.add(group)
+    return user
