@@ -5,7 +5,7 @@ import pytest
 from django.core.cache import caches
 from django.utils import timezone
 
-from tests.factories import AccessListFactory, default_home, make_page
+from tests.factories import AccessListFactory, default_home, make_collection, make_page
 from wagtail_member_access import api
 from wagtail_member_access.signals import member_unlocked
 
@@ -51,6 +51,21 @@ def protected_page(home, course):
     page = make_page(home, title="Members lesson", slug="lesson")
     api.protect(page, mode="code", access_lists=[course])
     return page
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded documents are written to a temporary folder (use it in a module with
+    ``pytest.mark.usefixtures("media")``)."""
+    settings.MEDIA_ROOT = str(tmp_path)
+
+
+@pytest.fixture
+def files(course):
+    """The collection "Course files", its documents protected by a code for ``course``."""
+    collection = make_collection("Course files")
+    api.protect_collection(collection, mode="code", access_lists=[course])
+    return collection
 
 
 @pytest.fixture
