@@ -4,7 +4,7 @@ SQLite and PostgreSQL), pagination, and the access-list listing's counts and pag
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse, reverse_lazy
@@ -191,3 +191,20 @@ def test_access_list_listing_shows_counts_pages_and_links(editor_client, course,
     assert "(Magic link)" in row
     assert "All sites" in row
     assert "Unlimited" in row
+
+
+def listing_row(html: str, email: str) -> str:
+    """The text of the listing's row for ``email``, cells separated by "|"."""
+    start = html.rindex("<tr", 0, html.index(f">{email}<"))
+    row = html[start : html.index("</tr>", start)]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    return "|".join(" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells)
+
+
+def test_a_revoked_grant_shows_when_it_was_revoked_not_unlimited(editor_client, course):
+    revoked_at = datetime(2025, 5, 17, 14, 5, tzinfo=UTC)
+    GrantFactory(access_list=course, email="ana@example.com", revoked_at=revoked_at)
+    row = listing_row(editor_client.get(GRANTS).content.decode(), "ana@example.com")
+    assert "Revoked" in row  # the status
+    assert "revoked on 17 May 2025, 14:05 (UTC)" in row
+    assert "Unlimited" not in row

@@ -51,7 +51,10 @@ class MomentColumn(Column):
 
 class ExpiryColumn(MomentColumn):
     """When access ends, as the emails say it (``moments.expiry``): an expiry at midnight is
-    the end of the day before, with the time zone named (docs/expiry.md#shown)."""
+    the end of the day before, with the time zone named (docs/expiry.md#shown). A revoked
+    grant's access ended with the revocation: it shows when, never "Unlimited"."""
 
     def get_value(self, instance):
+        if getattr(instance, "revoked_at", None) is not None:
+            return moments.revoked(instance.revoked_at)
         return moments.expiry(getattr(instance, self.accessor), empty=self.empty)
