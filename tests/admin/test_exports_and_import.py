@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -88,6 +88,26 @@ def test_export_follows_the_filters(editor_client, exported, clock):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[1:] == [rows[1], ["# End of export: 1 grant."]]
     assert rows[1][0] == "x1@example.com"
+
+
+def test_an_end_of_day_expiry_is_exported_as_its_last_day_and_imports_back_unchanged(
+    editor_client, course, upload_dir
+):
+    # Access "until 31 January 2031" is stored as 1 February 00:00 (UTC in tests).
+    GrantFactory(
+        access_list=course, email="ana@example.com", expires_at=datetime(2031, 2, 1, tzinfo=UTC)
+    )
+    response = editor_client.get(GRANTS, {"access_list": course.pk, "export": "csv"})
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1][5] == "2031-01-31"
+    response = editor_client.get(GRANTS, {"access_list": course.pk, "export": "xlsx"})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    cell = list(sheet.iter_rows(min_row=2))[0][5]
+    assert (str(cell.value)[:10], cell.number_format) == ("2031-01-31", "yyyy-mm-dd")
+    # The export imported back into the list changes nothing.
+    result = upload(editor_client, course, text).context["result"]
+    assert (result.new, result.updated, result.unchanged, result.invalid) == (0, 0, 1, 0)
 
 
 # --- import --------------------------------------------------------------------------------------
