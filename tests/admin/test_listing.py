@@ -15,6 +15,7 @@ from wagtail_member_access import api
 pytestmark = pytest.mark.django_db
 
 GRANTS = reverse_lazy("wagtail_member_access_grants:index")
+IMPORT = reverse_lazy("wagtail_member_access_grants:import")
 
 
 def emails(response) -> list[str]:
@@ -174,8 +175,19 @@ def test_pagination_50_per_page(editor_client, course):
 def test_grants_listing_of_a_list_offers_add_and_import(editor_client, course):
     html = editor_client.get(GRANTS, {"access_list": course.pk}).content.decode()
     assert f"{reverse('wagtail_member_access_grants:add')}?access_list={course.pk}" in html
-    assert reverse("wagtail_member_access_lists:import", args=(course.pk,)) in html
+    # The import asks for the list, with the one filtered by preselected.
+    assert f'href="{IMPORT}?access_list={course.pk}"' in html
     assert "Course A" in html  # the subtitle names the list
+
+
+def test_the_unfiltered_grants_listing_offers_import_too(editor_client, course):
+    html = editor_client.get(GRANTS).content.decode()
+    assert f'href="{IMPORT}"' in html and "Import CSV" in html
+
+
+def test_import_is_offered_only_to_who_may_import(viewer_client, course):
+    # Viewing grants is not enough: the import adds and changes them.
+    assert "Import CSV" not in viewer_client.get(GRANTS).content.decode()
 
 
 def test_access_list_listing_shows_counts_pages_and_links(editor_client, course, grants, home):

@@ -224,6 +224,14 @@ class ExtendForm(forms.Form):
 
 
 class ImportForm(forms.Form):
+    """The CSV upload; with ``choose_list`` (the import reached from the grants listing
+    rather than from one list) also the access list to import into."""
+
+    access_list = forms.ModelChoiceField(
+        queryset=AccessList.objects.order_by("name"),
+        label=_("Access list"),
+        help_text=_("The list the grants are imported into."),
+    )
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_(
@@ -232,6 +240,11 @@ class ImportForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+    def __init__(self, *args, choose_list: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not choose_list:
+            del self.fields["access_list"]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
