@@ -91,7 +91,11 @@ class GrantIndexView(IndexView):
         if self.can_change:
             columns.append(BulkActionsCheckboxColumn("bulk_actions", obj_type="grant"))
         columns += [
-            self._get_title_column("email", get_title_id=lambda grant: f"grant_{grant.pk}_title"),
+            self._get_title_column(
+                "email",
+                get_title_id=lambda grant: f"grant_{grant.pk}_title",
+                classname="wma-email",  # never broken inside (static/…/admin.css)
+            ),
             Column("name", label=_("Name"), sort_key="name"),
             Column("access_list", label=_("Access list"), accessor="access_list.name"),
             StatusColumn("status", label=_("Status")),
