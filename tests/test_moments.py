@@ -79,3 +79,13 @@ def test_a_revocation_is_shown_with_its_time_even_at_midnight():
     assert moments.revoked(END_OF_JANUARY, BERLIN) == (
         "revoked on 1 February 2031, 00:00 (Europe/Berlin)"
     )
+
+
+def test_ended_and_revoked_in_german():
+    with translation.override("de"):
+        assert moments.ended(END_OF_JANUARY, BERLIN) == (
+            "endete mit Ablauf des 31. Januar 2031 (Europe/Berlin)"
+        )
+        assert moments.revoked(AFTERNOON, BERLIN) == (
+            "widerrufen am 31. Januar 2031, 14:05 Uhr (Europe/Berlin)"
+        )

@@ -312,6 +312,7 @@ def test_the_dry_run_shows_each_row_a_page_at_a_time(editor_client, course, uplo
     assert table.count('<tr data-outcome="shortened">') == 1
     assert "<code>31.03.2031</code> → end of 31 March 2031 (UTC)" in table
     assert "Page 1 of 3" in html
+    assert "What the import does with each row (lines 2 to 51 of the file)" in html
     page3 = editor_client.get(import_url(course), {"p": 3})
     previews = page3.context["result"].previews
     assert [p.line for p in previews] == list(range(102, 122))
