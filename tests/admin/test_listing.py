@@ -220,3 +220,19 @@ def test_a_revoked_grant_shows_when_it_was_revoked_not_unlimited(editor_client, 
     assert "Revoked" in row  # the status
     assert "revoked on 17 May 2025, 14:05 (UTC)" in row
     assert "Unlimited" not in row
+
+
+def test_starts_and_last_access_read_like_the_expiry(editor_client, course):
+    GrantFactory(
+        access_list=course,
+        email="ana@example.com",
+        starts_at=datetime(2031, 2, 1, tzinfo=UTC),
+        expires_at=datetime(2031, 4, 1, tzinfo=UTC),
+        last_access_at=datetime(2025, 5, 17, 14, 5, tzinfo=UTC),
+    )
+    row = listing_row(editor_client.get(GRANTS).content.decode(), "ana@example.com")
+    assert row.split("|")[5:8] == [
+        "1 February 2031, 00:00 (UTC)",
+        "end of 31 March 2031 (UTC)",
+        "17 May 2025, 14:05 (UTC)",
+    ]
