@@ -2,16 +2,51 @@
 
 from django.db import migrations
 
+CODENAME = "change_member_access"
+
+
+def give_to_publishers(apps, schema_editor):
+    """Before this permission, every user who could change a page's privacy (Wagtail's
+    "publish" permission on it) could change its member access. Groups with "publish" on any
+    page keep that ability after the upgrade (docs/editor-guide.md#who-may-change-member-access); new
+    groups get it only when an administrator ticks it."""
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    Permission = apps.get_model("auth", "Permission")
+    GroupPagePermission = apps.get_model("wagtailcore", "GroupPagePermission")
+    # Django creates a model's permissions after all migrations ran (post_migrate): create
+    # this one now, as that would, so that groups can hold it.
+    content_type, _ = ContentType.objects.get_or_create(
+        app_label="wagtail_member_access", model="pageaccessrestriction"
+    )
+    permission, _ = Permission.objects.get_or_create(
+        content_type=content_type,
+        codename=CODENAME,
+        defaults={"name": "Can change member access of pages"},
+    )
+    group_ids = set(
+        GroupPagePermission.objects.filter(permission__codename="publish_page").values_list(
+            "group_id", flat=True
+        )
+    )
+    permission.group_set.add(*group_ids)
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('wagtail_member_access', '0010_challenge_send_retries'),
+        ("wagtail_member_access", "0010_challenge_send_retries"),
+        ("wagtailcore", "0094_alter_page_locale"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='pageaccessrestriction',
-            options={'permissions': [('change_member_access', 'Can change member access of pages')], 'verbose_name': 'page access restriction', 'verbose_name_plural': 'page access restrictions'},
+            name="pageaccessrestriction",
+            options={
+                "permissions": [("change_member_access", "Can change member access of pages")],
+                "verbose_name": "page access restriction",
+                "verbose_name_plural": "page access restrictions",
+            },
         ),
+        migrations.RunPython(give_to_publishers, migrations.RunPython.noop, elidable=True),
     ]
