@@ -67,8 +67,8 @@ PERMISSION = importlib.import_module(
 
 @pytest.mark.django_db
 def test_groups_that_may_publish_pages_keep_changing_member_access(home):
-    """Before the permission existed, "publish" on a page was enough (docs/editor-guide.md
-    #who-may-change-member-access): the upgrade gives it to groups that have "publish", to no other."""
+    """Before the permission existed, "publish" on a page was enough: the upgrade gives it to
+    groups that have "publish", to no other (docs/editor-guide.md#who-may-change-member-access)."""
     from django.apps import apps
     from django.contrib.auth.models import Group, Permission
     from wagtail.models import GroupPagePermission
