@@ -284,34 +284,17 @@ def test_the_delivery_report_lists_access_bulk_and_reminder_emails_too(
 ):
     grant = api.grant_access("ana@example.com", course)
     job = bulk.start("sign_in_link", ["ben@example.com"])
-    EmailSend.objects.create(
-        kind="access_ready",
-        key="a",
-        email="ana@example.com",
-        grant=grant,
-        send_attempts=1,
-        send_error="SMTPException: refused",
-        next_attempt_at=clock.now,
-    )
-    EmailSend.objects.create(
-        kind="bulk",
-        key="b",
-        email="ben@example.com",
-        job=job,
-        send_attempts=6,
-        send_error="SMTPException: refused",
-        cancelled_at=clock.now,
-        cancel_reason="send_failed",
-    )
-    EmailSend.objects.create(
-        kind="expiry_reminder",
-        key="c",
-        email="cem@example.com",
-        grant=grant,
-        send_attempts=2,
-        send_error="SMTPException: refused",
-        sent_at=clock.now,
-    )
+    now = clock.now
+    refused = {"send_error": "SMTPException: refused"}
+    for kind, email, about, state in [
+        ("access_ready", "ana", {"grant": grant}, {"send_attempts": 1, "next_attempt_at": now}),
+        ("bulk", "ben", {"job": job}, {"send_attempts": 6, "cancelled_at": now}),
+        ("expiry_reminder", "cem", {"grant": grant}, {"send_attempts": 2, "sent_at": now}),
+    ]:
+        EmailSend.objects.create(
+            kind=kind, key=kind, email=f"{email}@example.com", **about, **state, **refused
+        )
+    EmailSend.objects.filter(kind="bulk").update(cancel_reason="send_failed")
     EmailSend.objects.create(kind="bulk", key="d", email="fine@example.com", sent_at=clock.now)
     challenge = tokens.start_challenge("dora@example.com", protected_page)
     EmailChallenge.objects.filter(pk=challenge.pk).update(send_error="x", send_attempts=1)

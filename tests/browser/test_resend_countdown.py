@@ -9,20 +9,23 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_unlock_flow import lesson, wait_for_mail  # noqa: F401 (a fixture)
+from tests.browser import test_unlock_flow
+from tests.browser.test_unlock_flow import wait_for_mail
 from tests.users import make_user
 
 pytestmark = pytest.mark.browser
 
+lesson = test_unlock_flow.lesson  # the fixture: a code-protected page, ana@example.com listed
 
-def request_on_unlock_page(page, live_server, lesson):  # noqa: F811
+
+def request_on_unlock_page(page, live_server, lesson):
     page.goto(live_server.url + lesson.url)
     page.get_by_label("Email address").fill("ana@example.com")
     page.get_by_role("button", name="Send me a code").click()
     return page.get_by_role("button", name="Send a new code")
 
 
-def request_on_forgot_password_page(page, live_server, lesson):  # noqa: F811
+def request_on_forgot_password_page(page, live_server, lesson):
     make_user("ana@example.com")
     page.goto(live_server.url + "/access/password/forgot/")
     page.get_by_label("Email address").fill("ana@example.com")
@@ -38,7 +41,7 @@ def test_send_again_counts_down_and_comes_back_on_time(
     live_server,
     lesson,
     mailoutbox,
-    ask,  # noqa: F811
+    ask,
 ):
     page = new_context().new_page()
     page.clock.install()  # timers and Date.now run only when the test moves the clock
