@@ -264,9 +264,8 @@ def record(kind: str, key: str, email: str, **about) -> EmailSend:
     """The send of ``kind`` identified by ``key`` (made now unless a run before made it),
     to ``email``, about ``about`` (``grant`` or ``job``). Two runs that record the same key
     get the same row, so the email goes out once."""
-    send, _ = EmailSend.objects.get_or_create(
-        key=key, defaults={"kind": kind, "email": email, **about}
-    )
+    defaults = {"kind": kind, "email": email, "created_at": timezone.now(), **about}
+    send, _ = EmailSend.objects.get_or_create(key=key, defaults=defaults)
     return send
 
 

@@ -172,11 +172,13 @@ def record_expiries() -> dict[str, int]:
 
 @task()
 def clean_up() -> dict[str, int]:
-    """Delete old code and link requests, lapsed failure counters and our old task rows
+    """Delete old code and link requests, email send records, lapsed failure counters and our
+    old task rows
     (``cleanup.run``), as ``manage.py member_access_cleanup`` does; returns the counts."""
     report = cleanup.run()
     return {
         "challenges": report.challenges,
+        "sends": report.sends,
         "throttles": report.throttles,
         "task_rows": report.task_rows,
     }

@@ -40,6 +40,10 @@ class Command(BaseCommand):
             + f": {report.challenges}"
         )
         self.stdout.write(
+            (_("email send records to delete") if dry_run else _("email send records deleted"))
+            + f": {report.sends}"
+        )
+        self.stdout.write(
             (_("failure counters to delete") if dry_run else _("failure counters deleted"))
             + f": {report.throttles}"
         )
