@@ -311,6 +311,7 @@ def test_the_delivery_report_lists_access_bulk_and_reminder_emails_too(
         assert row, email
         assert purpose in row.group(1) and status in row.group(1), row.group(1)
     assert "fine@example.com" not in html
+    assert "4 refused emails" in html
     # Searched and sorted in the database, across both kinds of record.
     searched = client.get(url + "?q=ben").content.decode()
     assert "ben@example.com" in searched and "ana@example.com" not in searched

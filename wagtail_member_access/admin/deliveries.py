@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.auth import permission_denied
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.ui.tables import Column, DateColumn, NumberColumn
 from wagtail.admin.views.reports import ReportView
 
@@ -105,8 +106,17 @@ def _row(values: dict) -> SimpleNamespace:
     return row
 
 
+class _Paginator(WagtailPaginator):
+    # The rows come from two models: count them as what they are.
+    verbose_name = _("refused email")
+    verbose_name_plural = _("refused emails")
+
+
 class DeliveryReportView(ReportView):
     page_title = _("Email delivery")
+    paginator_class = _Paginator
+    verbose_name = _Paginator.verbose_name
+    verbose_name_plural = _Paginator.verbose_name_plural
     header_icon = "warning"
     index_url_name = "wagtail_member_access_deliveries"
     index_results_url_name = "wagtail_member_access_deliveries_results"
