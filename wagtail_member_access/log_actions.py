@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.log_actions import LogFormatter
 
 from . import email_kinds, moments
-from .models import BulkEmailJob, EmailChallenge, PageAccessRestriction
+from .models import BulkEmailJob, EmailChallenge, EmailSend, PageAccessRestriction
 
 __all__ = [
     "ACCOUNT_DELETED",
@@ -65,7 +65,8 @@ _DISPLAY = {
     # entries written before it was renamed "sign_in_link".
     "mode": dict(PageAccessRestriction.Mode.choices),
     "method": {"code": _("code"), "link": _("link")},
-    "purpose": dict(EmailChallenge.Purpose.choices),
+    # A challenge's purpose, or the kind of an EmailSend (given up sends, sends.attempt).
+    "purpose": dict(EmailChallenge.Purpose.choices) | dict(EmailSend.Kind.choices),
     "kind": dict(BulkEmailJob.Kind.choices) | {"sign_in": BulkEmailJob.Kind.SIGN_IN_LINK.label},
     "email_kind": {name: kind.label for name, kind in email_kinds.KINDS.items()},
     "reason": {

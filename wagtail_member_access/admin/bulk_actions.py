@@ -1,7 +1,7 @@
 """Bulk actions on a selection of grants, in Wagtail's bulk-action framework (the one the
 users and images listings use; the same in Wagtail 7.4 and 8): extend, set unlimited,
 revoke, restore, and resend the "your access is ready" email. Each calls one function of
-:mod:`wagtail_member_access.grants` (or enqueues ``tasks.send_access_ready``)."""
+:mod:`wagtail_member_access.grants` (or ``tasks.enqueue_access_ready``)."""
 
 from __future__ import annotations
 
@@ -186,9 +186,7 @@ class ResendAction(GrantBulkAction):
         active = list(grants_qs.active())
         for grant in active:
             # Enqueued after the commit, as every email of ours (grants.grant(notify=True)).
-            transaction.on_commit(
-                lambda grant=grant: tasks.enqueue(tasks.send_access_ready, grant.pk)
-            )
+            transaction.on_commit(lambda grant=grant: tasks.enqueue_access_ready(grant.pk))
         return len(active)
 
     success_message = ngettext_lazy(

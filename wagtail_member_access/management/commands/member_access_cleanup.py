@@ -35,6 +35,10 @@ class Command(DryRunCommand):
                 report.challenges,
             ),
             (
+                _("email send records to delete") if dry_run else _("email send records deleted"),
+                report.sends,
+            ),
+            (
                 _("failure counters to delete") if dry_run else _("failure counters deleted"),
                 report.throttles,
             ),

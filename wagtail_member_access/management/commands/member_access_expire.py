@@ -66,6 +66,6 @@ class Command(DryRunCommand):
             )
         if report.failed:
             raise CommandError(
-                _("%(count)s reminders could not be sent; the next run tries again.")
+                _("%(count)s reminders could not be sent yet; they are tried again with back-off.")
                 % {"count": len(report.failed)}
             )
