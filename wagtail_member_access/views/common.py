@@ -196,12 +196,14 @@ def store_down_response(request, exc: BaseException):
     return cache_down_response(request)
 
 
-def store_guarded(request, call, *args, **kwargs):
+def store_guarded(request, call, *args, check_session: bool = True, **kwargs):
     """``call(*args, **kwargs)``, or the 503 page when this request's session store
-    (``ratelimits.check_session_store``) or any cache it reads cannot be reached
+    (``ratelimits.check_session_store``, first, unless ``check_session`` is False: the call
+    then checks it where it needs the session) or any cache it reads cannot be reached
     (``ratelimits.store_unreachable``); any other error propagates."""
     try:
-        ratelimits.check_session_store(request)
+        if check_session:
+            ratelimits.check_session_store(request)
         return call(*args, **kwargs)
     except Exception as exc:
         if not ratelimits.store_unreachable(exc):

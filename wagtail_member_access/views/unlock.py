@@ -156,7 +156,11 @@ def gate(callback):
 
     @functools.wraps(callback)
     def inner(page, request, serve_args, serve_kwargs):
-        return store_guarded(request, serve, page, request, serve_args, serve_kwargs)
+        # The session is checked only for a member-protected page: a public one never loads it
+        # (docs/performance.md), and serves without it when the store is down.
+        return store_guarded(
+            request, serve, page, request, serve_args, serve_kwargs, check_session=False
+        )
 
     def serve(page, request, serve_args, serve_kwargs):
         rows = page.get_view_restrictions()
@@ -166,6 +170,7 @@ def gate(callback):
         try:
             if not mirrored:
                 return callback(page, request, serve_args, serve_kwargs)
+            ratelimits.check_session_store(request)
             decision = access.decide(request, page, restricted=True)
             if decision.restricted and set_password.pending_step(request) == "password":
                 # Signed in with an initial password: choose your own before any member page.
