@@ -438,3 +438,21 @@ def check_deployment(app_configs, **kwargs):
             )
         )
     return found
+
+
+@checks.register(checks.Tags.compatibility)
+def check_privacy_status(app_configs, **kwargs):
+    # Not a leak when these no longer match (the page stays private for Wagtail): the status
+    # panel, the padlock and the listing filters only stop naming the member access
+    # (docs/editor-guide.md#privacy-status).
+    from .admin import privacy_status
+
+    return [
+        checks.Warning(
+            f"wagtail-member-access cannot show member access in Wagtail's status panel or "
+            f"explorer: {what}.",
+            hint="Upgrade wagtail-member-access; pages stay private meanwhile.",
+            id="wagtail_member_access.W030",
+        )
+        for what in privacy_status.problems()
+    ]

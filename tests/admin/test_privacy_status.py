@@ -18,6 +18,7 @@ from tests.admin.test_page_access import text as tag_free
 from tests.admin.test_page_access import url as access_url
 from tests.factories import AccessListFactory, UserFactory, make_page
 from wagtail_member_access import api
+from wagtail_member_access import checks as checks_module
 from wagtail_member_access.admin import page_filters, privacy_status
 
 pytestmark = pytest.mark.django_db
@@ -370,7 +371,7 @@ def test_check_warns_when_an_override_is_missing(monkeypatch):
 
     original = PageStatusSidePanel.get_context_data.__wrapped__
     monkeypatch.setattr(PageStatusSidePanel, "get_context_data", original)
-    warnings = privacy_status.check_privacy_status(None)
+    warnings = checks_module.check_privacy_status(None)
     assert [(w.id, w.level) for w in warnings] == [("wagtail_member_access.W030", checks.WARNING)]
     assert warnings[0].msg == (
         "wagtail-member-access cannot show member access in Wagtail's status panel or "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 
-from django.core import checks
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -295,18 +294,3 @@ def problems() -> list[str]:
     if WAGTAIL_PADLOCK_TEMPLATE not in cell:
         found.append("the explorer's title cell no longer includes the privacy padlock")
     return found + page_filters.problems()
-
-
-@checks.register(checks.Tags.compatibility)
-def check_privacy_status(app_configs, **kwargs):
-    # Not a leak when these no longer match (the page stays private for Wagtail): the panel
-    # and the padlock only stop naming the member access.
-    return [
-        checks.Warning(
-            f"wagtail-member-access cannot show member access in Wagtail's status panel or "
-            f"explorer: {what}.",
-            hint="Upgrade wagtail-member-access; pages stay private meanwhile.",
-            id="wagtail_member_access.W030",
-        )
-        for what in problems()
-    ]
