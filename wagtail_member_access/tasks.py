@@ -12,7 +12,7 @@ server and listed and unlisted emails answer in the same time
 
 from __future__ import annotations
 
-from . import bulk, cleanup, expiry, sends, worker_rows
+from . import bulk, cleanup, expiry, lessons, sends, worker_rows
 from .conf import app_settings
 from .flows import access_ready, account_codes, email_proof, password_reset
 from .models import EmailChallenge
@@ -114,10 +114,11 @@ def send_bulk_email(job_id: int) -> None:
 
 @task()
 def record_expiries() -> dict[str, int]:
-    """Send the due expiry reminders and record passed expiries (``expiry.run``), as
-    ``manage.py member_access_expire`` does; returns the counts. Schedule it with your task
-    worker's scheduler, or run the command from cron."""
-    return expiry.run().counts()
+    """Send the due expiry reminders and record passed expiries (``expiry.run``), then the
+    due "a lesson has opened" emails (``lessons.run``), as ``manage.py member_access_expire``
+    does; returns the counts. Schedule it with your task worker's scheduler, or run the
+    command from cron."""
+    return expiry.run().counts() | lessons.run().counts()
 
 
 @task()
