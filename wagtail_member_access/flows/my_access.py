@@ -10,7 +10,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .. import access
+from .. import access, moments
 from ..access.drip import grant_start
 from ..models import Grant
 from . import common
@@ -105,6 +105,12 @@ class Lesson:
     url: str
     #: When it opens for the member; None: it is open now.
     opens_at: datetime | None
+
+    @property
+    def opens_on(self) -> str:
+        """When it opens, in words with the time zone (as the page's own date); ``""``
+        when it is open."""
+        return moments.moment(self.opens_at) if self.opens_at else ""
 
 
 def lessons_beside(user, page, rule, request=None) -> list[Lesson]:
