@@ -76,7 +76,8 @@ class Command(BaseCommand):
             return
         report = lessons.run()
         if verbosity >= 1 and (report.sent or report.failed):
-            self.stdout.write(f"{_('lesson emails sent')}: {len(report.sent)}")
+            label = _("lesson emails sent")
+            self.stdout.write(f"{label}: {len(report.sent)}")
         for pk, email, title in report.failed:
             self.stderr.write(
                 _("Lesson email not sent: %(email)s, “%(title)s” (grant %(pk)s)")
