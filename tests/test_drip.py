@@ -5,11 +5,13 @@ access decision reads (``starts_at``, or when the grant was added)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 from smtplib import SMTPException
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -169,12 +171,20 @@ def test_the_earliest_of_two_lists_counts(lessons_tree, course, ana, clock):
     assert decide(two, ana).allowed  # a week after the bundle's start
 
 
-def test_drip_under_a_protected_parent_still_needs_the_parent(home, course, ana, clock):
-    other = AccessListFactory(name="Other course")
+@pytest.fixture
+def lesson_under_other_course(home, course):
+    """Lesson 2 (drips on ``course``) below a course page that needs another list."""
     parent = make_page(home, title="Course", slug="course")
-    api.protect(parent, mode="code", access_lists=[other])
+    api.protect(parent, mode="code", access_lists=[AccessListFactory(name="Other course")])
     lesson = make_page(parent, title="Lesson 2", slug="lesson-2")
     api.protect(lesson, mode="code", access_lists=[course], opens_after=WEEK)
+    return parent, lesson
+
+
+def test_drip_under_a_protected_parent_still_needs_the_parent(
+    lesson_under_other_course, course, ana, clock
+):
+    parent, lesson = lesson_under_other_course
     api.grant_access("ana@example.com", course)
     clock.advance(days=8)
     decision = decide(lesson, ana)
@@ -334,12 +344,9 @@ def test_the_lesson_email_is_sent_once_by_two_runs(
     assert LessonNotice.objects.filter(grant=buyer).count() == 1
 
 
-def test_no_lesson_email_while_the_parent_refuses(lesson_emails, home, course, clock, mailoutbox):
-    other = AccessListFactory(name="Other")
-    parent = make_page(home, title="Course", slug="course")
-    api.protect(parent, mode="code", access_lists=[other])
-    lesson = make_page(parent, title="Lesson 2", slug="lesson-2")
-    api.protect(lesson, mode="code", access_lists=[course], opens_after=WEEK)
+def test_no_lesson_email_while_the_parent_refuses(
+    lesson_emails, lesson_under_other_course, course, clock, mailoutbox
+):
     api.grant_access("ana@example.com", course)
     clock.advance(days=7)
     assert lessons.run().sent == []
@@ -376,9 +383,8 @@ def test_a_failed_lesson_email_is_tried_again(
 # --- the start a purchase sets -----------------------------------------------------------------
 
 
-def test_a_purchase_restoring_an_ended_grant_starts_it_again(course, clock):
-    old = api.grant_access("ana@example.com", course, expires_at=clock.now + timedelta(days=30))
-    clock.advance(days=40)
+def purchase_again(course, clock) -> Grant:
+    """A second order for the same address, as the webhook grants it."""
     obj, _ = grants.grant(
         "ana@example.com",
         course,
@@ -387,6 +393,13 @@ def test_a_purchase_restoring_an_ended_grant_starts_it_again(course, clock):
         expires_at=clock.now + timedelta(days=30),
         extend_only=True,
     )
+    return obj
+
+
+def test_a_purchase_restoring_an_ended_grant_starts_it_again(course, clock):
+    old = api.grant_access("ana@example.com", course, expires_at=clock.now + timedelta(days=30))
+    clock.advance(days=40)
+    obj = purchase_again(course, clock)
     assert obj.pk == old.pk
     assert obj.starts_at == clock.now
 
@@ -394,13 +407,18 @@ def test_a_purchase_restoring_an_ended_grant_starts_it_again(course, clock):
 def test_a_purchase_renewing_a_running_grant_keeps_its_start(course, clock):
     old = api.grant_access("ana@example.com", course, expires_at=clock.now + timedelta(days=30))
     clock.advance(days=20)
-    obj, _ = grants.grant(
-        "ana@example.com",
-        course,
-        source=Grant.Source.PURCHASE,
-        reference="order-2",
-        expires_at=clock.now + timedelta(days=30),
-        extend_only=True,
-    )
+    obj = purchase_again(course, clock)
     assert obj.starts_at is None
     assert obj.created_at == old.created_at
+
+
+def test_the_expire_command_sends_the_lesson_emails(
+    lesson_emails, lessons_tree, course, clock, mailoutbox
+):
+    api.grant_access("ana@example.com", course)
+    clock.advance(days=7)
+    out = StringIO()
+    call_command("member_access_expire", stdout=out)
+    assert out.getvalue().splitlines()[-1] == "lesson emails sent: 1"
+    call_command("member_access_expire", stdout=StringIO())
+    assert [m.subject for m in mailoutbox] == ["Now open: Lesson 2"]

@@ -10,17 +10,11 @@ from django.urls import reverse
 from wagtail.models import PageLogEntry
 
 from tests.admin.test_page_access import messages_of, text, url
-from tests.factories import UserFactory, make_collection, make_page
+from tests.factories import make_collection, make_page
 from wagtail_member_access import api
 from wagtail_member_access.models import PageAccessRestriction
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client, db):
-    client.force_login(UserFactory(username="admin", is_superuser=True, is_staff=True))
-    return client
 
 
 @pytest.fixture
