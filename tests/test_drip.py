@@ -422,3 +422,16 @@ def test_the_expire_command_sends_the_lesson_emails(
     assert out.getvalue().splitlines()[-1] == "lesson emails sent: 1"
     call_command("member_access_expire", stdout=StringIO())
     assert [m.subject for m in mailoutbox] == ["Now open: Lesson 2"]
+
+
+def test_a_closed_lesson_is_hidden_from_listings_until_it_opens(lessons_tree, course, ana, clock):
+    parent, one, two, three = lessons_tree
+    api.grant_access("ana@example.com", course)
+    request = request_for(parent, ana)
+    children = parent.get_children().live()
+    assert set(api.visible_pages(request, children)) == {one.page_ptr}
+    clock.advance(days=7)
+    assert set(api.visible_pages(request_for(parent, ana), children)) == {
+        one.page_ptr,
+        two.page_ptr,
+    }
