@@ -14,8 +14,6 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import RequestFactory
 from django.urls import reverse
-from django.utils.formats import date_format
-from django.utils.timezone import localtime
 from wagtail.models import PageLogEntry
 
 from tests.factories import AccessListFactory, UserFactory, make_page
@@ -303,7 +301,7 @@ def test_my_access_shows_the_schedule(client, lessons_tree, course, ana, clock):
     client.force_login(ana)
     html = client.get(reverse("wagtail_member_access:my_access")).content.decode()
     for title, delay in (("Lesson 2", WEEK), ("Lesson 3", 2 * WEEK)):
-        date = date_format(localtime(buyer.created_at + delay), "DATETIME_FORMAT")
+        date = moments.moment(buyer.created_at + delay)
         assert f"{title} opens on {date}" in html
     clock.advance(days=7)
     html = client.get(reverse("wagtail_member_access:my_access")).content.decode()

@@ -75,6 +75,10 @@ class GrantViewSet(ModelViewSet):
     def get_form_class(self, for_update=False):
         return GrantForm
 
+    def get_urlpatterns(self):
+        # "Import CSV" in the grants listing's header: the form asks for the list.
+        return [*super().get_urlpatterns(), path("import/", ImportView.as_view(), name="import")]
+
 
 class MemberAccessGroup(ViewSetGroup):
     menu_label = _("Member access")

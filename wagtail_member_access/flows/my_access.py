@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .. import access, moments
 from ..access.drip import grant_start
@@ -26,10 +27,11 @@ class AccessEntry:
     """One access list a member is on, for "My access" and the no-access page."""
 
     list_name: str
-    status: str  # "active", "upcoming" or "expired"
+    status: str  # "active", "upcoming", "expired" or "revoked"
     starts_at: datetime | None
     expires_at: datetime | None
     pages: tuple[tuple[str, str], ...]  # (title, url)
+    revoked_at: datetime | None = None
     #: For each of ``pages``, when it opens for this member (drip), None when it is open.
     opens_at: tuple[datetime | None, ...] = ()
 
@@ -38,16 +40,34 @@ class AccessEntry:
         return self.status == "active"
 
     @property
-    def page_items(self) -> list[tuple[str, str, datetime | None]]:
-        """(title, url, opens at) of each page; opens at is None for an open page."""
+    def page_items(self) -> list[tuple[str, str, str]]:
+        """(title, url, when it opens in words) of each page; ``""`` for an open page."""
         opens = self.opens_at or (None,) * len(self.pages)
-        return [(title, url, when) for (title, url), when in zip(self.pages, opens, strict=True)]
+        return [
+            (title, url, moments.moment(when) if when else "")
+            for (title, url), when in zip(self.pages, opens, strict=True)
+        ]
+
+    @property
+    def when(self) -> str:
+        """The entry's dates in words, by the rules of ``moments`` (docs/expiry.md#shown):
+        "until the end of 31 January 2031 (UTC)", "starts …", "ended …", "revoked on …";
+        "" for unlimited access."""
+        if self.status == "revoked":
+            return moments.revoked(self.revoked_at)
+        if self.status == "upcoming":
+            return _("starts %(moment)s") % {"moment": moments.moment(self.starts_at)}
+        if self.status == "expired":
+            return moments.ended(self.expires_at)
+        return moments.until(self.expires_at)
 
 
-_ORDER = {"active": 0, "upcoming": 1, "expired": 2}
+_ORDER = {"active": 0, "upcoming": 1, "expired": 2, "revoked": 3}
 
 
 def _status(grant: Grant, now) -> str:
+    if grant.revoked_at is not None:
+        return "revoked"
     if grant.is_active(now):
         return "active"
     if grant.starts_at and grant.starts_at > now:
@@ -56,8 +76,8 @@ def _status(grant: Grant, now) -> str:
 
 
 def member_access(user, request=None) -> list[AccessEntry]:
-    """Every access list ``user``'s email is on (active first, then upcoming, then expired;
-    revoked grants are left out) with the live pages each opens. Three queries. Empty for an
+    """Every access list ``user``'s email is on (active first, then upcoming, then expired,
+    then revoked) with the live pages each opens. Three queries. Empty for an
     anonymous user and for an account whose address is malformed."""
     if user is None or not user.is_authenticated:
         return []
@@ -67,7 +87,7 @@ def member_access(user, request=None) -> list[AccessEntry]:
         return []
     now = timezone.now()
     grants = (
-        Grant.objects.filter(email=email, revoked_at__isnull=True)
+        Grant.objects.filter(email=email)
         .select_related("access_list")
         .prefetch_related("access_list__restrictions__page")
     )
@@ -81,6 +101,7 @@ def member_access(user, request=None) -> list[AccessEntry]:
                 grant.starts_at,
                 grant.expires_at,
                 tuple((r.page.title, r.page.get_url(request) or "") for r in restrictions),
+                grant.revoked_at,
                 tuple(_opens(grant, r, now) for r in restrictions),
             )
         )
@@ -90,8 +111,9 @@ def member_access(user, request=None) -> list[AccessEntry]:
 
 def _opens(grant: Grant, restriction, now) -> datetime | None:
     """When ``restriction``'s pages open for ``grant``'s member, None if they are open (or
-    do not drip). Counted from this grant's start, as the access decision does."""
-    if restriction.opens_after is None:
+    do not drip, or the grant was revoked or has ended). Counted from this grant's start, as
+    the access decision does."""
+    if restriction.opens_after is None or _status(grant, now) not in ("active", "upcoming"):
         return None
     when = grant_start(grant) + restriction.opens_after
     return when if when > now else None

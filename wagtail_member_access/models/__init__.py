@@ -10,6 +10,7 @@ from .restrictions import (
     PageAccessRestriction,
     check_opens_after,
 )
+from .sends import EmailSend
 
 __all__ = [
     "MAX_OPENS_AFTER",
@@ -18,6 +19,7 @@ __all__ = [
     "CollectionAccessRestriction",
     "EmailChallenge",
     "EmailLayout",
+    "EmailSend",
     "EmailTemplate",
     "EmailThrottle",
     "Grant",
