@@ -179,6 +179,7 @@ class CollectionAccessRestriction(_AccessRestriction):
         verbose_name = _("collection access restriction")
         verbose_name_plural = _("collection access restrictions")
 
+
 class LessonNotice(models.Model):
     """The "a lesson has opened" email for one grant and one page's restriction: the row is
     written before the email is sent (unique per pair), so that no run sends it twice
