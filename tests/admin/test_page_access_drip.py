@@ -11,7 +11,7 @@ from wagtail.models import PageLogEntry
 
 from tests.admin.test_page_access import messages_of, text, url
 from tests.factories import make_collection, make_page
-from wagtail_member_access import api
+from wagtail_member_access import api, compat
 from wagtail_member_access.models import PageAccessRestriction
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +79,17 @@ def test_collections_have_no_delay(admin_client):
     )
     assert response.status_code == 200
     assert "opens_after" not in response.context["form"].fields
+
+
+@pytest.mark.skipif(
+    not compat.privacy_view_replaceable(), reason="Wagtail 7.4 keeps its own privacy dialog"
+)
+def test_the_privacy_dialog_keeps_the_delay(admin_client, lesson, course):
+    api.protect(lesson, mode="code", access_lists=[course], opens_after=timedelta(days=7))
+    response = admin_client.post(
+        reverse("wagtailadmin_pages:set_privacy", args=[lesson.pk]),
+        {"restriction_type": "link", "member-access_lists": [course.pk]},
+    )
+    assert response.status_code == 200
+    restriction = PageAccessRestriction.objects.get(page=lesson)
+    assert (restriction.mode, restriction.opens_after) == ("link", timedelta(days=7))
