@@ -136,6 +136,7 @@ def test_required_placeholders_per_kind(kind):
         "password_changed": ("reset_url",),
         "sign_in_link": ("link",),
         "expiry_reminder": ("expires",),
+        "lesson_opened": ("page_url",),
         "email_change_code": ("code",),
         "email_changed": ("new_email",),
         "account_delete_code": ("code",),

@@ -30,6 +30,7 @@ from .models import (
     EmailTemplate,
     Grant,
     PageAccessRestriction,
+    check_opens_after,
 )
 
 __all__ = [
@@ -108,17 +109,22 @@ def protect(
     access_lists: Iterable[AccessList] = (),
     groups: Iterable = (),
     user=None,
+    opens_after: timedelta | None = None,
 ) -> PageAccessRestriction:
     """Protect ``page`` and all pages below it; replaces the page's existing member access.
 
     ``mode`` is ``"members"``, ``"code"``, ``"link"`` or ``"code_or_link"``. Email modes need at
     least one access list (only emails with an active grant on one of them can unlock);
-    ``members`` with no lists and no groups admits any signed-in member. Raises
-    ``ValidationError`` (and changes nothing) for an unknown mode or an email mode without
-    lists, or for an access list that belongs to another site than the page's. The change is
+    ``members`` with no lists and no groups admits any signed-in member. ``opens_after``
+    (drip, a whole number of days, at most 3650) opens the pages to a member that long after
+    their grant on one of the lists started; it needs at least one access list (members in a
+    chosen group are not held back). Raises ``ValidationError`` (and changes nothing) for an
+    unknown mode or an email mode without lists, for an access list that belongs to another
+    site than the page's, or for an ``opens_after`` that is not allowed. The change is
     written to the page's history, as ``user`` if given.
     """
     access_lists = _checked_lists(mode, access_lists)
+    check_opens_after(opens_after, has_lists=bool(access_lists))
     groups = list(groups)
     foreign = [al for al in access_lists if al.site_id is not None]
     if foreign:
@@ -131,8 +137,13 @@ def protect(
                 code="site",
             )
     with transaction.atomic():
+        before = (
+            PageAccessRestriction.objects.filter(page=page)
+            .values_list("opens_after", flat=True)
+            .first()
+        )
         restriction, _ = PageAccessRestriction.objects.update_or_create(
-            page=page, defaults={"mode": mode}
+            page=page, defaults={"mode": mode, "opens_after": opens_after}
         )
         restriction.access_lists.set(access_lists)
         restriction.groups.set(groups)
@@ -142,6 +153,13 @@ def protect(
             user=user,
             data={"mode": mode, "access_lists": [al.name for al in access_lists]},
         )
+        if before != opens_after:
+            log(
+                instance=page,
+                action=log_actions.DRIP,
+                user=user,
+                data={"days": opens_after.days if opens_after else None},
+            )
         mirror.sync()
     return restriction
 

@@ -280,6 +280,16 @@ class AppSettings:
         return value
 
     @property
+    def LESSON_EMAILS(self) -> bool:
+        """Email a member when a page that drips opens for them (the ``lesson_opened`` email,
+        sent by ``manage.py member_access_expire`` and the ``record_expiries`` task; default
+        ``False``: no such emails)."""
+        value = self._get("LESSON_EMAILS", False)
+        if not isinstance(value, bool):
+            raise ImproperlyConfigured(f"{PREFIX}LESSON_EMAILS must be True or False.")
+        return value
+
+    @property
     def BULK_EMAIL_INTERVAL(self) -> timedelta:
         """Pause between two emails of a bulk send (default 0.2 seconds, 300 a minute), so
         that a mail provider's sending limits hold. 0 sends as fast as the server accepts."""

@@ -169,6 +169,8 @@ KINDS: dict[str, Kind] = {
     "expiry_reminder": Kind(
         _("Expiry reminder"), _NAME | _COMMON | _LIST, ("expires",), items=_PAGE_ITEMS
     ),
+    # Drip: a page that opens some days after the access started (docs/courses-and-teams.md).
+    "lesson_opened": Kind(_("Lesson opened"), _NAME | _PAGE | _COMMON, ("page_url",)),
     # The member's own account page (views/member_account.py, docs/member-accounts.md).
     "email_change_code": Kind(_("New email address code"), _CODE | _COMMON, ("code",)),
     "email_changed": Kind(

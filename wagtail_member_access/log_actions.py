@@ -14,6 +14,7 @@ from .models import BulkEmailJob, EmailChallenge, EmailSend, PageAccessRestricti
 __all__ = [
     "ACCOUNT_DELETED",
     "BULK_EMAIL",
+    "DRIP",
     "EMAIL_RESET",
     "EMAIL_CHANGED",
     "EMAIL_MOVED",
@@ -57,6 +58,7 @@ EMAIL_CHANGED = "wagtail_member_access.email_changed"
 ACCOUNT_DELETED = "wagtail_member_access.account_deleted"
 SESSIONS_ENDED = "wagtail_member_access.sessions_ended"
 SEND_GAVE_UP = "wagtail_member_access.send_gave_up"
+DRIP = "wagtail_member_access.drip"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -105,6 +107,8 @@ class _Formatter(LogFormatter):
         if "expires_at" in data:
             data["expires_at"] = _display_moment(data["expires_at"])
         message = self.message
+        if "days" in data and data["days"] is None and getattr(self, "off_message", None):
+            message = self.off_message  # drip turned off
         if data.get("created") is False and getattr(self, "update_message", None):
             message = self.update_message  # an existing grant saved again (edit, renewal)
         try:
@@ -118,6 +122,11 @@ def register(actions) -> None:
     for action, label, message in [
         (PROTECT, _("Set member access"), _("Member access set to “%(mode)s”")),
         (UNPROTECT, _("Remove member access"), _("Member access removed")),
+        (
+            DRIP,
+            _("Change when pages open"),
+            _("Pages open %(days)s days after a member's access starts"),
+        ),
         (GRANT, _("Grant access"), _("Access granted to %(email)s on “%(list)s”")),
         (REVOKE, _("Revoke access"), _("Access revoked for %(email)s on “%(list)s”")),
         (
@@ -179,5 +188,7 @@ def register(actions) -> None:
             attrs["update_message"] = _(
                 "Access of %(email)s on “%(list)s” updated: lasts %(expires_at)s"
             )
+        if action == DRIP:
+            attrs["off_message"] = _("Pages open as soon as a member's access starts")
         formatter = type("Formatter", (_Formatter,), attrs)
         actions.register_action(action)(formatter)

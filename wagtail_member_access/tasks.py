@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import bulk, cleanup, expiry, sends, worker_rows
+from . import bulk, cleanup, expiry, lessons, sends, worker_rows
 from .conf import app_settings
 from .flows import access_ready, account_codes, email_proof, password_reset
 from .models import EmailChallenge, EmailSend
@@ -161,13 +161,15 @@ def send_bulk_email(job_id: int) -> None:
 
 @task()
 def record_expiries() -> dict[str, int]:
-    """Send the due expiry reminders and record passed expiries (``expiry.run``), as
-    ``manage.py member_access_expire`` does; returns the counts, or raises
-    :class:`EmailNotSent` when reminders failed (they are retried with back-off). Schedule it
-    with your task worker's scheduler, or run the command from cron."""
+    """Send the due expiry reminders and record passed expiries (``expiry.run``), then the
+    due "a lesson has opened" emails (``lessons.run``), as ``manage.py member_access_expire``
+    does; returns the counts, or raises :class:`EmailNotSent` when reminders failed (they are
+    retried with back-off; a lesson email that failed is tried again by the next run).
+    Schedule it with your task worker's scheduler, or run the command from cron."""
     report = expiry.run()
+    counts = report.counts() | lessons.run().counts()
     _retry_or_raise(deliver_send, report.failed_sends, "Expiry reminder send")
-    return report.counts()
+    return counts
 
 
 @task()

@@ -19,6 +19,7 @@ from ..conf import app_settings
 from ..members import NotAllowed, find_member, is_privileged
 from ..models import Grant, PageAccessRestriction
 from ..permission_policies import document_policy
+from .drip import opens_at, to_moment
 from .rules import Decision, Rule, _load, _q, rules_for, rules_for_page
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "can_view_document",
     "decide",
     "decide_document",
+    "decision_for",
     "email_may_view",
     "email_mode",
     "member_may_view",
@@ -45,7 +47,8 @@ def _grants_sql(placeholders: int) -> str:
     last, starts, expires = col("last_access_at"), col("starts_at"), col("expires_at")
     return (
         f"SELECT {col('id')}, {col('access_list')}, "
-        f"CASE WHEN {last} IS NULL OR {last} < %s THEN 1 ELSE 0 END "
+        f"CASE WHEN {last} IS NULL OR {last} < %s THEN 1 ELSE 0 END, "
+        f"COALESCE({starts}, {col('created_at')}) "
         f"FROM {_q(meta.db_table)} WHERE {col('email')} = %s "
         f"AND {col('access_list')} IN ({lists}) AND {col('revoked_at')} IS NULL "
         f"AND ({starts} IS NULL OR {starts} <= %s) AND ({expires} IS NULL OR {expires} > %s)"
@@ -53,8 +56,9 @@ def _grants_sql(placeholders: int) -> str:
 
 
 def _active_grants(email: str, list_ids: set[int], at: datetime) -> list[tuple]:
-    """``(grant id, list id, last access is stale)`` of ``email``'s active grants on
-    ``list_ids``: an index lookup on (email, access_list)."""
+    """``(grant id, list id, last access is stale, start)`` of ``email``'s active grants on
+    ``list_ids`` (the start: ``starts_at``, or when the grant was added, for drip): an index
+    lookup on (email, access_list)."""
     if not email or not list_ids:
         return []
     adapt = connection.ops.adapt_datetimefield_value
@@ -63,7 +67,10 @@ def _active_grants(email: str, list_ids: set[int], at: datetime) -> list[tuple]:
     ids = sorted(list_ids)
     with connection.cursor() as cursor:
         cursor.execute(_grants_sql(len(ids)), [stale_before, email, *ids, now, now])
-        return [(gid, list_id, bool(stale)) for gid, list_id, stale in cursor.fetchall()]
+        return [
+            (gid, list_id, bool(stale), to_moment(start))
+            for gid, list_id, stale, start in cursor.fetchall()
+        ]
 
 
 def _user_email(user) -> str:
@@ -77,19 +84,27 @@ def _user_email(user) -> str:
 
 def _evaluate(
     rules, *, authenticated: bool, email: str, group_ids, at, grants=None
-) -> tuple[Rule | None, list]:
-    """The first rule that does not pass (or None), and the active grants that were used
-    (``grants``, when already loaded with the rules)."""
+) -> tuple[Rule | None, list, datetime | None]:
+    """The first rule that does not pass (or None), the active grants that were used
+    (``grants``, when already loaded with the rules), and, when only drip holds the member
+    back, when every rule will have opened (docs/courses-and-teams.md#drip)."""
     if grants is None:
         needed = set().union(*(r.list_ids for r in rules)) if authenticated else set()
         grants = _active_grants(email, needed, at) if needed else []
-    granted_lists = {list_id for _, list_id, _ in grants}
+    starts: dict[int, datetime] = {}
+    for _, list_id, _, start in grants:
+        starts[list_id] = min(start, starts.get(list_id, start))
     groups = None
+    closed: list[tuple[Rule, datetime]] = []
     for rule in rules:
         if not authenticated:
-            return rule, grants
-        if rule.list_ids & granted_lists:
-            continue
+            return rule, grants, None
+        if rule.list_ids & starts.keys():
+            opening = opens_at(rule, starts)
+            if opening is None or opening <= at:
+                continue
+        else:
+            opening = None
         if rule.mode == Mode.MEMBERS:
             if not rule.names_lists and not rule.group_ids:
                 continue
@@ -98,8 +113,12 @@ def _evaluate(
                     groups = set(group_ids())
                 if rule.group_ids & groups:
                     continue
-        return rule, grants
-    return None, grants
+        if opening is None:
+            return rule, grants, None
+        closed.append((rule, opening))
+    if closed:
+        return closed[0][0], grants, max(opening for _, opening in closed)
+    return None, grants, None
 
 
 def _may_edit(user, page) -> bool:
@@ -123,7 +142,7 @@ def _may_change_documents(user, target) -> bool:
 
 
 def _touch(grants, at) -> None:
-    stale = [gid for gid, _, is_stale in grants if is_stale]
+    stale = [gid for gid, _, is_stale, _ in grants if is_stale]
     if stale:
         Grant.objects.filter(pk__in=stale).update(last_access_at=at)
 
@@ -137,7 +156,7 @@ def _decide_for_user(
     authenticated = bool(user and user.is_authenticated)
     if email is None:
         email = _user_email(user) if authenticated else ""
-    failed, grants = _evaluate(
+    failed, grants, opening = _evaluate(
         rules,
         authenticated=authenticated,
         email=email,
@@ -150,7 +169,9 @@ def _decide_for_user(
         failed = None
     if failed is None and touch and grants:
         _touch(grants, at)
-    return Decision(failed is None, rules, failed, by_editor)
+    return Decision(
+        failed is None, rules, failed, by_editor, opening if failed is not None else None
+    )
 
 
 def decide(request, page, *, restricted: bool = False) -> Decision:
@@ -179,7 +200,13 @@ def decide(request, page, *, restricted: bool = False) -> Decision:
 def can_view(user, page) -> bool:
     """May ``user`` (or ``AnonymousUser``/None) view ``page``? The same rules as the page serve,
     including editors' right to view pages they may edit. Does not record an access."""
-    return _decide_for_user(user, page, rules_for_page(page), touch=False).allowed
+    return decision_for(user, page).allowed
+
+
+def decision_for(user, page) -> Decision:
+    """The decision :func:`can_view` makes, with why (``failed``) and, for a lesson that
+    has not opened yet, when it opens (``opens_at``). Not cached; records no access."""
+    return _decide_for_user(user, page, rules_for_page(page), touch=False)
 
 
 def email_mode(rules) -> str | None:
@@ -201,10 +228,12 @@ def email_may_view(email: str, page, *, rules=None) -> str | None:
     return member_may_view(email, page, rules=rules)
 
 
-def member_may_view(email: str, page, *, rules=None) -> str | None:
+def member_may_view(email: str, page, *, rules=None, open_now: bool = False) -> str | None:
     """If a member signed in with ``email`` could view ``page`` (whatever the page's modes),
     the address stored on the grant that opens it; otherwise None (also for a page without
-    restrictions, and for staff and inactive accounts, who are never signed in by email)."""
+    restrictions, and for staff and inactive accounts, who are never signed in by email).
+    A lesson that has not opened yet (drip) counts as viewable, so that the member can sign
+    in and see when it opens, unless ``open_now``."""
     rules = rules_for(page) if rules is None else rules
     if not rules:
         return None
@@ -215,14 +244,14 @@ def member_may_view(email: str, page, *, rules=None) -> str | None:
     if user is not None and (not user.is_active or is_privileged(user)):
         return None
     at = timezone.now()
-    failed, grants = _evaluate(
+    failed, grants, opening = _evaluate(
         rules,
         authenticated=True,
         email=email,
         group_ids=(lambda: user.groups.values_list("id", flat=True)) if user else (lambda: ()),
         at=at,
     )
-    if failed is not None or not grants:
+    if (failed is not None and (open_now or opening is None)) or not grants:
         return None
     return Grant.objects.values_list("email", flat=True).get(pk=grants[0][0])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import swapper
@@ -20,6 +21,7 @@ from wagtail.models import Collection, Site
 
 from ..conf import app_settings
 from ..models import AccessList, CollectionAccessRestriction, Grant, PageAccessRestriction
+from .drip import to_duration, to_moment
 
 if TYPE_CHECKING:
     from wagtail.models import Page
@@ -56,6 +58,9 @@ class Rule:
     named_list_ids: frozenset[int] = frozenset()
     #: The collection it is set on (documents), None for a page's restriction.
     collection_id: int | None = None
+    #: Drip: the restriction opens this long after the member's grant on one of its lists
+    #: started (None: at once). See :mod:`.drip`.
+    opens_after: timedelta | None = None
 
     @property
     def names_lists(self) -> bool:
@@ -77,6 +82,9 @@ class Decision:
     failed: Rule | None = None
     #: Allowed only because the user may edit the page (docs/editor-guide.md#editors-see-the-page).
     by_editor: bool = False
+    #: Drip: when the member's grants will open every restriction that still holds them
+    #: back (None: refused for another reason, or allowed). See :mod:`.drip`.
+    opens_at: datetime | None = None
 
     @property
     def restricted(self) -> bool:
@@ -137,14 +145,17 @@ def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
             f"p.{p_key} IN (SELECT t.{p_key} FROM {_q(page.db_table)} t "
             f"WHERE t.{p_path} IN ({paths}))"
         )
-    grant_columns, grant_join = "NULL, NULL", ""
+    grant_columns, grant_join = "NULL, NULL, NULL", ""
     if with_grants:
 
         def col(name):
             return _q(grant.get_field(name).column)
 
         last = f"gr.{col('last_access_at')}"
-        grant_columns = f"gr.{col('id')}, CASE WHEN {last} IS NULL OR {last} < %s THEN 1 ELSE 0 END"
+        grant_columns = (
+            f"gr.{col('id')}, CASE WHEN {last} IS NULL OR {last} < %s THEN 1 ELSE 0 END, "
+            f"COALESCE(gr.{col('starts_at')}, gr.{col('created_at')})"
+        )
         grant_join = (
             f"LEFT OUTER JOIN {_q(grant.db_table)} gr ON gr.{col('access_list')} = a.{a_id} "
             f"AND gr.{col('email')} = %s AND gr.{col('revoked_at')} IS NULL "
@@ -153,6 +164,7 @@ def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
         )
     return (
         f"SELECT r.{r_id}, r.{r_page}, p.{_q('depth')}, r.{_q('mode')}, "
+        f"r.{_q(restriction.get_field('opens_after').column)}, "
         f"a.{a_id}, g.{_q(groups.get_field('group').column)}, "
         f"l.{_q(lists.get_field('accesslist').column)}, {grant_columns} "
         f"FROM {_q(restriction.db_table)} r "
@@ -169,7 +181,7 @@ def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
         f"LEFT OUTER JOIN {_q(groups.db_table)} g ON g.{group_link} = r.{r_id} "
         f"WHERE {where} "
         f"UNION ALL SELECT NULL, al.{p_alias}, al.{_q('depth')}, NULL, NULL, NULL, NULL, "
-        f"NULL, NULL FROM {_q(page.db_table)} al "
+        f"NULL, NULL, NULL, NULL FROM {_q(page.db_table)} al "
         f"WHERE al.{p_path} IN ({paths}) AND al.{p_alias} IS NOT NULL "
         f"ORDER BY 3"
     )
@@ -177,7 +189,8 @@ def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
 
 def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...], list]:
     """The rules on ``page``'s path (with translations and alias sources) and, for a non-empty
-    ``email``, its active grants on their lists, as ``_active_grants`` returns them."""
+    ``email``, its active grants on their lists, as ``_active_grants`` returns them (with
+    each grant's start, for drip)."""
     paths = _ancestor_paths(page)
     translations = app_settings.PROTECT_TRANSLATIONS
     params = list(paths)  # the list's site: a root page on the path
@@ -192,13 +205,13 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
     collected: dict[int, dict] = {}
     grants: dict[int, tuple] = {}
     sources: set[int] = set()
-    for rid, page_id, depth, mode, list_id, group_id, linked, grant_id, stale in rows:
+    for rid, page_id, depth, mode, delay, list_id, group_id, linked, grant_id, stale, start in rows:
         if rid is None:
             sources.add(page_id)
             continue
         entry = collected.setdefault(
             rid,
-            {"page_id": page_id, "depth": depth, "mode": mode}
+            {"page_id": page_id, "depth": depth, "mode": mode, "delay": to_duration(delay)}
             | {"lists": set(), "groups": set(), "named": set()},
         )
         if list_id is not None:
@@ -208,7 +221,7 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
         if group_id is not None:
             entry["groups"].add(group_id)
         if grant_id is not None:
-            grants[grant_id] = (grant_id, list_id, bool(stale))
+            grants[grant_id] = (grant_id, list_id, bool(stale), to_moment(start))
     rules = [
         Rule(
             id=rid,
@@ -218,6 +231,7 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
             list_ids=frozenset(e["lists"]),
             group_ids=frozenset(e["groups"]),
             named_list_ids=frozenset(e["named"]),
+            opens_after=e["delay"],
         )
         for rid, e in collected.items()
     ]

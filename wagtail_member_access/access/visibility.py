@@ -49,11 +49,20 @@ def _load_rules(site) -> tuple[list[tuple[str, str, Rule]], set[int]]:
                 list_ids=frozenset(lists[rid]),
                 group_ids=frozenset(groups[rid]),
                 named_list_ids=frozenset(named[rid]),
+                opens_after=opens_after,
             ),
         )
-        for rid, page_id, path, depth, key, mode in PageAccessRestriction.objects.values_list(
-            "pk", "page_id", "page__path", "page__depth", "page__translation_key", "mode"
-        ).order_by("page__depth", "pk")
+        for rid, page_id, path, depth, key, mode, opens_after in (
+            PageAccessRestriction.objects.values_list(
+                "pk",
+                "page_id",
+                "page__path",
+                "page__depth",
+                "page__translation_key",
+                "mode",
+                "opens_after",
+            ).order_by("page__depth", "pk")
+        )
     ]
     return rules, set().union(*lists.values()) if lists else set()
 
@@ -124,7 +133,7 @@ def passed_pages(user, pages, site) -> set[int]:
         paths = covered[page.pk]
         keys = {info[p][0] for p in paths if p in info} if translations else set()
         applicable = [rule for path, key, rule in rules if path in paths or key in keys]
-        failed, _ = decision._evaluate(
+        failed, _, _ = decision._evaluate(
             applicable,
             authenticated=True,
             email=email,

@@ -35,7 +35,7 @@ def initial_values(rule: Rule | None) -> dict:
 
 class AccessFormPostMixin:
     """POST for a view with ``get_form(data)``, ``render(form)`` and these hooks: ``success_url()``,
-    ``form_changes(form)``, ``protect(**values)``, ``unprotect()`` (True if there was
+    ``form_changes(form)``, ``protect(form=form, **values)``, ``unprotect()`` (True if there was
     something to remove), ``protected_message(mode)`` and ``unprotected_message()``."""
 
     def form_changes(self, form) -> bool:
@@ -57,6 +57,7 @@ class AccessFormPostMixin:
             return HttpResponseRedirect(self.success_url())
         try:
             self.protect(
+                form=form,
                 mode=mode,
                 access_lists=form.cleaned_data["access_lists"],
                 groups=form.cleaned_data["groups"],

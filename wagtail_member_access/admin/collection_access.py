@@ -63,6 +63,7 @@ class CollectionAccessForm(PageAccessForm):
 
     def __init__(self, *args, collection, inherited: bool, **kwargs):
         super().__init__(*args, page=collection, inherited=inherited, **kwargs)
+        del self.fields["opens_after"]  # documents do not drip (docs/courses-and-teams.md#drip)
         self.fields["mode"].label = _("Who may open the documents")
         self.fields["access_lists"].help_text = _(
             "Addresses with an active grant on any of these lists may open the documents."
@@ -158,7 +159,7 @@ class CollectionAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View)
     def success_url(self):
         return collection_access_url(self.collection)
 
-    def protect(self, **values):
+    def protect(self, *, form, **values):
         api.protect_collection(self.collection, **values)
 
     def unprotect(self):

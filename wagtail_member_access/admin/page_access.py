@@ -15,6 +15,8 @@ view a live page, exactly as privacy does, so the same editors decide both.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import swapper
 from django import forms
 from django.conf import settings
@@ -35,7 +37,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 
 from .. import access, api
 from ..conf import app_settings
-from ..models import AccessList, PageAccessRestriction
+from ..models import MAX_OPENS_AFTER, AccessList, PageAccessRestriction, check_opens_after
 from .access_form import NONE, AccessFormPostMixin, initial_values
 from .linked_documents import unprotected_documents
 
@@ -151,6 +153,16 @@ class PageAccessForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Members-only pages: signed-in members of these groups may view the page."),
     )
+    opens_after = forms.IntegerField(
+        label=_("Opens after (days)"),
+        required=False,
+        min_value=1,
+        max_value=MAX_OPENS_AFTER.days,
+        help_text=_(
+            "Drip: the page opens this many days after the member's access starts (their "
+            "grant's start on a chosen list, or when it was added). Empty: at once."
+        ),
+    )
 
     def __init__(self, *args, page, inherited: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -192,7 +204,18 @@ class PageAccessForm(forms.Form):
                         "“Signed-in members”."
                     ),
                 )
+        days = data.get("opens_after")
+        if days is not None and mode and mode != NONE and "access_lists" in data:
+            try:
+                check_opens_after(timedelta(days=days), has_lists=bool(data["access_lists"]))
+            except forms.ValidationError as error:
+                self.add_error("opens_after", error)
         return data
+
+    def opens_after_value(self) -> timedelta | None:
+        """The cleaned delay as the API takes it (None: no drip)."""
+        days = self.cleaned_data.get("opens_after")
+        return timedelta(days=days) if days else None
 
     def changes(self, own: access.PathRestriction | None) -> bool:
         """Would saving change the page's own restriction ``own`` (None: it has none)?"""
@@ -203,7 +226,11 @@ class PageAccessForm(forms.Form):
             return True
         lists = {al.pk for al in self.cleaned_data["access_lists"]}
         groups = {g.pk for g in self.cleaned_data["groups"]}
-        return lists != own.rule.named_list_ids or groups != own.rule.group_ids
+        return (
+            lists != own.rule.named_list_ids
+            or groups != own.rule.group_ids
+            or self.opens_after_value() != own.rule.opens_after
+        )
 
 
 # --- the view ----------------------------------------------------------------------------------
@@ -263,6 +290,9 @@ class PageAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
             "lists": self._list_entries(restriction),
             "groups": [group.name for group in restriction.groups],
             "members": restriction.mode == Mode.MEMBERS,
+            "opens_after_days": restriction.rule.opens_after.days
+            if restriction.rule.opens_after
+            else None,
         }
 
     def _mode_help(self, mode):
@@ -277,6 +307,8 @@ class PageAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
     def get_form(self, data=None):
         own = self.state.own
         initial = initial_values(own.rule if own is not None else None)
+        if own is not None and own.rule.opens_after:
+            initial["opens_after"] = own.rule.opens_after.days
         form = PageAccessForm(
             data, page=self.page, inherited=bool(self.state.inherited), initial=initial
         )
@@ -319,8 +351,8 @@ class PageAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
     def form_changes(self, form):
         return form.changes(self.state.own)
 
-    def protect(self, **values):
-        api.protect(self.page, **values)
+    def protect(self, *, form, **values):
+        api.protect(self.page, opens_after=form.opens_after_value(), **values)
 
     def unprotect(self):
         # form_changes() has made sure the page has a restriction of its own to remove.

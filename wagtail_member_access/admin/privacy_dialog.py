@@ -128,6 +128,9 @@ class DialogAccessForm(PageAccessForm):
         )
         if not may_add_lists:
             del self.fields["new_list"]
+        # Not in the dialog yet: saving keeps the page's drip delay, set in the "Member
+        # access" view (docs/courses-and-teams.md#drip).
+        del self.fields["opens_after"]
 
     def names_lists(self, data) -> bool:
         return bool(data["access_lists"]) or bool(data.get("new_list", "").strip())
@@ -254,8 +257,14 @@ class PrivacyDialogView(SetPrivacyView):
         lists = list(data["access_lists"])
         if data.get("new_list", "").strip():
             lists.append(api.create_access_list(data["new_list"]))
+        own = self.state.own
         api.protect(
-            self.page, mode=mode, access_lists=lists, groups=data["groups"], user=self.request.user
+            self.page,
+            mode=mode,
+            access_lists=lists,
+            groups=data["groups"],
+            user=self.request.user,
+            opens_after=own.rule.opens_after if own is not None else None,
         )
         if self.restriction is not None:
             self.restriction.delete(user=self.request.user)

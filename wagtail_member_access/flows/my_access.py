@@ -1,5 +1,6 @@
 """What a member has access to: their access lists and the pages each opens, for "My access"
-and the no-access page."""
+and the no-access page, with when each page that drips opens (docs/courses-and-teams.md#drip);
+and, for the "this lesson opens on" page, the lessons beside it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import moments
+from .. import access, moments
+from ..access.drip import grant_start
 from ..models import Grant
 from . import common
 
-__all__ = ["AccessEntry", "member_access"]
+__all__ = ["AccessEntry", "Lesson", "lessons_beside", "member_access"]
+
+#: The most lessons the "opens on" page lists.
+MAX_LESSONS = 50
 
 
 @dataclass(frozen=True)
@@ -27,10 +32,21 @@ class AccessEntry:
     expires_at: datetime | None
     pages: tuple[tuple[str, str], ...]  # (title, url)
     revoked_at: datetime | None = None
+    #: For each of ``pages``, when it opens for this member (drip), None when it is open.
+    opens_at: tuple[datetime | None, ...] = ()
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def page_items(self) -> list[tuple[str, str, str]]:
+        """(title, url, when it opens in words) of each page; ``""`` for an open page."""
+        opens = self.opens_at or (None,) * len(self.pages)
+        return [
+            (title, url, moments.moment(when) if when else "")
+            for (title, url), when in zip(self.pages, opens, strict=True)
+        ]
 
     @property
     def when(self) -> str:
@@ -77,20 +93,73 @@ def member_access(user, request=None) -> list[AccessEntry]:
     )
     entries = []
     for grant in grants:
-        pages = tuple(
-            (r.page.title, r.page.get_url(request) or "")
-            for r in grant.access_list.restrictions.all()
-            if r.page.live
-        )
+        restrictions = [r for r in grant.access_list.restrictions.all() if r.page.live]
         entries.append(
             AccessEntry(
                 grant.access_list.name,
                 _status(grant, now),
                 grant.starts_at,
                 grant.expires_at,
-                pages,
+                tuple((r.page.title, r.page.get_url(request) or "") for r in restrictions),
                 grant.revoked_at,
+                tuple(_opens(grant, r, now) for r in restrictions),
             )
         )
     entries.sort(key=lambda e: (_ORDER[e.status], e.list_name.lower()))
     return entries
+
+
+def _opens(grant: Grant, restriction, now) -> datetime | None:
+    """When ``restriction``'s pages open for ``grant``'s member, None if they are open (or
+    do not drip, or the grant was revoked or has ended). Counted from this grant's start, as
+    the access decision does."""
+    if restriction.opens_after is None or _status(grant, now) not in ("active", "upcoming"):
+        return None
+    when = grant_start(grant) + restriction.opens_after
+    return when if when > now else None
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A page beside a lesson that has not opened yet."""
+
+    title: str
+    url: str
+    #: When it opens for the member; None: it is open now.
+    opens_at: datetime | None
+
+    @property
+    def opens_on(self) -> str:
+        """When it opens, in words with the time zone (as the page's own date); ``""``
+        when it is open."""
+        return moments.moment(self.opens_at) if self.opens_at else ""
+
+
+def lessons_beside(user, page, rule, request=None) -> list[Lesson]:
+    """The live pages beside ``page`` (same parent) whose own restriction names one of the
+    access lists ``rule`` names (the restriction that holds ``page`` back), in the site's
+    order, with when each opens for ``user``; those the member cannot see at all are left
+    out. At most :data:`MAX_LESSONS`; about two queries per page."""
+    parent = page.get_parent()
+    if parent is None or not rule.named_list_ids:
+        return []
+    siblings = (
+        parent.get_children()
+        .live()
+        .exclude(pk=page.pk)
+        .filter(member_access_restriction__access_lists__in=rule.named_list_ids)
+        .distinct()
+        .order_by("path")[:MAX_LESSONS]
+    )
+    lessons = []
+    for sibling in siblings:
+        decision = access.decision_for(user, sibling)
+        if decision.allowed or decision.opens_at is not None:
+            lessons.append(
+                Lesson(
+                    sibling.title,
+                    sibling.get_url(request) or "",
+                    None if decision.allowed else decision.opens_at,
+                )
+            )
+    return lessons

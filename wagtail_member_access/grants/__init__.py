@@ -91,8 +91,10 @@ def grant(
 
     ``extend_only`` (a purchase): a *running* grant (not revoked, not ended) keeps its expiry
     when the new one would end earlier, and stays unlimited; decided under the grant's row
-    lock. With a ``reference``, the end this call asked for is recorded with the reference
-    (:class:`GrantReference`), so that :func:`refund` can take back exactly that period.
+    lock; an ended or revoked grant it restores starts again now (``starts_at``), so pages
+    that drip count from the purchase. With a ``reference``, the end this call asked for is
+    recorded with the reference (:class:`GrantReference`), so that :func:`refund` can take
+    back exactly that period.
     """
     email, expires_at = _checked(email, starts_at, expires_at, duration, source)
     if forgotten_reference(access_list, reference):
@@ -179,6 +181,10 @@ def _change(obj: Grant, access_list: AccessList, created: bool, **values):
         obj.note = values["note"]
     if starts_at is not UNSET:
         obj.starts_at = starts_at
+    elif values["extend_only"] and not created and not _running(obj):
+        # A purchase that restores an ended or revoked grant starts its access again now:
+        # pages that drip count from the purchase (docs/courses-and-teams.md#drip).
+        obj.starts_at = timezone.now()
     sold = expires_at if expires_at is not UNSET else obj.expires_at
     keeps_longer = obj.expires_at is None or (
         expires_at is not None and expires_at is not UNSET and expires_at <= obj.expires_at

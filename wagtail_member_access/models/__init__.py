@@ -3,10 +3,17 @@ from .challenges import EmailChallenge, EmailThrottle
 from .email_templates import EmailLayout, EmailTemplate
 from .lists import AccessList, Grant, GrantReference
 from .members import MemberProfile, MemberSession
-from .restrictions import CollectionAccessRestriction, PageAccessRestriction
+from .restrictions import (
+    MAX_OPENS_AFTER,
+    CollectionAccessRestriction,
+    LessonNotice,
+    PageAccessRestriction,
+    check_opens_after,
+)
 from .sends import EmailSend
 
 __all__ = [
+    "MAX_OPENS_AFTER",
     "AccessList",
     "BulkEmailJob",
     "CollectionAccessRestriction",
@@ -17,7 +24,9 @@ __all__ = [
     "EmailThrottle",
     "Grant",
     "GrantReference",
+    "LessonNotice",
     "MemberProfile",
     "MemberSession",
     "PageAccessRestriction",
+    "check_opens_after",
 ]

@@ -1,11 +1,58 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import swapper
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .lists import AccessList
+from .lists import AccessList, Grant
+
+#: The longest drip delay: about ten years (docs/courses-and-teams.md#drip).
+MAX_OPENS_AFTER = timedelta(days=3650)
+
+
+def check_opens_after(opens_after, *, has_lists: bool) -> None:
+    """Raise ``ValidationError`` (the message the admin shows) unless ``opens_after`` is None
+    or a whole number of days from 1 to 3650 on a restriction that names access lists.
+
+    A drip delay counts from the start of the member's grant on one of the restriction's
+    lists; a restriction without lists (members-only for any member or for groups) has no
+    grant to count from, so it cannot have one (docs/courses-and-teams.md#drip)."""
+    if opens_after is None:
+        return
+    if not isinstance(opens_after, timedelta):
+        raise ValidationError(
+            _("The delay before a page opens must be a duration (datetime.timedelta)."),
+            code="opens_after",
+        )
+    if opens_after <= timedelta(0) or opens_after % timedelta(days=1):
+        raise ValidationError(
+            _("A page opens a whole number of days after a member's access starts: 1 or more."),
+            code="opens_after",
+        )
+    if opens_after > MAX_OPENS_AFTER:
+        raise ValidationError(
+            ngettext(
+                "A page can open at most %(days)d day after a member's access starts.",
+                "A page can open at most %(days)d days after a member's access starts.",
+                MAX_OPENS_AFTER.days,
+            )
+            % {"days": MAX_OPENS_AFTER.days},
+            code="opens_after",
+        )
+    if not has_lists:
+        raise ValidationError(
+            _(
+                "Opening a page some days after a member's access starts needs at least one "
+                "access list: the days count from the start of the member's grant on it, and "
+                "signed-in members or groups have no such start."
+            ),
+            code="opens_after",
+        )
 
 
 class _AccessRestriction(models.Model):
@@ -87,6 +134,15 @@ class PageAccessRestriction(_AccessRestriction):
         "restrictions", _("Emails with an active grant on any of these lists may view the pages.")
     )
     groups = _groups(_("Members-only pages: signed-in members of these groups may view them."))
+    opens_after = models.DurationField(
+        _("opens after"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Drip: the pages open this long after the member's grant on one of the lists "
+            "started (empty: at once)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("page access restriction")
@@ -122,3 +178,30 @@ class CollectionAccessRestriction(_AccessRestriction):
     class Meta:
         verbose_name = _("collection access restriction")
         verbose_name_plural = _("collection access restrictions")
+
+
+class LessonNotice(models.Model):
+    """The "a lesson has opened" email for one grant and one page's restriction: the row is
+    written before the email is sent (unique per pair), so that no run sends it twice
+    (docs/courses-and-teams.md#lesson-email)."""
+
+    grant = models.ForeignKey(
+        Grant, on_delete=models.CASCADE, related_name="+", verbose_name=_("grant")
+    )
+    restriction = models.ForeignKey(
+        PageAccessRestriction,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("restriction"),
+    )
+    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("lesson email")
+        verbose_name_plural = _("lesson emails")
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "restriction"], name="wma_lesson_notice_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.grant_id}: {self.restriction_id}"

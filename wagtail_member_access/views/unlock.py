@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from .. import access, compat_documents, mirror, ratelimits, targets, tasks
+from .. import access, compat_documents, mirror, moments, ratelimits, targets, tasks
 from ..conf import app_settings
 from ..flows import email_proof, my_access, set_password
 from ..forms import CodeForm, EmailForm
@@ -127,6 +127,8 @@ def denied_response(request, page, decision):
     member's access does include (members-only, signed in without the right grant): never
     a sign-in loop."""
     rule = decision.failed
+    if decision.opens_at is not None:
+        return lesson_closed(request, page, decision)
     if rule.by_email:
         return render_unlock(request, page, decision)
     if not request.user.is_authenticated:
@@ -140,6 +142,17 @@ def denied_response(request, page, decision):
     return member_page(
         request, "wagtail_member_access/no_access.html", context, status=403, page=page
     )
+
+
+def lesson_closed(request, page, decision):
+    """A member whose access has not run long enough for ``page`` (drip): when it opens and
+    the lessons beside it; status 200 (nothing is wrong, it is a schedule), private and
+    noindex like every member page (docs/courses-and-teams.md#drip)."""
+    context = {
+        "opens_on": moments.moment(decision.opens_at),
+        "lessons": my_access.lessons_beside(request.user, page, decision.failed, request),
+    }
+    return member_page(request, "wagtail_member_access/lesson_closed.html", context, page=page)
 
 
 def gate(callback):

@@ -12,15 +12,16 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
-from ... import expiry
+from ... import expiry, lessons
 from ._common import DryRunCommand, write_counts
 
 
 class Command(DryRunCommand):
     help = (
         "Send expiry reminders (WAGTAIL_MEMBER_ACCESS_EXPIRY_REMINDER_DAYS) and record expired "
-        "grants (audit log, access_expired signal), each once. Safe to run often and in "
-        "parallel."
+        "grants (audit log, access_expired signal), each once; with "
+        "WAGTAIL_MEMBER_ACCESS_LESSON_EMAILS, email members the lessons that opened for them. "
+        "Safe to run often and in parallel."
     )
     dry_run_help = "Show what would be sent and recorded, without doing it."
 
@@ -59,6 +60,7 @@ class Command(DryRunCommand):
                     _("expired: %(email)s, “%(list)s” (grant %(pk)s)")
                     % {"email": email, "list": list_name, "pk": pk}
                 )
+        self._lessons(dry_run, verbosity)
         for pk, email, list_name, error in report.failed:
             self.stderr.write(
                 _("Reminder not sent: %(email)s, “%(list)s” (grant %(pk)s): %(error)s")
@@ -68,4 +70,18 @@ class Command(DryRunCommand):
             raise CommandError(
                 _("%(count)s reminders could not be sent yet; they are tried again with back-off.")
                 % {"count": len(report.failed)}
+            )
+
+    def _lessons(self, dry_run: bool, verbosity: int) -> None:
+        """The "a lesson has opened" emails (not in a dry run); a failed one is reported
+        on stderr and tried again on the next run."""
+        if dry_run:
+            return
+        report = lessons.run()
+        if verbosity >= 1 and (report.sent or report.failed):
+            write_counts(self.stdout, [(_("lesson emails sent"), len(report.sent))])
+        for pk, email, title in report.failed:
+            self.stderr.write(
+                _("Lesson email not sent: %(email)s, “%(title)s” (grant %(pk)s)")
+                % {"email": email, "title": title, "pk": pk}
             )
