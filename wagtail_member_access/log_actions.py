@@ -28,6 +28,8 @@ __all__ = [
     "REMIND",
     "RESET_SENT",
     "REVOKE",
+    "SEAT_FREED",
+    "SEAT_TAKEN",
     "SEND_FAILED",
     "SEND_GAVE_UP",
     "SESSIONS_ENDED",
@@ -58,6 +60,8 @@ EMAIL_CHANGED = "wagtail_member_access.email_changed"
 ACCOUNT_DELETED = "wagtail_member_access.account_deleted"
 SESSIONS_ENDED = "wagtail_member_access.sessions_ended"
 SEND_GAVE_UP = "wagtail_member_access.send_gave_up"
+SEAT_TAKEN = "wagtail_member_access.seat_taken"
+SEAT_FREED = "wagtail_member_access.seat_freed"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -166,6 +170,16 @@ def register(actions) -> None:
             SEND_FAILED,
             _("Email not sent"),
             _("%(email_kind)s email to %(email)s could not be sent (%(error)s)"),
+        ),
+        (
+            SEAT_TAKEN,
+            _("Seat taken"),
+            _("%(email)s took a seat of %(domain)s on “%(list)s”"),
+        ),
+        (
+            SEAT_FREED,
+            _("Seat freed"),
+            _("Seat of %(email)s freed on %(domain)s for “%(list)s”"),
         ),
         (
             SEND_GAVE_UP,

@@ -20,6 +20,7 @@ from .views import (
     GrantEditView,
     GrantIndexView,
     ImportView,
+    SeatsView,
 )
 
 __all__ = ["AccessListViewSet", "GrantViewSet", "MemberAccessGroup", "member_access_group"]
@@ -74,6 +75,12 @@ class GrantViewSet(ModelViewSet):
 
     def get_form_class(self, for_update=False):
         return GrantForm
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            path("<int:pk>/seats/", SeatsView.as_view(), name="seats"),
+        ]
 
 
 class MemberAccessGroup(ViewSetGroup):
