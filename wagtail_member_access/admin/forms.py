@@ -173,6 +173,10 @@ class GrantForm(WagtailAdminModelForm):
             )
         return data
 
+    def _get_validation_exclusions(self):
+        # The model's EmailField would refuse a domain: clean_email has checked the value.
+        return {*super()._get_validation_exclusions(), "email"}
+
     def validate_unique(self):
         # Uniqueness is clean()'s (with a message that says what to do) and, in the end,
         # grants.grant's, which serialises concurrent grants for the same email and list.
