@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
+from ..domains import address_domain, canonical_address
 from ..models import Grant
 from . import common
 
@@ -52,8 +54,12 @@ def member_access(user, request=None) -> list[AccessEntry]:
     except ValidationError:
         return []
     now = timezone.now()
+    # Their own grants, and the domain grants they hold a seat on
+    # (docs/courses-and-teams.md#domain-grants-and-seats).
+    seat = Q(email=address_domain(email), seat_set__email=canonical_address(email))
     grants = (
-        Grant.objects.filter(email=email, revoked_at__isnull=True)
+        Grant.objects.filter(Q(email=email) | seat, revoked_at__isnull=True)
+        .distinct()
         .select_related("access_list")
         .prefetch_related("access_list__restrictions__page")
     )
