@@ -9,36 +9,16 @@ With WMA_DOCS_IMG=1 the test saves docs/img/admin-seats.png for docs/courses-and
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in_to_admin
-from tests.browser.test_admin_lists import docs_img  # noqa: F401 (a fixture)
-from tests.factories import UserFactory, make_page
+from tests.browser.test_admin_lists import PASSWORD, docs_img, editor  # noqa: F401 (fixtures)
+from tests.factories import make_page
 from wagtail_member_access import api, seats
 from wagtail_member_access.models import Seat
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def editor(site_root):
-    group = Group.objects.create(name="Course editors")
-    group.permissions.set(
-        Permission.objects.filter(
-            codename__in=[
-                "access_admin",
-                *(f"{a}_grant" for a in ("view", "add", "change", "delete")),
-                "view_accesslist",
-            ]
-        )
-    )
-    user = UserFactory(username="editor", password=PASSWORD)
-    user.groups.add(group)
-    return user
 
 
 @pytest.fixture
@@ -52,7 +32,7 @@ def school(site_root):
     return course, grant
 
 
-def test_editor_sees_the_seats_and_frees_one(live_server, new_context, editor, school, docs_img):  # noqa: F811
+def test_editor_sees_the_seats_and_frees_one(live_server, new_context, editor, school, docs_img):  # noqa: F811 (fixtures)
     course, grant = school
     context = new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
