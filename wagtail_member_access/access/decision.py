@@ -16,7 +16,7 @@ from wagtail.documents.models import AbstractDocument
 from wagtail.models import Collection
 
 from ..conf import app_settings
-from ..members import NotAllowed, find_member, is_privileged, normalize_email
+from ..members import NotAllowed, find_member, is_privileged
 from ..models import Grant, PageAccessRestriction
 from ..permission_policies import document_policy
 from .rules import Decision, Rule, _load, _q, rules_for, rules_for_page
@@ -67,11 +67,12 @@ def _active_grants(email: str, list_ids: set[int], at: datetime) -> list[tuple]:
 
 
 def _user_email(user) -> str:
+    # The form grants are keyed by (``members.normalize_email``), without its validation:
+    # on every protected page view, for an address read from the user table. An address that
+    # would not validate matches no grant (every grant's address was validated), so skipping
+    # the check opens nothing.
     value = getattr(user, user.get_email_field_name(), "") or ""
-    try:
-        return normalize_email(value)
-    except Exception:
-        return ""
+    return value.strip().lower() if isinstance(value, str) else ""
 
 
 def _evaluate(
@@ -127,15 +128,19 @@ def _touch(grants, at) -> None:
         Grant.objects.filter(pk__in=stale).update(last_access_at=at)
 
 
-def _decide_for_user(user, page, rules, *, touch: bool, grants=None, at=None) -> Decision:
+def _decide_for_user(
+    user, page, rules, *, touch: bool, grants=None, at=None, email=None
+) -> Decision:
     if not rules:
         return Decision(True)
     at = at or timezone.now()
     authenticated = bool(user and user.is_authenticated)
+    if email is None:
+        email = _user_email(user) if authenticated else ""
     failed, grants = _evaluate(
         rules,
         authenticated=authenticated,
-        email=_user_email(user) if authenticated else "",
+        email=email,
         group_ids=lambda: user.groups.values_list("id", flat=True),
         at=at,
         grants=grants if authenticated else None,
@@ -161,7 +166,7 @@ def decide(request, page, *, restricted: bool = False) -> Decision:
             email = _user_email(user) if user.is_authenticated else ""
             rules, grants = _load(page, email=email, at=at)
             cache[page.pk] = _decide_for_user(
-                user, page, rules, touch=True, grants=grants if email else None, at=at
+                user, page, rules, touch=True, grants=grants if email else None, at=at, email=email
             )
         else:
             rules = rules_for_page(page)

@@ -221,10 +221,14 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
     ]
     grant_rows = list(grants.values())
     # An alias is protected as its source is (docs/protected-channels.md#aliases): only pages
-    # with an alias on their path pay for this, one query per source.
+    # with an alias on their path pay for this, one query per source (and only they build
+    # the queryset: building it costs as much as the whole query above).
     seen = (seen or set()) | {page.pk}
+    sources -= seen
+    if not sources:
+        return tuple(rules), grant_rows
     Page = swapper.load_model("wagtailcore", "Page")
-    for source in Page.objects.filter(pk__in=sources - seen).only("path", "depth"):
+    for source in Page.objects.filter(pk__in=sources).only("path", "depth"):
         more, more_grants = _load(source, email=email, at=at, seen=seen)
         known = {rule.id for rule in rules}
         rules += [rule for rule in more if rule.id not in known]
