@@ -22,6 +22,7 @@ __all__ = [
     "is_domain",
     "normalize_domain",
     "normalize_grantee",
+    "seat_keys",
 ]
 
 #: What starts a domain grant's ``email``.
@@ -111,3 +112,21 @@ def normalize_grantee(value: str) -> str:
     if is_domain(value):
         return normalize_domain(value)
     return normalize_email(value)
+
+
+def seat_keys(email: str) -> tuple[str, str]:
+    """``(domain grant key, seat address)`` of an already normalised address, for the access
+    check's one query (on every protected page view: an ASCII domain, the common case, is
+    only lower-cased; an internationalised one goes through :func:`address_domain`).
+    ``("", "")`` when the address has no domain. A malformed ASCII domain gives a key no
+    grant has (every grant's domain was normalised), so it matches nothing."""
+    local, at, domain = email.rpartition("@")
+    if not at or not domain:
+        return "", ""
+    if domain.isascii():
+        key = PREFIX + domain.lower()
+    else:
+        key = address_domain(email)
+        if not key:
+            return "", ""
+    return key, local.lower() + key
