@@ -266,6 +266,9 @@ class Seat(models.Model):
             # (grant, email) in this order: the serve query looks a seat up by both.
             models.UniqueConstraint(fields=["grant", "email"], name="wma_seat_grant_email"),
         ]
+        # A member's seats by address (the access check may read them all at once; a
+        # deleted account frees them).
+        indexes = [models.Index(fields=["email"], name="wma_seat_email")]
 
     def __str__(self):
         return self.email
