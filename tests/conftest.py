@@ -1,12 +1,13 @@
 import re
 from datetime import timedelta
+from smtplib import SMTPException
 
 import pytest
 from django.core.cache import caches
 from django.utils import timezone
 
-from tests.factories import AccessListFactory, default_home, make_page
-from wagtail_member_access import api
+from tests.factories import AccessListFactory, default_home, make_collection, make_page
+from wagtail_member_access import api, emails
 from wagtail_member_access.signals import member_unlocked
 
 
@@ -51,6 +52,21 @@ def protected_page(home, course):
     page = make_page(home, title="Members lesson", slug="lesson")
     api.protect(page, mode="code", access_lists=[course])
     return page
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded documents are written to a temporary folder (use it in a module with
+    ``pytest.mark.usefixtures("media")``)."""
+    settings.MEDIA_ROOT = str(tmp_path)
+
+
+@pytest.fixture
+def files(course):
+    """The collection "Course files", its documents protected by a code for ``course``."""
+    collection = make_collection("Course files")
+    api.protect_collection(collection, mode="code", access_lists=[course])
+    return collection
 
 
 @pytest.fixture
@@ -102,3 +118,28 @@ def pytest_collection_modifyitems(config, items):
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
+
+
+class MailServer:
+    """Patches sending: refused while ``down`` (only to the addresses in ``only`` when it is
+    set), sent (to the outbox) once it is back."""
+
+    def __init__(self, monkeypatch):
+        self.down = True
+        self.only = None
+        real_send = emails.EmailMultiAlternatives.send
+
+        def send(message, *args, **kwargs):
+            if self.down and (self.only is None or set(message.to) & self.only):
+                raise SMTPException("connection refused")
+            return real_send(message, *args, **kwargs)
+
+        monkeypatch.setattr(emails.EmailMultiAlternatives, "send", send)
+
+    def back(self):
+        self.down = False
+
+
+@pytest.fixture
+def mail_down(monkeypatch):
+    return MailServer(monkeypatch)

@@ -151,7 +151,7 @@ def test_an_unreachable_cache_answers_503_with_retry_after(
     assert "Nothing was sent or changed. Please try again in a minute." in html
     assert EmailChallenge.objects.count() == 0
     [logged] = [r.getMessage() for r in caplog.records if r.name == "wagtail_member_access"]
-    assert logged.startswith("The rate-limit cache is unreachable (ConnectionError: ")
+    assert logged.startswith("The cache or session store is unreachable (ConnectionError: ")
     assert logged.endswith("): answered 503.")
 
 

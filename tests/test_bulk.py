@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.signals import request_finished
@@ -13,7 +15,7 @@ from wagtail.models import ModelLogEntry
 from tests.factories import UserFactory
 from tests.task_settings import DUMMY
 from wagtail_member_access import api, bulk, emails, tasks
-from wagtail_member_access.models import BulkEmailJob
+from wagtail_member_access.models import BulkEmailJob, EmailSend
 
 pytestmark = pytest.mark.django_db
 
@@ -108,8 +110,89 @@ def test_one_mail_failure_does_not_stop_the_others(members, mailoutbox, monkeypa
     job = start_and_send("sign_in_link", members)
     job.refresh_from_db()
     assert (job.sent, job.failed) == (2, 1)
-    assert job.errors == [{"email": "ben@example.com", "reason": bulk.SEND_FAILED}]
+    assert job.errors == [{"email": "ben@example.com", "reason": bulk.SEND_RETRYING}]
     assert recipients_of(mailoutbox) == ["ana@example.com", "cem@example.com"]
+
+
+# --- failed recipients: retried with back-off, never sent twice ----------------------------------
+
+
+def bens_send():
+    return EmailSend.objects.get(kind="bulk", email="ben@example.com")
+
+
+@pytest.mark.parametrize("kind", ["access_ready", "sign_in_link", "reset", "invite"])
+def test_a_failed_recipient_is_retried_with_back_off_and_then_counted_sent(
+    members, course, mailoutbox, mail_down, clock, kind
+):
+    mail_down.only = {"ben@example.com"}
+    job = bulk.start(kind, members, access_list=course)
+    with pytest.raises(tasks.EmailNotSent) as raised:  # the backend records the task failed
+        tasks.send_bulk_email.call(job.pk)
+    send = bens_send()
+    assert str(raised.value).startswith(f"Bulk email send {send.pk}: attempt 1 failed (")
+    job.refresh_from_db()
+    assert (job.sent, job.failed, bool(job.finished_at)) == (2, 1, True)
+    assert job.errors == [{"email": "ben@example.com", "reason": bulk.SEND_RETRYING}]
+    assert (send.send_attempts, send.next_attempt_at) == (1, clock.now + timedelta(seconds=30))
+    tasks.deliver_send.call(send.pk)  # a duplicate task before the back-off is over: nothing
+    assert bens_send().send_attempts == 1
+    mail_down.back()
+    clock.advance(seconds=30)
+    assert tasks.requeue_due_sends() == {"enqueued": 1, "stale_tasks": 0}
+    job.refresh_from_db()
+    assert (job.sent, job.failed, job.errors) == (3, 0, [])
+    assert recipients_of(mailoutbox) == members
+    # Run again, delivered again, resumed, retried: nobody gets a second email.
+    bulk.run(job.pk)
+    bulk.resume(job.pk)
+    tasks.deliver_send.call(bens_send().pk)
+    clock.advance(hours=1)
+    assert tasks.requeue_due_sends()["enqueued"] == 0
+    assert recipients_of(mailoutbox) == members
+    job.refresh_from_db()
+    assert (job.sent, job.failed) == (3, 0)
+
+
+def test_a_recipient_given_up_is_failed_for_good_in_the_job_and_its_history(
+    members, mailoutbox, mail_down, clock, settings
+):
+    settings.WAGTAIL_MEMBER_ACCESS_SEND_RETRIES = 1
+    mail_down.only = {"ben@example.com"}
+    job = bulk.start("sign_in_link", members)
+    with pytest.raises(tasks.EmailNotSent):
+        tasks.send_bulk_email.call(job.pk)
+    clock.advance(seconds=30)
+    with pytest.raises(tasks.EmailNotSent) as raised:
+        tasks.deliver_send.call(bens_send().pk)
+    assert str(raised.value).endswith("; no attempts left.")
+    job.refresh_from_db()
+    assert (job.sent, job.failed) == (2, 1)
+    assert job.errors == [{"email": "ben@example.com", "reason": bulk.SEND_FAILED}]
+    [gave_up] = ModelLogEntry.objects.filter(action="wagtail_member_access.send_gave_up")
+    assert gave_up.object_id == str(job.pk)
+    assert (
+        gave_up.message == "Bulk email email to b**@example.com not sent after 2 attempts: gave up"
+    )
+    mail_down.back()
+    clock.advance(hours=1)
+    assert tasks.requeue_due_sends()["enqueued"] == 0
+    assert recipients_of(mailoutbox) == ["ana@example.com", "cem@example.com"]
+
+
+def test_resume_after_a_crash_between_sending_and_counting_sends_nobody_twice(
+    members, mailoutbox, settings
+):
+    settings.TASKS = {"default": DUMMY}
+    job = start_and_send("sign_in_link", members)
+    bulk.run(job.pk)
+    assert len(mailoutbox) == 3
+    # The worker died after sending to ben, before counting him: the counts say one sent.
+    BulkEmailJob.objects.filter(pk=job.pk).update(sent=1, finished_at=None)
+    bulk.resume(job.pk)
+    job.refresh_from_db()
+    assert (job.sent, job.failed, bool(job.finished_at)) == (3, 0, True)
+    assert len(mailoutbox) == 3
 
 
 def test_sending_pauses_between_emails(members, settings, no_pause):

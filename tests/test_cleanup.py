@@ -12,9 +12,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from wagtail.models import PageLogEntry
 
-from wagtail_member_access import cleanup, tasks, tokens
+from wagtail_member_access import api, cleanup, tasks, tokens
 from wagtail_member_access.conf import app_settings
-from wagtail_member_access.models import EmailChallenge, EmailThrottle, Grant
+from wagtail_member_access.models import EmailChallenge, EmailSend, EmailThrottle, Grant
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +152,7 @@ def test_the_command_reports_counts(protected_page, buyer, clock):
     assert out.getvalue().splitlines() == [
         "Dry run: nothing was deleted.",
         "code and link requests to delete: 1",
+        "email send records to delete: 0",
         "failure counters to delete: 0",
     ]
     out = StringIO()
@@ -165,7 +166,29 @@ def test_the_command_reports_counts(protected_page, buyer, clock):
 def test_the_task_runs_the_same_clean_up(protected_page, buyer, clock):
     challenge(protected_page)
     clock.advance(days=31)
-    assert tasks.clean_up.call() == {"challenges": 1, "throttles": 0, "task_rows": 0}
+    assert tasks.clean_up.call() == {
+        "challenges": 1,
+        "sends": 0,
+        "throttles": 0,
+        "task_rows": 0,
+    }
+
+
+def test_old_email_send_records_are_deleted(course, clock):
+    grant = api.grant_access("ana@example.com", course)
+    old = EmailSend.objects.create(
+        kind="access_ready", key="old", email="a@example.com", grant=grant, created_at=clock.now
+    )
+    clock.advance(days=29)
+    young = EmailSend.objects.create(
+        kind="bulk", key="young", email="b@example.com", created_at=clock.now
+    )
+    clock.advance(days=2)  # the first is 31 days old, the second 2
+    assert cleanup.run(dry_run=True).sends == 1
+    assert EmailSend.objects.count() == 2
+    assert cleanup.run().sends == 1
+    assert list(EmailSend.objects.values_list("pk", flat=True)) == [young.pk]
+    assert not EmailSend.objects.filter(pk=old.pk).exists()
 
 
 @pytest.mark.parametrize("value", [timedelta(hours=23), 3600, "30 days"])

@@ -18,19 +18,7 @@ from wagtail_member_access.models import CollectionAccessRestriction
 needs_api_v3 = pytest.mark.skipif(
     find_spec("wagtail.api.v3") is None, reason="Wagtail's API v3 is new in Wagtail 8"
 )
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-
-
-@pytest.fixture
-def files(course):
-    collection = make_collection("Course files")
-    api.protect_collection(collection, mode="code", access_lists=[course])
-    return collection
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from wagtail.models import ModelLogEntry
 
 from tests.factories import GrantFactory, UserFactory, make_page
 from tests.task_settings import IMMEDIATE
-from wagtail_member_access import api, emails, expiry, log_actions, tasks
-from wagtail_member_access.models import Grant
+from wagtail_member_access import api, emails, expiry, grants, log_actions, tasks
+from wagtail_member_access.models import EmailSend, Grant
 from wagtail_member_access.signals import access_expired
 
 pytestmark = pytest.mark.django_db
@@ -298,31 +298,102 @@ def test_the_reminder_template_gets_plain_strings_only(reminders, course, clock,
     assert str(context["expires"]) == f"until {g.expires_at:%-d %B %Y, %H:%M} (UTC)"
 
 
-def test_a_mail_failure_is_recorded_and_retried_next_run(
-    reminders, course, clock, mailoutbox, monkeypatch, caplog
+def test_a_mail_failure_is_recorded_and_retried_with_back_off_once(
+    reminders, course, clock, mailoutbox, mail_down, caplog, settings
 ):
     g = grant(course, clock, expires_at=clock.now + timedelta(days=2))
-
-    def down(*args, **kwargs):
-        raise SMTPException("connection refused")
-
-    monkeypatch.setattr(emails.EmailMultiAlternatives, "send", down)
     report = expiry.run()
     assert report.reminded == []
     assert report.failed == [
         (g.pk, "a**@example.com", "Course A", "SMTPException: connection refused")
     ]
-    g.refresh_from_db()
-    assert g.reminder_sent_at is None
+    [send] = EmailSend.objects.all()  # the reminder's idempotency record
+    assert (send.kind, send.grant_id, send.send_attempts) == ("expiry_reminder", g.pk, 1)
+    assert send.next_attempt_at == clock.now + timedelta(seconds=30)
+    assert report.failed_sends == [(send.pk, report.failed_sends[0][1])]
     assert entries(log_actions.REMIND) == []
     [failed] = entries(log_actions.SEND_FAILED)  # in the grant's history, for editors
     assert failed.object_id == str(g.pk)
     assert "Could not send the expiry reminder to a**@example.com (SMTPException)" in caplog.text
     assert "ana@example.com" not in caplog.text
-    monkeypatch.undo()
+    # The next run neither sends it nor records it again: the retry does, with back-off.
+    assert expiry.run().counts() == {"reminded": 0, "reminders_failed": 0, "expired": 0}
+    assert EmailSend.objects.count() == 1
+    with pytest.raises(tasks.EmailNotSent):  # too early for the retry: nothing; still down
+        clock.advance(seconds=30)
+        tasks.deliver_send.call(send.pk)
+    send.refresh_from_db()
+    assert (send.send_attempts, send.next_attempt_at) == (2, clock.now + timedelta(seconds=60))
+    mail_down.back()
+    assert tasks.requeue_due_sends() == {"enqueued": 0, "stale_tasks": 0}
+    clock.advance(seconds=60)
+    assert tasks.requeue_due_sends() == {"enqueued": 1, "stale_tasks": 0}  # sent at once
+    [message] = mailoutbox
+    assert message.to == ["ana@example.com"]
+    assert len(entries(log_actions.REMIND)) == 1
+    send.refresh_from_db()
+    assert send.sent_at == clock.now
+    # A duplicate task, a rerun of the command: never a second email.
+    tasks.deliver_send.call(send.pk)
     clock.advance(hours=1)
-    assert len(expiry.run().reminded) == 1
+    assert expiry.run().counts()["reminded"] == 0
+    assert tasks.requeue_due_sends()["enqueued"] == 0
     assert len(mailoutbox) == 1
+
+
+def test_the_task_raises_when_a_reminder_failed_so_the_backend_records_it(
+    reminders, course, clock, mail_down, settings
+):
+    from tests.task_settings import DUMMY, task_backends
+
+    grant(course, clock, expires_at=clock.now + timedelta(days=2))
+    settings.TASKS = {"default": DUMMY}
+    backend = task_backends["default"]
+    backend.supports_defer = True  # as django-tasks-db's DatabaseBackend
+    try:
+        with pytest.raises(tasks.EmailNotSent) as raised:
+            tasks.record_expiries.call()
+        [retry] = backend.results
+    finally:
+        backend.supports_defer = False
+    [send] = EmailSend.objects.all()
+    assert str(raised.value) == (
+        f"Expiry reminder send {send.pk}: attempt 1 failed (SMTPException: connection refused); "
+        f"next attempt at {(clock.now + timedelta(seconds=30)).isoformat()}."
+    )
+    assert (retry.task.name, retry.args) == ("deliver_send", [send.pk])
+    assert retry.task.run_after == clock.now + timedelta(seconds=30)
+
+
+def test_a_reminder_whose_grant_changed_is_not_retried(reminders, course, clock, mail_down):
+    g = grant(course, clock, expires_at=clock.now + timedelta(days=2))
+    expiry.run()
+    [send] = EmailSend.objects.all()
+    grants.extend(Grant.objects.filter(pk=g.pk), until=clock.now + timedelta(days=30))
+    mail_down.back()
+    clock.advance(minutes=1)
+    tasks.deliver_send.call(send.pk)
+    send.refresh_from_db()
+    assert (send.sent_at, send.cancel_reason) == (None, "not_eligible")
+    g.refresh_from_db()
+    assert g.reminder_sent_at is None  # the new expiry is reminded in its turn
+
+
+def test_reminders_given_up_are_failed_for_good_in_the_grant_history(
+    reminders, course, clock, mail_down, settings
+):
+    settings.WAGTAIL_MEMBER_ACCESS_SEND_RETRIES = 0
+    g = grant(course, clock, expires_at=clock.now + timedelta(days=2))
+    expiry.run()
+    [send] = EmailSend.objects.all()
+    assert (send.cancel_reason, send.next_attempt_at) == ("send_failed", None)
+    [gave_up] = entries(log_actions.SEND_GAVE_UP)
+    assert gave_up.object_id == str(g.pk)
+    assert (
+        gave_up.message
+        == "Expiry reminder email to a**@example.com not sent after 1 attempts: gave up"
+    )
+    assert tasks.requeue_due_sends()["enqueued"] == 0
 
 
 def test_a_claimed_reminder_is_not_sent_by_an_overlapping_run(
@@ -475,7 +546,10 @@ def test_the_command_fails_when_a_reminder_could_not_be_sent(reminders, course, 
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError) as excinfo:
         call_command("member_access_expire", "--verbosity", "0", stdout=out, stderr=err)
-    assert str(excinfo.value) == "1 reminders could not be sent; the next run tries again."
+    assert (
+        str(excinfo.value)
+        == "1 reminders could not be sent yet; they are tried again with back-off."
+    )
     assert err.getvalue().splitlines() == [
         f"Reminder not sent: a**@example.com, “Course A” (grant {g.pk}): SMTPException: no route"
     ]

@@ -496,3 +496,94 @@ def test_imported_grants_open_the_list_at_once(course, protected_page):
     run("email,expires\nana@example.com,\nold@example.com,2001-01-01\n", course)
     assert access.email_may_view("ana@example.com", protected_page) is not None
     assert access.email_may_view("old@example.com", protected_page) is None
+
+
+# --- the dry run's rows ---------------------------------------------------------------------------
+
+
+def test_the_dry_run_describes_each_row_and_how_each_date_was_read(settings, course, clock):
+    settings.TIME_ZONE = "Europe/Berlin"
+    course.default_days = None
+    course.save()
+    GrantFactory(access_list=course, email="ext@example.com", name="", expires_at=utc(2031, 1, 1))
+    GrantFactory(access_list=course, email="short@example.com", name="", expires_at=None)
+    GrantFactory(access_list=course, email="same@example.com", name="Sam", expires_at=None)
+    GrantFactory(access_list=course, email="kept@example.com", name="Old", expires_at=None)
+    GrantFactory(
+        access_list=course,
+        email="gone@example.com",
+        name="",
+        expires_at=utc(2031, 7, 1, 10, 0),
+        revoked_at=utc(2026, 1, 5, 9, 30),
+    )
+    data = (
+        "E-Mail;Name;Beginn;Ende\n"
+        "new@example.com;Nia;01.02.2031;31.03.2031\n"  # line 2
+        "ext@example.com;;;2031-12-31T18:00\n"
+        "short@example.com;;;2031-03-31\n"
+        "same@example.com;Sam;;unbegrenzt\n"
+        "kept@example.com;New;;\n"
+        "gone@example.com;;;\n"
+        "new@example.com;Nia;01.02.2031;31.03.2031\n"
+        "bad@example.com;;;31.02.2031\n"  # line 9
+        "late@example.com;;;\n"  # line 10: beyond the page
+    )
+    before = state()
+    result = run(data, course, dry_run=True, preview=range(1, 9))
+    assert state() == before
+    rows = [
+        (p.line, p.email, p.outcome, p.label, p.details, [d[1:] for d in p.dates])
+        for p in result.previews
+    ]
+    berlin = "(Europe/Berlin)"
+    assert rows == [
+        (2, "new@example.com", "new", "Added", "", [
+            ("01.02.2031", f"1 February 2031, 00:00 {berlin}"),
+            ("31.03.2031", f"end of 31 March 2031 {berlin}"),
+        ]),
+        (3, "ext@example.com", "extended", "Extended", "Changes: expiry.", [
+            ("", "none: access from now on"),
+            ("2031-12-31T18:00", f"31 December 2031, 18:00 {berlin}"),
+        ]),
+        (4, "short@example.com", "shortened", "Shortened", "Changes: expiry.", [
+            ("", "none: access from now on"),
+            ("2031-03-31", f"end of 31 March 2031 {berlin}"),
+        ]),
+        (5, "same@example.com", "unchanged", "Unchanged", "", [
+            ("", "none: access from now on"),
+            ("unbegrenzt", "unlimited"),
+        ]),
+        (6, "kept@example.com", "updated", "Updated", "Changes: name.", [
+            ("", "none: access from now on"),
+            ("", "empty: keeps unlimited"),
+        ]),
+        (7, "gone@example.com", "restored", "Restored (was revoked)", "", [
+            ("", "none: access from now on"),
+            ("", f"empty: keeps 1 July 2031, 12:00 {berlin}"),
+        ]),
+        (8, "new@example.com", "duplicate", "Counted once", "The same as line 2.", [
+            ("01.02.2031", f"1 February 2031, 00:00 {berlin}"),
+            ("31.03.2031", f"end of 31 March 2031 {berlin}"),
+        ]),
+        (9, "bad@example.com", "invalid", "Error", result.errors[0].message, [
+            ("", "none: access from now on"),
+            ("31.02.2031", "not a date"),
+        ]),
+    ]  # fmt: skip
+    assert result.errors[0].line == 9
+    assert [d[0] for d in result.previews[0].dates] == ["Beginn", "Ende"]
+
+
+def test_an_empty_expiry_of_a_new_grant_reads_as_the_lists_default(course, clock):
+    course.default_days = 30
+    course.save()
+    clock.now = utc(2031, 1, 10, 12, 0)
+    result = run(
+        "email,starts,expires\nana@example.com,2031-02-01,\n", course, preview=range(1, 51)
+    )
+    (preview,) = result.previews
+    assert preview.dates[1][2] == "empty: the list's default, end of 2 March 2031 (UTC)"
+
+
+def test_no_preview_unless_asked(course):
+    assert run(HEADER + "ana@example.com,Ana,,,\n", course, dry_run=True).previews == []

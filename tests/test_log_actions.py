@@ -52,6 +52,33 @@ def test_a_grant_saved_again_reads_as_an_update(course, clock):
     api.grant_access("ana@example.com", course, expires_at=clock.now + timedelta(days=30))
     first, second = ModelLogEntry.objects.for_instance(grant).order_by("pk")
     assert message(first) == "Access granted to ana@example.com on “Course A”"
-    assert message(second).startswith("Access of ana@example.com on “Course A” updated: ends ")
+    assert message(second).startswith("Access of ana@example.com on “Course A” updated: lasts ")
     assert str(grant) == "ana@example.com on “Course A”"
     assert first.label == "ana@example.com on “Course A”"
+
+
+def test_an_expiry_at_midnight_reads_as_the_end_of_the_day_before(course, settings):
+    """The audit log follows the one display rule (docs/expiry.md#shown): an expiry typed as
+    31 March is stored as 1 April 00:00 and reads as the end of 31 March, zone named."""
+    from datetime import datetime
+
+    from django.utils import timezone
+    from wagtail.models import ModelLogEntry
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    berlin = timezone.get_default_timezone()
+    api.grant_access("ana@example.com", course, expires_at=None)
+    grant = api.grant_access(
+        "ana@example.com", course, expires_at=datetime(2027, 4, 1, tzinfo=berlin)
+    )
+    entry = ModelLogEntry.objects.for_instance(grant).order_by("pk").last()
+    assert message(entry) == (
+        "Access of ana@example.com on “Course A” updated: "
+        "lasts until the end of 31 March 2027 (Europe/Berlin)"
+    )
+    assert "April" not in message(entry)
+    with translation.override("de"):
+        assert message(entry) == (
+            "Zugang von ana@example.com zu „Course A“ geändert: "
+            "gilt bis zum Ende des 31. März 2027 (Europe/Berlin)"
+        )

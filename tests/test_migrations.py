@@ -58,3 +58,30 @@ def test_bulk_jobs_of_the_old_sign_in_kind_become_sign_in_link():
     assert BulkEmailJob.objects.get(pk=other.pk).kind == "reset"
     RENAME.rename_backward(apps, None)
     assert BulkEmailJob.objects.get(pk=old.pk).kind == "sign_in"
+
+
+PERMISSION = importlib.import_module(
+    "wagtail_member_access.migrations.0011_change_member_access_permission"
+)
+
+
+@pytest.mark.django_db
+def test_groups_that_may_publish_pages_keep_changing_member_access(home):
+    """Before the permission existed, "publish" on a page was enough: the upgrade gives it to
+    groups that have "publish", to no other (docs/editor-guide.md#who-may-change-member-access)."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group, Permission
+    from wagtail.models import GroupPagePermission
+
+    publishers = Group.objects.create(name="Publishers")
+    writers = Group.objects.create(name="Writers")
+    for group, codename in ((publishers, "publish_page"), (writers, "change_page")):
+        GroupPagePermission.objects.create(
+            group=group, page=home, permission=Permission.objects.get(codename=codename)
+        )
+    PERMISSION.give_to_publishers(apps, None)
+    PERMISSION.give_to_publishers(apps, None)  # again: nothing twice
+    holders = Permission.objects.get(codename="change_member_access").group_set.all()
+    assert publishers in holders
+    assert writers not in holders
+    assert list(holders.filter(pk=publishers.pk)) == [publishers]

@@ -66,3 +66,26 @@ def test_the_lazy_forms_format_in_the_language_active_when_shown():
         assert str(moment) == "31. Januar 2031, 14:05 Uhr (Europe/Berlin)"
     with translation.override("en"):
         assert str(until) == "until the end of 31 January 2031 (Europe/Berlin)"
+
+
+def test_ended_follows_the_end_of_day_rule():
+    assert moments.ended(END_OF_JANUARY, BERLIN) == (
+        "ended at the end of 31 January 2031 (Europe/Berlin)"
+    )
+    assert moments.ended(AFTERNOON, BERLIN) == "ended 31 January 2031, 14:05 (Europe/Berlin)"
+
+
+def test_a_revocation_is_shown_with_its_time_even_at_midnight():
+    assert moments.revoked(END_OF_JANUARY, BERLIN) == (
+        "revoked on 1 February 2031, 00:00 (Europe/Berlin)"
+    )
+
+
+def test_ended_and_revoked_in_german():
+    with translation.override("de"):
+        assert moments.ended(END_OF_JANUARY, BERLIN) == (
+            "endete mit Ablauf des 31. Januar 2031 (Europe/Berlin)"
+        )
+        assert moments.revoked(AFTERNOON, BERLIN) == (
+            "widerrufen am 31. Januar 2031, 14:05 Uhr (Europe/Berlin)"
+        )

@@ -1,19 +1,21 @@
-"""Sending code and link emails from the background task: one attempt at a time, retries with
-back-off from our own record, lost sends found again, failed for good after
-``SEND_RETRIES``, and the visitor told honestly (docs/security.md#mail-retries)."""
+"""Sending emails from the background task: one attempt at a time, retries with back-off from
+our own record (the code or link request; an ``EmailSend`` for the access email, bulk emails
+and reminders), lost sends found again, failed for good after ``SEND_RETRIES``, shown to
+editors, and the visitor told honestly (docs/security.md#mail-retries)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from smtplib import SMTPException
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-from wagtail.models import PageLogEntry
+from wagtail.models import ModelLogEntry, PageLogEntry
 
-from wagtail_member_access import emails, sends, tasks, tokens
-from wagtail_member_access.models import EmailChallenge
+from tests.admin.conftest import editor_with
+from wagtail_member_access import api, bulk, grants, sends, tasks, tokens
+from wagtail_member_access.models import EmailChallenge, EmailSend
 
 pytestmark = pytest.mark.django_db
 
@@ -21,29 +23,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def challenge(protected_page, buyer):
     return tokens.start_challenge("ana@example.com", protected_page)
-
-
-class MailServer:
-    """Patches sending: refused while ``down``, sent (to the outbox) once it is back."""
-
-    def __init__(self, monkeypatch):
-        self.down = True
-        real_send = emails.EmailMultiAlternatives.send
-
-        def send(message, *args, **kwargs):
-            if self.down:
-                raise SMTPException("connection refused")
-            return real_send(message, *args, **kwargs)
-
-        monkeypatch.setattr(emails.EmailMultiAlternatives, "send", send)
-
-    def back(self):
-        self.down = False
-
-
-@pytest.fixture
-def mail_down(monkeypatch):
-    return MailServer(monkeypatch)
 
 
 def attempt(challenge_id):
@@ -209,8 +188,6 @@ def test_the_failure_sets_the_mail_down_state(challenge, mail_down):
 def test_the_delivery_report_lists_failed_sends_with_their_state(
     client, protected_page, buyer, clock
 ):
-    from tests.admin.conftest import editor_with
-
     def make(email, **state):
         challenge = tokens.start_challenge(email, protected_page)
         rows = EmailChallenge.objects.filter(pk=challenge.pk)
@@ -236,9 +213,111 @@ def test_the_delivery_report_lists_failed_sends_with_their_state(
 
 
 def test_the_delivery_report_needs_the_view_grant_permission(client):
-    from tests.admin.conftest import editor_with
-
     client.force_login(editor_with("view_accesslist"))
     response = client.get(reverse("wagtail_member_access_deliveries"))
     assert response.status_code == 302
     assert response["Location"] == reverse("wagtailadmin_home")
+
+
+# --- emails without a code: the access email (EmailSend) ------------------------------------------
+
+
+def test_the_access_email_is_retried_with_back_off_and_sent_once(
+    course, protected_page, mail_down, clock, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # the immediate backend runs it
+        grant = api.grant_access("ana@example.com", course, notify=True)
+    [send] = EmailSend.objects.all()
+    assert (send.kind, send.grant_id, send.send_attempts) == ("access_ready", grant.pk, 1)
+    assert send.send_error == "SMTPException: connection refused"
+    assert send.next_attempt_at == clock.now + timedelta(seconds=30)
+    assert ModelLogEntry.objects.filter(action="wagtail_member_access.send_failed").count() == 1
+    with pytest.raises(tasks.EmailNotSent) as raised:  # the worker records the task failed
+        clock.advance(seconds=30)
+        tasks.deliver_send.call(send.pk)
+    assert str(raised.value) == (
+        f"Email send {send.pk}: attempt 2 failed (SMTPException: connection refused); "
+        f"next attempt at {(clock.now + timedelta(seconds=60)).isoformat()}."
+    )
+    mail_down.back()
+    clock.advance(seconds=60)
+    assert tasks.requeue_due_sends() == {"enqueued": 1, "stale_tasks": 0}
+    [message] = mailoutbox
+    assert message.to == ["ana@example.com"]
+    send.refresh_from_db()
+    assert (send.sent_at, send.send_attempts) == (clock.now, 3)
+    # A duplicate or late task after the success sends nothing.
+    tasks.deliver_send.call(send.pk)
+    tasks.send_access_ready.call(grant.pk)  # a task enqueued before the upgrade: a new email
+    assert len(mailoutbox) == 2
+    clock.advance(hours=1)
+    assert tasks.requeue_due_sends()["enqueued"] == 0
+    assert len(mailoutbox) == 2
+
+
+def test_the_access_email_of_a_revoked_grant_is_not_retried(course, mail_down, clock, mailoutbox):
+    grant = api.grant_access("ana@example.com", course)
+    tasks.enqueue_access_ready(grant.pk)
+    [send] = EmailSend.objects.all()
+    grants.revoke("ana@example.com", course)
+    mail_down.back()
+    clock.advance(seconds=30)
+    assert tasks.requeue_due_sends()["enqueued"] == 1
+    send.refresh_from_db()
+    assert (send.sent_at, send.cancel_reason) == (None, "not_eligible")
+    assert mailoutbox == []
+
+
+def test_the_access_email_given_up_is_in_the_grant_history(course, mail_down, settings):
+    settings.WAGTAIL_MEMBER_ACCESS_SEND_RETRIES = 0
+    grant = api.grant_access("ana@example.com", course)
+    tasks.enqueue_access_ready(grant.pk)
+    entry = ModelLogEntry.objects.get(action="wagtail_member_access.send_gave_up")
+    assert entry.object_id == str(grant.pk)
+    assert (
+        entry.message == "Access email email to a**@example.com not sent after 1 attempts: gave up"
+    )
+
+
+def test_the_delivery_report_lists_access_bulk_and_reminder_emails_too(
+    client, course, protected_page, clock
+):
+    grant = api.grant_access("ana@example.com", course)
+    job = bulk.start("sign_in_link", ["ben@example.com"])
+    now = clock.now
+    refused = {"send_error": "SMTPException: refused"}
+    for kind, email, about, state in [
+        ("access_ready", "ana", {"grant": grant}, {"send_attempts": 1, "next_attempt_at": now}),
+        ("bulk", "ben", {"job": job}, {"send_attempts": 6, "cancelled_at": now}),
+        ("expiry_reminder", "cem", {"grant": grant}, {"send_attempts": 2, "sent_at": now}),
+    ]:
+        EmailSend.objects.create(
+            kind=kind, key=kind, email=f"{email}@example.com", **about, **state, **refused
+        )
+    EmailSend.objects.filter(kind="bulk").update(cancel_reason="send_failed")
+    EmailSend.objects.create(kind="bulk", key="d", email="fine@example.com", sent_at=clock.now)
+    challenge = tokens.start_challenge("dora@example.com", protected_page)
+    EmailChallenge.objects.filter(pk=challenge.pk).update(send_error="x", send_attempts=1)
+    client.force_login(editor_with("view_grant"))
+    url = reverse("wagtail_member_access_deliveries")
+    html = client.get(url).content.decode()
+    for email, purpose, status in [
+        ("ana@example.com", "Access email", "Retrying"),
+        ("ben@example.com", "Bulk email", "Failed for good"),
+        ("cem@example.com", "Expiry reminder", "Sent after a retry"),
+        ("dora@example.com", "Unlock a page or document", "Retrying"),
+    ]:
+        row = re.search(rf"<tr>((?:(?!</tr>).)*{re.escape(email)}(?:(?!</tr>).)*)</tr>", html, re.S)
+        assert row, email
+        assert purpose in row.group(1) and status in row.group(1), row.group(1)
+    assert "fine@example.com" not in html
+    assert "4 refused emails" in html
+    # Searched and sorted in the database, across both kinds of record.
+    searched = client.get(url + "?q=ben").content.decode()
+    assert "ben@example.com" in searched and "ana@example.com" not in searched
+    ordered = client.get(url + "?ordering=address").content.decode()
+    positions = [ordered.index(f"{name}@example.com") for name in ("ana", "ben", "cem", "dora")]
+    assert positions == sorted(positions)
+    csv = b"".join(client.get(url + "?export=csv").streaming_content).decode()
+    assert len(csv.splitlines()) == 5
+    assert "expiry_reminder" in csv

@@ -14,7 +14,7 @@ from wagtail.models import PageLogEntry
 from tests.factories import make_page
 from tests.task_settings import DUMMY, IMMEDIATE, task_backends
 from wagtail_member_access import api, emails, tasks, tokens
-from wagtail_member_access.models import EmailChallenge
+from wagtail_member_access.models import EmailChallenge, EmailSend
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,9 @@ def test_access_ready_email_goes_through_the_configured_backend(
     with django_capture_on_commit_callbacks(execute=True):
         grant = api.grant_access("ana@example.com", course, notify=True)
     [result] = mail_backend.results
-    assert (result.task.name, result.args) == ("send_access_ready", [grant.pk])
+    [send] = EmailSend.objects.all()  # the idempotency record of this one email
+    assert (result.task.name, result.args) == ("deliver_send", [send.pk])
+    assert (send.kind, send.grant_id, send.email) == ("access_ready", grant.pk, grant.email)
     assert mailoutbox == []
 
 

@@ -28,7 +28,15 @@ class WagtailMemberAccessConfig(AppConfig):
         # Member-protected pages are private for Wagtail too (docs/protected-channels.md).
         compat.install()
         mirror.connect()
+        self.install_privacy_status()
         self.install_document_overrides()
+
+    def install_privacy_status(self):
+        # Wagtail's status panel, explorer padlock and page listing filters name the member
+        # access (docs/editor-guide.md#privacy-status).
+        from .admin import privacy_status
+
+        privacy_status.install()
 
     def install_document_overrides(self):
         # Documents: Wagtail's API and collection privacy dialog meet our mirror rows

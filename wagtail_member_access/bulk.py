@@ -11,6 +11,12 @@ hold, and counts ``sent`` and ``failed`` on the job as it goes, so the admin sho
 progress and the result. A failed recipient is recorded with its reason; one failure never
 stops the others.
 
+Each recipient's email goes out through an ``EmailSend`` keyed by the job and the address
+(``sends.attempt``): when the mail server refuses it, it counts as failed ("not sent yet; tried
+again") and is retried with back-off (:func:`retry`, run by the ``deliver_send`` task); a
+retry that succeeds moves it to ``sent``, one that gives up says so. A rerun never sends a
+recipient twice after a success (docs/security.md#mail-retries).
+
 A job runs once: the task claims it with a conditional update of ``started_at``, so a task
 backend that delivers the task twice does not send twice. Sending resumes where the counts
 say it stopped if the job was claimed but never finished (a worker that died) and
@@ -23,11 +29,11 @@ import logging
 import time
 
 from django.core.exceptions import ValidationError
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 from wagtail.log_actions import log
 
-from . import log_actions
+from . import log_actions, sends
 from .conf import app_settings
 from .flows import access_ready, email_proof, invitation, password_reset
 from .members import (
@@ -38,15 +44,17 @@ from .members import (
     normalize_email,
     sign_in_address,
 )
-from .models import BulkEmailJob, Grant
+from .models import BulkEmailJob, EmailSend, Grant
 
 __all__ = [
     "NOT_ELIGIBLE",
     "NO_GRANT",
     "SEND_FAILED",
+    "SEND_RETRYING",
     "Kind",
     "recipients_of_list",
     "resume",
+    "retry",
     "run",
     "start",
 ]
@@ -59,6 +67,7 @@ Kind = BulkEmailJob.Kind
 NOT_ELIGIBLE = "no member account that may sign in by email (staff, inactive or unknown)"
 NO_GRANT = "no grant on the access list"
 SEND_FAILED = "the email could not be sent (see the server log)"
+SEND_RETRYING = "the email could not be sent yet; it is tried again (see Reports → Email delivery)"
 
 
 def recipients_of_list(access_list, *, active_only: bool = True) -> list[str]:
@@ -104,9 +113,10 @@ def _send_one(job: BulkEmailJob, email: str) -> str | None:
     by = job.created_by
     if job.kind == Kind.ACCESS_READY:
         grant = Grant.objects.filter(access_list_id=job.access_list_id, email=email).first()
-        if grant is None or grant.revoked_at is not None:
+        delivery = access_ready.deliver(grant.pk) if grant is not None else None
+        if delivery is None:  # no grant, or a revoked one
             return NO_GRANT
-        return None if access_ready.send(grant.pk) else SEND_FAILED
+        return None if delivery else delivery.error
     if job.kind == Kind.INVITE:
         try:
             user = find_member(email)
@@ -124,42 +134,109 @@ def _send_one(job: BulkEmailJob, email: str) -> str | None:
     return None if send(email, by=by) else SEND_FAILED
 
 
-def run(job_id: int) -> None:
-    """Send a bulk email job (the task body). Does nothing if another run claimed it."""
+Failures = list[tuple[int, sends.Attempt]]
+
+
+def run(job_id: int) -> Failures:
+    """Send a bulk email job (the task body). Does nothing if another run claimed it.
+    Returns the (``EmailSend`` id, attempt) of each recipient whose email failed, for the
+    task to retry and to report as failed."""
     claimed = BulkEmailJob.objects.filter(pk=job_id, started_at__isnull=True).update(
         started_at=timezone.now()
     )
     if not claimed:
-        return
-    _send_all(job_id)
+        return []
+    return _send_all(job_id)
 
 
-def resume(job_id: int) -> None:
+def resume(job_id: int) -> Failures:
     """Finish a job whose run stopped half-way (its worker died): the recipients after
-    ``sent + failed`` are sent. Does nothing for a finished job."""
+    ``sent + failed`` are sent (one sent before is not sent again). Does nothing for a
+    finished job."""
     if BulkEmailJob.objects.filter(pk=job_id, finished_at__isnull=True).exists():
-        _send_all(job_id)
+        return _send_all(job_id)
+    return []
 
 
-def _send_all(job_id: int) -> None:
+def _recipient(job: BulkEmailJob, send: EmailSend) -> str:
+    """Send ``send``'s email of ``job`` (for ``sends.attempt``): ``""`` when sent, the error
+    when not; ``sends.NotSending`` for a recipient who gets nothing (no account, no grant)."""
+    try:
+        reason = _send_one(job, send.email)
+    except Exception as exc:  # one broken recipient must not stop the others
+        logger.error(
+            "Bulk email job %s: %s failed (%s).", job.pk, mask_email(send.email), type(exc).__name__
+        )
+        return type(exc).__name__
+    if reason in (NOT_ELIGIBLE, NO_GRANT):
+        raise sends.NotSending(reason)
+    return reason or ""
+
+
+def _first_attempt(job: BulkEmailJob, email: str) -> tuple[int, sends.Attempt | None, str | None]:
+    """Send ``email``'s email of ``job``: its ``EmailSend`` id, the attempt (None when a run
+    before this one sent it or holds it) and the reason it is not sent (None: sent)."""
+    send = sends.record(EmailSend.Kind.BULK, f"bulk:{job.pk}:{email}", email, job=job)
+    attempt = sends.attempt(send.pk, lambda send: _recipient(job, send))
+    if attempt is None:
+        sent = EmailSend.objects.filter(pk=send.pk, sent_at__isnull=False).exists()
+        return send.pk, None, None if sent else SEND_RETRYING
+    if attempt.skipped:
+        return send.pk, attempt, attempt.skipped
+    if attempt.failed:
+        return send.pk, attempt, SEND_RETRYING if attempt.retry_at else SEND_FAILED
+    return send.pk, attempt, None
+
+
+def _count(job_id: int, email: str, reason: str | None, *, first: bool) -> None:
+    """Count ``email``'s outcome on the job: on the first pass (``first``) as sent (reason
+    None) or failed with ``reason``; on a retry, a recipient counted as retrying moves to sent
+    (None) or has its reason replaced. Under a row lock: the first pass and retries of the
+    same job may run at once."""
+    with transaction.atomic():
+        job = BulkEmailJob.objects.select_for_update().get(pk=job_id)
+        entry = next((e for e in job.errors if e["email"] == email), None)
+        if first:
+            if reason is None:
+                job.sent += 1
+            else:
+                job.failed += 1
+                job.errors.append({"email": email, "reason": reason})
+        elif entry is None or entry["reason"] != SEND_RETRYING:
+            return  # not counted as retrying (yet): the first pass counts it
+        elif reason is None:
+            job.sent, job.failed = job.sent + 1, job.failed - 1
+            job.errors.remove(entry)
+        else:
+            entry["reason"] = reason
+        job.save(update_fields=["sent", "failed", "errors"])
+
+
+def retry(send_id: int) -> sends.Attempt | None:
+    """Send a failed recipient's email again (the ``deliver_send`` task) and count the
+    outcome on its job; the attempt, as ``sends.attempt`` returns it."""
+    send = EmailSend.objects.select_related("job__created_by").filter(pk=send_id).first()
+    if send is None or send.job is None:
+        return None
+    attempt = sends.attempt(send_id, lambda send: _recipient(send.job, send))
+    if attempt is not None and not (attempt.failed and attempt.retry_at):
+        failed = SEND_FAILED if attempt.failed else None
+        _count(send.job_id, send.email, attempt.skipped or failed, first=False)
+    return attempt
+
+
+def _send_all(job_id: int) -> Failures:
     job = BulkEmailJob.objects.select_related("created_by").get(pk=job_id)
     interval = app_settings.BULK_EMAIL_INTERVAL.total_seconds()
     done = job.sent + job.failed
+    failures = []
     for position, email in enumerate(job.recipients[done:], start=done):
         if position > done and interval:
             time.sleep(interval)
-        try:
-            reason = _send_one(job, email)
-        except Exception as exc:  # one broken recipient must not stop the others
-            logger.error(
-                "Bulk email job %s: %s failed (%s).", job.pk, mask_email(email), type(exc).__name__
-            )
-            reason = SEND_FAILED
-        if reason is None:
-            BulkEmailJob.objects.filter(pk=job.pk).update(sent=F("sent") + 1)
-        else:
-            job.errors.append({"email": email, "reason": reason})
-            BulkEmailJob.objects.filter(pk=job.pk).update(failed=F("failed") + 1, errors=job.errors)
+        send_id, attempt, reason = _first_attempt(job, email)
+        if attempt is not None and attempt.failed:
+            failures.append((send_id, attempt))
+        _count(job.pk, email, reason, first=True)
     job.refresh_from_db()
     job.finished_at = timezone.now()
     job.save(update_fields=["finished_at"])
@@ -178,3 +255,4 @@ def _send_all(job_id: int) -> None:
     logger.info(
         "Bulk %s email job %s finished: %s sent, %s failed.", job.kind, job.pk, job.sent, job.failed
     )
+    return failures

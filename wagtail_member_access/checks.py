@@ -38,10 +38,18 @@ NOT_SHARED = {
 }
 
 
+def _session_engine() -> str:
+    return getattr(settings, "SESSION_ENGINE", "django.contrib.sessions.backends.db")
+
+
+def _cache_backend(alias: str) -> str:
+    """The ``BACKEND`` of cache ``alias`` ("" when it is not configured)."""
+    return getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", "")
+
+
 @checks.register(checks.Tags.security)
 def check_session_engine(app_configs, **kwargs):
-    engine = getattr(settings, "SESSION_ENGINE", "django.contrib.sessions.backends.db")
-    if engine == "django.contrib.sessions.backends.signed_cookies":
+    if _session_engine() == "django.contrib.sessions.backends.signed_cookies":
         return [
             checks.Error(
                 "wagtail-member-access cannot use the signed-cookie session backend: a session "
@@ -58,8 +66,7 @@ def check_session_engine(app_configs, **kwargs):
 @checks.register(checks.Tags.caches)
 def check_ratelimit_cache(app_configs, **kwargs):
     alias = app_settings.RATELIMIT_CACHE
-    caches = getattr(settings, "CACHES", {})
-    if alias not in caches:
+    if alias not in getattr(settings, "CACHES", {}):
         return [
             checks.Error(
                 f"The rate-limit cache {alias!r} is not in CACHES.",
@@ -67,7 +74,7 @@ def check_ratelimit_cache(app_configs, **kwargs):
                 id="wagtail_member_access.E002",
             )
         ]
-    backend = caches[alias].get("BACKEND", "")
+    backend = _cache_backend(alias)
     reason = NOT_SHARED.get(backend)
     if reason and not settings.DEBUG:
         return [
@@ -94,11 +101,11 @@ def check_session_cache(app_configs, **kwargs):
     """Sessions in a cache local to one process: a code request made on one process is
     unknown to the next, and (``cached_db``) a session ended on one process still opens
     pages on another (docs/security.md#shared-sessions)."""
-    engine = getattr(settings, "SESSION_ENGINE", "django.contrib.sessions.backends.db")
+    engine = _session_engine()
     if engine not in _CACHE_SESSIONS or settings.DEBUG:
         return []
     alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
-    backend = getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", "")
+    backend = _cache_backend(alias)
     if backend not in NOT_SHARED:
         return []
     return [

@@ -7,6 +7,9 @@ a mail error) is deleted once it is older than ``CLEANUP_AFTER`` (30 days) *and*
 code nor its link can be used any more; a long-lived invitation link is kept until it has
 expired. A failure counter (``EmailThrottle``) is deleted once its last failure is older than
 ``CLEANUP_AFTER`` *and* its back-off has ended, so the clean-up never lifts a lockout early.
+The record of an email without a code (``EmailSend``: the access email, a bulk email's
+recipient, a reminder) is deleted once it is older than ``CLEANUP_AFTER``: by then it was
+sent or given up long ago (retries stop after ``sends.RETRY_WINDOW``, one day).
 Grants and audit-log entries are never touched: they are the record of who was given access.
 With django-tasks-db installed, our finished task rows older than ``TASK_RESULTS_KEEP`` are
 deleted too (``worker_rows.prune``). Every deletion is safe to run on several hosts at once.
@@ -21,7 +24,7 @@ from django.utils import timezone
 
 from . import worker_rows
 from .conf import app_settings
-from .models import EmailChallenge, EmailThrottle
+from .models import EmailChallenge, EmailSend, EmailThrottle
 
 __all__ = ["Report", "run"]
 
@@ -31,6 +34,7 @@ BATCH = 1000
 @dataclass
 class Report:
     challenges: int = 0
+    sends: int = 0
     throttles: int = 0
     task_rows: int = 0
     dry_run: bool = False
@@ -61,17 +65,24 @@ def _lapsed_throttles(now):
             yield throttle.pk
 
 
+def _delete(rows, dry_run: bool) -> int:
+    """Delete ``rows`` (or, with ``dry_run``, count them); in batches: a first run on a big
+    table must not hold one long lock."""
+    if dry_run:
+        return rows.count()
+    deleted = 0
+    while ids := list(rows.values_list("pk", flat=True)[:BATCH]):
+        deleted += rows.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
 def run(*, dry_run: bool = False) -> Report:
     """Delete (or, with ``dry_run``, count) the old requests and lapsed counters."""
     now = timezone.now()
     report = Report(dry_run=dry_run)
-    challenges = _old_challenges(now)
-    if dry_run:
-        report.challenges = challenges.count()
-    else:
-        # In batches: a first run on a big table must not hold one long lock.
-        while ids := list(challenges.values_list("pk", flat=True)[:BATCH]):
-            report.challenges += challenges.filter(pk__in=ids).delete()[0]
+    report.challenges = _delete(_old_challenges(now), dry_run)
+    cutoff = now - app_settings.CLEANUP_AFTER
+    report.sends = _delete(EmailSend.objects.filter(created_at__lt=cutoff), dry_run)
     throttles = list(_lapsed_throttles(now))
     if dry_run:
         report.throttles = len(throttles)

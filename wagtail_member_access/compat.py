@@ -9,7 +9,8 @@ fails loudly when Wagtail's code no longer looks like what they wrap
 1. ``PageViewRestriction.accept_request`` answers for our rows (type :data:`MEMBER_ACCESS`)
    with the decision of :mod:`access` (the APIs ask it per row);
 2. the page privacy dialog (``SetPrivacyView.dispatch``) sees only Wagtail's own rows, so
-   choosing "Public" there never removes member access;
+   Wagtail's plain dialog never removes member access (the package's dialog,
+   ``admin/privacy_dialog.py``, a subclass, reads member access from our tables);
 3. ``CopyPageAction._copy_page`` copies the member access of every page it copies.
 
 Each wrapper keeps the original in ``__wrapped__`` and is marked ``_wma_override``. When
@@ -33,6 +34,7 @@ __all__ = [
     "code_names",
     "install",
     "privacy_dialog",
+    "privacy_view_replaceable",
     "problems",
     "public_pages_api",
     "wrap",
@@ -123,6 +125,15 @@ def privacy_dialog(page_privacy):
     if hasattr(page_privacy, "SetPrivacyView"):
         return page_privacy.SetPrivacyView, "dispatch"
     return page_privacy, "set_privacy"
+
+
+def privacy_view_replaceable() -> bool:
+    """Can a page viewset replace the privacy dialog? Wagtail 8's dialog is a view class named
+    by ``PageViewSet.set_privacy_view_class``; Wagtail 7.4's is a function view with no hook,
+    so there the package keeps Wagtail's dialog (docs/editor-guide.md#wagtail-74)."""
+    from wagtail.admin.viewsets.pages import PageViewSet
+
+    return hasattr(PageViewSet, "set_privacy_view_class")
 
 
 def public_pages_api():

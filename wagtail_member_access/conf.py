@@ -17,6 +17,7 @@ __all__ = ["app_settings", "split_rate"]
 
 PREFIX = "WAGTAIL_MEMBER_ACCESS_"
 
+_ZERO = timedelta(0)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE_RE = re.compile(r"(\d+)/(\d*)([smhd])")
 
@@ -48,44 +49,67 @@ class AppSettings:
     def _get(self, name: str, default):
         return getattr(django_settings, PREFIX + name, default)
 
+    # Each reader validates the value: ``ImproperlyConfigured`` names the setting and the rule
+    # (the system check ``check_settings`` reports every one that is wrong).
+
+    def _whole_number(self, name: str, default, *, low: int, high: int | None = None, rule: str):
+        value = self._get(name, default)
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            raise ImproperlyConfigured(f"{PREFIX}{name} must be {rule}.")
+        return value
+
+    def _duration(
+        self, name: str, default, *, at_least=None, above=None, rule: str = ""
+    ) -> timedelta:
+        """A number of seconds or a ``timedelta``; ``at_least`` and ``above`` bound it."""
+        value = _as_timedelta(name, self._get(name, default))
+        if (at_least is not None and value < at_least) or (above is not None and value <= above):
+            raise ImproperlyConfigured(f"{PREFIX}{name} {rule}.")
+        return value
+
+    def _switch(self, name: str, default: bool) -> bool:
+        value = self._get(name, default)
+        if not isinstance(value, bool):
+            raise ImproperlyConfigured(f"{PREFIX}{name} must be True or False.")
+        return value
+
+    def _rate(self, name: str, default: str) -> str:
+        value = self._get(name, default)
+        split_rate(name, value)
+        return value
+
     # --- one-time codes -------------------------------------------------------------------
 
     @property
     def CODE_LENGTH(self) -> int:
         """Digits in a one-time code, 6 to 8 (default 6)."""
-        value = self._get("CODE_LENGTH", 6)
-        if not isinstance(value, int) or not 6 <= value <= 8:
-            raise ImproperlyConfigured(f"{PREFIX}CODE_LENGTH must be an integer from 6 to 8.")
-        return value
+        return self._whole_number("CODE_LENGTH", 6, low=6, high=8, rule="an integer from 6 to 8")
 
     @property
     def CODE_VALIDITY(self) -> timedelta:
         """How long a code can be used after it was sent (default 10 minutes)."""
-        return _as_timedelta("CODE_VALIDITY", self._get("CODE_VALIDITY", timedelta(minutes=10)))
+        return self._duration("CODE_VALIDITY", timedelta(minutes=10))
 
     @property
     def CODE_MAX_ATTEMPTS(self) -> int:
         """Wrong tries allowed on one code; after that even the right code is refused."""
-        value = self._get("CODE_MAX_ATTEMPTS", 5)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ImproperlyConfigured(
-                f"{PREFIX}CODE_MAX_ATTEMPTS must be an integer of 1 or more."
-            )
-        return value
+        return self._whole_number("CODE_MAX_ATTEMPTS", 5, low=1, rule="an integer of 1 or more")
 
     @property
     def THROTTLE_FACTOR(self) -> int:
         """Seconds of back-off after failures per email, doubled per failure (django-otp's
         ``ThrottlingMixin``): 1, 2, 4, 8 … A new code does not reset it. 0 disables it."""
-        value = self._get("THROTTLE_FACTOR", 1)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ImproperlyConfigured(f"{PREFIX}THROTTLE_FACTOR must be an integer of 0 or more.")
-        return value
+        return self._whole_number("THROTTLE_FACTOR", 1, low=0, rule="an integer of 0 or more")
 
     @property
     def RESEND_COOLDOWN(self) -> timedelta:
         """Minimum time between two emails to one browser for one page (default 60 s)."""
-        return _as_timedelta("RESEND_COOLDOWN", self._get("RESEND_COOLDOWN", 60))
+        return self._duration("RESEND_COOLDOWN", 60)
 
     # --- magic links --------------------------------------------------------------------------
 
@@ -93,15 +117,13 @@ class AppSettings:
     def LINK_VALIDITY(self) -> timedelta:
         """How long a magic link can be used (default 30 minutes, as elopage's): long enough
         to switch to the mail app and back, short enough that an old email is no key."""
-        return _as_timedelta("LINK_VALIDITY", self._get("LINK_VALIDITY", timedelta(minutes=30)))
+        return self._duration("LINK_VALIDITY", timedelta(minutes=30))
 
     @property
     def NOTIFY_LINK_VALIDITY(self) -> timedelta:
         """Validity of the link in the "your access is ready" email (default 24 hours): it
         is read when the buyer gets to it, not seconds after asking."""
-        return _as_timedelta(
-            "NOTIFY_LINK_VALIDITY", self._get("NOTIFY_LINK_VALIDITY", timedelta(hours=24))
-        )
+        return self._duration("NOTIFY_LINK_VALIDITY", timedelta(hours=24))
 
     @property
     def RATE_LINK_PER_IP(self) -> str:
@@ -177,57 +199,45 @@ class AppSettings:
     def SEND_RETRIES(self) -> int:
         """How many times a code or link email that the mail server refused is tried again,
         with back-off, before it is recorded as failed for good (default 5)."""
-        value = self._get("SEND_RETRIES", 5)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 20:
-            raise ImproperlyConfigured(f"{PREFIX}SEND_RETRIES must be an integer from 0 to 20.")
-        return value
+        return self._whole_number("SEND_RETRIES", 5, low=0, high=20, rule="an integer from 0 to 20")
 
     @property
     def SEND_RETRY_DELAY(self) -> timedelta:
         """The wait before the first retry of a failed send, doubled for each further retry
         (default 30 seconds: 30 s, 1 min, 2 min, 4 min, 8 min)."""
-        value = _as_timedelta("SEND_RETRY_DELAY", self._get("SEND_RETRY_DELAY", 30))
-        if value <= timedelta(0):
-            raise ImproperlyConfigured(f"{PREFIX}SEND_RETRY_DELAY must be more than zero.")
-        return value
+        return self._duration("SEND_RETRY_DELAY", 30, above=_ZERO, rule="must be more than zero")
 
     @property
     def SEND_LEASE(self) -> timedelta:
         """How long one attempt to send a code or link email may take before it counts as
         lost (a worker killed mid-send) and ``manage.py member_access_retry`` sends it again
         (default 5 minutes). Keep it above the mail backend's ``EMAIL_TIMEOUT``."""
-        value = _as_timedelta("SEND_LEASE", self._get("SEND_LEASE", timedelta(minutes=5)))
-        if value <= timedelta(0):
-            raise ImproperlyConfigured(f"{PREFIX}SEND_LEASE must be more than zero.")
-        return value
+        return self._duration(
+            "SEND_LEASE", timedelta(minutes=5), above=_ZERO, rule="must be more than zero"
+        )
 
     @property
     def TASK_RESULTS_KEEP(self) -> timedelta:
         """How long django-tasks-db's rows of our finished tasks are kept before the clean-up
         deletes them (default 7 days, at least one hour)."""
-        value = _as_timedelta(
-            "TASK_RESULTS_KEEP", self._get("TASK_RESULTS_KEEP", timedelta(days=7))
+        return self._duration(
+            "TASK_RESULTS_KEEP",
+            timedelta(days=7),
+            at_least=timedelta(hours=1),
+            rule="must be one hour or more",
         )
-        if value < timedelta(hours=1):
-            raise ImproperlyConfigured(f"{PREFIX}TASK_RESULTS_KEEP must be one hour or more.")
-        return value
 
     @property
     def LAST_ACCESS_RESOLUTION(self) -> timedelta:
         """A grant's ``last_access_at`` is written at most this often (default 15 minutes),
         so that reading a protected page is not a database write on every request."""
-        return _as_timedelta(
-            "LAST_ACCESS_RESOLUTION", self._get("LAST_ACCESS_RESOLUTION", timedelta(minutes=15))
-        )
+        return self._duration("LAST_ACCESS_RESOLUTION", timedelta(minutes=15))
 
     @property
     def PROTECT_TRANSLATIONS(self) -> bool:
         """Translations of a protected page (same ``translation_key``) are protected as it is,
         with the pages below them (default True). See docs/protected-channels.md."""
-        value = self._get("PROTECT_TRANSLATIONS", True)
-        if not isinstance(value, bool):
-            raise ImproperlyConfigured(f"{PREFIX}PROTECT_TRANSLATIONS must be True or False.")
-        return value
+        return self._switch("PROTECT_TRANSLATIONS", True)
 
     @property
     def AUTHENTICATION_BACKEND(self) -> str | None:
@@ -241,20 +251,19 @@ class AppSettings:
     def IMPORT_MAX_ROWS(self) -> int:
         """Most data rows one CSV import reads (default 200,000); a larger file is refused
         before anything is written. Bounds an import's time and memory."""
-        value = self._get("IMPORT_MAX_ROWS", 200_000)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ImproperlyConfigured(f"{PREFIX}IMPORT_MAX_ROWS must be a positive integer.")
-        return value
+        return self._whole_number("IMPORT_MAX_ROWS", 200_000, low=1, rule="a positive integer")
 
     @property
     def CLEANUP_AFTER(self) -> timedelta:
         """How long finished code and link requests, and lapsed per-address failure counters,
         are kept before ``manage.py member_access_cleanup`` deletes them (default 30 days,
         at least one day)."""
-        value = _as_timedelta("CLEANUP_AFTER", self._get("CLEANUP_AFTER", timedelta(days=30)))
-        if value < timedelta(days=1):
-            raise ImproperlyConfigured(f"{PREFIX}CLEANUP_AFTER must be one day or more.")
-        return value
+        return self._duration(
+            "CLEANUP_AFTER",
+            timedelta(days=30),
+            at_least=timedelta(days=1),
+            rule="must be one day or more",
+        )
 
     @property
     def EXPIRY_REMINDER_DAYS(self) -> int | None:
@@ -274,10 +283,9 @@ class AppSettings:
     def BULK_EMAIL_INTERVAL(self) -> timedelta:
         """Pause between two emails of a bulk send (default 0.2 seconds, 300 a minute), so
         that a mail provider's sending limits hold. 0 sends as fast as the server accepts."""
-        value = _as_timedelta("BULK_EMAIL_INTERVAL", self._get("BULK_EMAIL_INTERVAL", 0.2))
-        if value < timedelta(0):
-            raise ImproperlyConfigured(f"{PREFIX}BULK_EMAIL_INTERVAL must not be negative.")
-        return value
+        return self._duration(
+            "BULK_EMAIL_INTERVAL", 0.2, at_least=_ZERO, rule="must not be negative"
+        )
 
     # --- purchase webhook (docs/webhooks.md) ----------------------------------------------------
 
@@ -326,21 +334,15 @@ class AppSettings:
     def WEBHOOK_TOLERANCE(self) -> timedelta:
         """How far a webhook's signed timestamp may be from now, either way (default 5
         minutes): an older (replayed) or future-dated request is refused."""
-        value = _as_timedelta("WEBHOOK_TOLERANCE", self._get("WEBHOOK_TOLERANCE", 300))
-        if value <= timedelta(0):
-            raise ImproperlyConfigured(f"{PREFIX}WEBHOOK_TOLERANCE must be positive.")
-        return value
+        return self._duration("WEBHOOK_TOLERANCE", 300, above=_ZERO, rule="must be positive")
 
     @property
     def WEBHOOK_MAX_BODY_SIZE(self) -> int:
         """Largest webhook body accepted, in bytes (default 65536); larger ones get 413
         before anything is parsed."""
-        value = self._get("WEBHOOK_MAX_BODY_SIZE", 64 * 1024)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ImproperlyConfigured(
-                f"{PREFIX}WEBHOOK_MAX_BODY_SIZE must be a positive number of bytes."
-            )
-        return value
+        return self._whole_number(
+            "WEBHOOK_MAX_BODY_SIZE", 64 * 1024, low=1, rule="a positive number of bytes"
+        )
 
     @property
     def RATE_WEBHOOK_PER_IP(self) -> str:
@@ -385,20 +387,13 @@ class AppSettings:
     @property
     def INVITATION_VALIDITY(self) -> timedelta:
         """How long the set-your-password link of an invitation works (default 7 days)."""
-        return _as_timedelta(
-            "INVITATION_VALIDITY", self._get("INVITATION_VALIDITY", timedelta(days=7))
-        )
+        return self._duration("INVITATION_VALIDITY", timedelta(days=7))
 
     @property
     def INVITATION_INITIAL_PASSWORD(self) -> bool:
         """Put a generated initial password in invitations (default ``False``). It works for
         one sign-in, after which the member must choose their own password."""
-        value = self._get("INVITATION_INITIAL_PASSWORD", False)
-        if not isinstance(value, bool):
-            raise ImproperlyConfigured(
-                f"{PREFIX}INVITATION_INITIAL_PASSWORD must be True or False."
-            )
-        return value
+        return self._switch("INVITATION_INITIAL_PASSWORD", False)
 
     @property
     def TERMS_URL(self) -> str:
@@ -410,9 +405,7 @@ class AppSettings:
     def RESET_LINK_VALIDITY(self) -> timedelta:
         """How long the link in a password-reset email works (default 24 hours). The code in
         the same email works for ``CODE_VALIDITY``, in the browser that asked."""
-        return _as_timedelta(
-            "RESET_LINK_VALIDITY", self._get("RESET_LINK_VALIDITY", timedelta(hours=24))
-        )
+        return self._duration("RESET_LINK_VALIDITY", timedelta(hours=24))
 
     @property
     def RATE_PASSWORD_PER_ACCOUNT(self) -> str:
@@ -420,9 +413,7 @@ class AppSettings:
         its username (default ``"10/15m"``; an identifier that names no account is counted
         under its text); then password sign-in for it pauses until the window ends. Windows
         alone do not cap a patient attacker: see ``PASSWORD_MAX_FAILURES``."""
-        value = self._get("RATE_PASSWORD_PER_ACCOUNT", "10/15m")
-        split_rate("RATE_PASSWORD_PER_ACCOUNT", value)
-        return value
+        return self._rate("RATE_PASSWORD_PER_ACCOUNT", "10/15m")
 
     @property
     def PASSWORD_MAX_FAILURES(self) -> int:
@@ -430,20 +421,19 @@ class AppSettings:
         NIST SP 800-63B §5.2.2 allows). Then its password sign-in stays paused, however long
         one waits, until the password is reset (or set from an invitation); a successful
         check starts the count again. Signing in with an emailed code or link still works."""
-        value = self._get("PASSWORD_MAX_FAILURES", 100)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
-            raise ImproperlyConfigured(
-                f"{PREFIX}PASSWORD_MAX_FAILURES must be a whole number from 1 to 100 "
-                "(NIST SP 800-63B allows at most 100 failed attempts in a row)."
-            )
-        return value
+        return self._whole_number(
+            "PASSWORD_MAX_FAILURES",
+            100,
+            low=1,
+            high=100,
+            rule="a whole number from 1 to 100 (NIST SP 800-63B allows at most 100 failed "
+            "attempts in a row)",
+        )
 
     @property
     def RATE_PASSWORD_PER_IP(self) -> str:
         """Failed password sign-ins accepted from one client IP (default ``"30/15m"``)."""
-        value = self._get("RATE_PASSWORD_PER_IP", "30/15m")
-        split_rate("RATE_PASSWORD_PER_IP", value)
-        return value
+        return self._rate("RATE_PASSWORD_PER_IP", "30/15m")
 
     # --- admin --------------------------------------------------------------------------------
 
@@ -451,12 +441,9 @@ class AppSettings:
     def IMPORT_MAX_SIZE(self) -> int:
         """Largest CSV file the admin's import accepts, in bytes (default 20 MB: about 200,000
         rows). A larger upload is refused before it is read."""
-        value = self._get("IMPORT_MAX_SIZE", 20_000_000)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ImproperlyConfigured(
-                f"{PREFIX}IMPORT_MAX_SIZE must be a positive number of bytes."
-            )
-        return value
+        return self._whole_number(
+            "IMPORT_MAX_SIZE", 20_000_000, low=1, rule="a positive number of bytes"
+        )
 
 
 app_settings = AppSettings()

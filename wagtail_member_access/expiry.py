@@ -10,7 +10,10 @@ member_access_expire`` from cron or by the ``record_expiries`` django-tasks task
    default): every active grant that ends within that many days and has no reminder yet gets
    one email. Each grant is first *claimed* with a conditional ``UPDATE … WHERE
    reminder_sent_at IS NULL`` that must touch one row, so two runs that overlap never both
-   send it. If the mail server fails, the claim is given back and the next run tries again.
+   send it. The email itself goes out through an ``EmailSend`` record keyed by the grant and
+   its expiry (``sends.attempt``): if the mail server fails, it is retried with back-off
+   (``manage.py member_access_retry``, the ``retry_sends`` task) and never sent twice after
+   a success (docs/security.md#mail-retries).
 2. **Expiries**: every grant whose ``expires_at`` has passed (and that was not revoked before)
    is recorded once: ``expiry_recorded_at`` set by the same kind of conditional update, a
    ``wagtail_member_access.expire`` audit-log entry, and the ``access_expired`` signal.
@@ -25,19 +28,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from wagtail.log_actions import log
 
-from . import emails, log_actions, moments, sites
+from . import emails, log_actions, moments, sends, sites
 from .conf import app_settings
 from .members import mask_email
-from .models import AccessList, Grant
+from .models import AccessList, EmailSend, Grant
 from .signals import access_expired
 
-__all__ = ["Report", "run"]
+__all__ = ["Report", "run", "send_recorded"]
 
 logger = logging.getLogger("wagtail_member_access")
 
@@ -57,8 +61,10 @@ class Report:
     reminded: list[tuple[int, str, str]] = field(default_factory=list)
     expired: list[tuple[int, str, str]] = field(default_factory=list)
     #: (grant id, masked email, list name, error) of each reminder that could not be sent; it
-    #: is tried again on the next run.
+    #: is retried with back-off (its ``EmailSend``).
     failed: list[tuple[int, str, str, str]] = field(default_factory=list)
+    #: (EmailSend id, ``sends.Attempt``) of each failed reminder: for the task to retry.
+    failed_sends: list[tuple[int, sends.Attempt]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -146,26 +152,61 @@ def _remind(access_list: AccessList, now: datetime, until: datetime, report: Rep
             continue
         if context is None:
             context = _list_context(access_list)
-        delivery = emails.deliver(
-            "expiry_reminder",
-            grant.email,
-            context | _grant_context(grant),
-            # A grant has no language of its own: the site's.
-            language=settings.LANGUAGE_CODE,
-            about=grant,
+        send = sends.record(
+            EmailSend.Kind.EXPIRY_REMINDER, _reminder_key(grant), grant.email, grant=grant
         )
-        if not delivery:  # give the claim back: the next run tries again
-            Grant.objects.filter(pk=grant.pk, reminder_sent_at=now).update(reminder_sent_at=None)
-            report.failed.append((*_entry(grant), delivery.error[:500]))
+        attempt = sends.attempt(send.pk, partial(_reminder_of, grant, context))
+        if attempt is None:  # sent or on its way already (a run before this one)
+            continue
+        if attempt.failed:
+            report.failed.append((*_entry(grant), attempt.error[:500]))
+            report.failed_sends.append((send.pk, attempt))
             logger.error(
-                "Could not send the expiry reminder to %s (%s); it is tried again on the next run.",
+                "Could not send the expiry reminder to %s (%s); it is tried again with back-off.",
                 mask_email(grant.email),
-                delivery.error.partition(":")[0],
+                attempt.error.partition(":")[0],
             )
             continue
         grant.reminder_sent_at = now
-        log(instance=grant, action=log_actions.REMIND, data=_log_data(grant, access_list))
         report.reminded.append(_entry(grant))
+
+
+def _reminder_key(grant: Grant) -> str:
+    """One reminder per grant and expiry date (a new date is reminded in its turn)."""
+    return f"expiry_reminder:{grant.pk}:{grant.expires_at.isoformat()}"
+
+
+def _reminder_of(grant: Grant, context: dict, send: EmailSend) -> str:
+    return _send_reminder(grant, context)
+
+
+def _send_reminder(grant: Grant, context: dict) -> str:
+    """Send ``grant``'s reminder with its list's ``context``: ``""`` when sent (and written to
+    the grant's history), else the mail server's error (for ``sends.attempt``)."""
+    delivery = emails.deliver(
+        "expiry_reminder",
+        grant.email,
+        context | _grant_context(grant),
+        # A grant has no language of its own: the site's.
+        language=settings.LANGUAGE_CODE,
+        about=grant,
+    )
+    if not delivery:
+        return delivery.error
+    log(instance=grant, action=log_actions.REMIND, data=_log_data(grant, grant.access_list))
+    return ""
+
+
+def send_recorded(send: EmailSend) -> str:
+    """Send the reminder of ``send`` again (a retry, for ``sends.attempt``), unless the grant
+    changed meanwhile: revoked, a new expiry, or the expiry passed (``sends.NotSending``)."""
+    grant = send.grant
+    now = timezone.now()
+    if grant is None or grant.revoked_at is not None or grant.expires_at is None:
+        raise sends.NotSending("the grant was revoked or has no expiry any more")
+    if send.key != _reminder_key(grant) or grant.expires_at <= now:
+        raise sends.NotSending("the grant's expiry changed or has passed")
+    return _send_reminder(grant, _list_context(grant.access_list))
 
 
 def _list_context(access_list: AccessList) -> dict:

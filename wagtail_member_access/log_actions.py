@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from wagtail.log_actions import LogFormatter
 
-from . import email_kinds
-from .models import BulkEmailJob, EmailChallenge, PageAccessRestriction
+from . import email_kinds, moments
+from .models import BulkEmailJob, EmailChallenge, EmailSend, PageAccessRestriction
 
 __all__ = [
     "ACCOUNT_DELETED",
@@ -70,7 +69,8 @@ _DISPLAY = {
     # entries written before it was renamed "sign_in_link".
     "mode": dict(PageAccessRestriction.Mode.choices),
     "method": {"code": _("code"), "link": _("link")},
-    "purpose": dict(EmailChallenge.Purpose.choices),
+    # A challenge's purpose, or the kind of an EmailSend (given up sends, sends.attempt).
+    "purpose": dict(EmailChallenge.Purpose.choices) | dict(EmailSend.Kind.choices),
     "kind": dict(BulkEmailJob.Kind.choices) | {"sign_in": BulkEmailJob.Kind.SIGN_IN_LINK.label},
     "email_kind": {name: kind.label for name, kind in email_kinds.KINDS.items()},
     "reason": {
@@ -87,16 +87,17 @@ _DISPLAY = {
 
 
 def _display_moment(value) -> str:
-    """A stored ISO date and time in the editor's time zone and format; None: no end."""
+    """When access now ends, by the end-of-day rule of ``moments.until`` ("until the end of
+    31 March 2027 (UTC)", docs/expiry.md#shown) in the editor's time zone; None: no end."""
     if not value:
-        return _("never (unlimited)")
+        return _("with no end")
     try:
         moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         return value
-    if timezone.is_aware(moment):
-        moment = timezone.localtime(moment)
-    return date_format(moment, "DATETIME_FORMAT")
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, UTC)
+    return moments.until(moment)
 
 
 class _Formatter(LogFormatter):
@@ -131,7 +132,7 @@ def register(actions) -> None:
         (
             EXTEND,
             _("Change access period"),
-            _("Access of %(email)s on “%(list)s” now ends %(expires_at)s"),
+            _("Access of %(email)s on “%(list)s” now lasts %(expires_at)s"),
         ),
         (EXPIRE, _("Access expired"), _("Access of %(email)s on “%(list)s” expired")),
         (
@@ -190,7 +191,7 @@ def register(actions) -> None:
         attrs = {"label": label, "message": message}
         if action == GRANT:
             attrs["update_message"] = _(
-                "Access of %(email)s on “%(list)s” updated: ends %(expires_at)s"
+                "Access of %(email)s on “%(list)s” updated: lasts %(expires_at)s"
             )
         formatter = type("Formatter", (_Formatter,), attrs)
         actions.register_action(action)(formatter)

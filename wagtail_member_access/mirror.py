@@ -52,7 +52,9 @@ def _has_prefix(path: str, paths: set[str], steplen: int) -> bool:
     return any(path[:end] in paths for end in range(steplen, len(path) + 1, steplen))
 
 
-def desired_page_ids(*, Page=None, Restriction=None, translations: bool | None = None) -> set[int]:
+def desired_page_ids(
+    *, Page=None, Restriction=None, translations: bool | None = None, restrictions=None
+) -> set[int]:
     """The ids of the pages that must carry a mirror row:
 
     1. every page with a member restriction of its own;
@@ -63,12 +65,15 @@ def desired_page_ids(*, Page=None, Restriction=None, translations: bool | None =
        its source), to a fixpoint for aliases of aliases.
 
     A handful of queries over the whole table. ``Page``/``Restriction`` take the historical
-    models in a data migration."""
+    models in a data migration; ``restrictions`` (a queryset of restrictions) narrows it to the
+    pages those restrictions protect (the admin's page listing filter)."""
     Page = Page or _page_model()
     Restriction = Restriction or PageAccessRestriction
     if translations is None:
         translations = app_settings.PROTECT_TRANSLATIONS
-    desired = set(Restriction.objects.values_list("page_id", flat=True))
+    if restrictions is None:
+        restrictions = Restriction.objects.all()
+    desired = set(restrictions.values_list("page_id", flat=True))
     if not desired:
         return set()
     if translations:

@@ -18,10 +18,12 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext, pgettext
 
 __all__ = [
+    "ended",
     "expiry",
     "last_day",
     "moment",
     "moment_lazy",
+    "revoked",
     "until",
     "until_lazy",
 ]
@@ -62,19 +64,22 @@ def moment(value: datetime, tz=None) -> str:
     }
 
 
+def _ends(value: datetime, tz, day_text: str, moment_text: str) -> str:
+    """``day_text`` (with ``day`` and ``zone``) for an expiry at midnight, the end-of-day
+    rule; else ``moment_text`` (with ``moment``)."""
+    day = last_day(value, tz)
+    if day is None:
+        return moment_text % {"moment": moment(value, tz)}
+    return day_text % {"day": _day(day), "zone": _zone(_local(value, tz))}
+
+
 def expiry(value: datetime | None, tz=None, *, empty: str = "") -> str:
     """When access ends, for a table cell or a form: ``"end of 31 January 2031 (UTC)"`` for
     an expiry at midnight (the end-of-day rule), else as :func:`moment`; ``empty`` for
     None (no end)."""
     if value is None:
         return empty
-    day = last_day(value, tz)
-    if day is None:
-        return moment(value, tz)
-    return gettext("end of %(day)s (%(zone)s)") % {
-        "day": _day(day),
-        "zone": _zone(_local(value, tz)),
-    }
+    return _ends(value, tz, gettext("end of %(day)s (%(zone)s)"), "%(moment)s")
 
 
 def until(value: datetime | None, tz=None) -> str:
@@ -83,13 +88,29 @@ def until(value: datetime | None, tz=None) -> str:
     (Europe/Berlin)"``; ``""`` for None (no end)."""
     if value is None:
         return ""
-    day = last_day(value, tz)
-    if day is None:
-        return gettext("until %(moment)s") % {"moment": moment(value, tz)}
-    return gettext("until the end of %(day)s (%(zone)s)") % {
-        "day": _day(day),
-        "zone": _zone(_local(value, tz)),
-    }
+    return _ends(
+        value,
+        tz,
+        gettext("until the end of %(day)s (%(zone)s)"),
+        gettext("until %(moment)s"),
+    )
+
+
+def ended(value: datetime, tz=None) -> str:
+    """When access that has passed ended: ``"ended at the end of 31 January 2031 (UTC)"``
+    for an expiry at midnight, else ``"ended 31 January 2031, 14:05 (UTC)"``."""
+    return _ends(
+        value,
+        tz,
+        gettext("ended at the end of %(day)s (%(zone)s)"),
+        gettext("ended %(moment)s"),
+    )
+
+
+def revoked(value: datetime, tz=None) -> str:
+    """``"revoked on 3 March 2026, 14:05 (UTC)"``: when a grant was revoked. A revocation
+    ends access at once, so it is always shown with its time, never as a day."""
+    return gettext("revoked on %(moment)s") % {"moment": moment(value, tz)}
 
 
 #: :func:`moment` and :func:`until`, formatted when the email is rendered (in its language).

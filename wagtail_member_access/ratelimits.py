@@ -7,13 +7,20 @@ django-ratelimit's ``RATELIMIT_IP_META_KEY`` says (``REMOTE_ADDR`` unless config
 
 When that cache cannot be reached, every use of it raises :class:`CacheUnavailable`, which
 the visitor views answer with a 503 page and ``Retry-After`` (docs/security.md#cache-down),
-instead of a 500 or a misleading 429.
+instead of a 500 or a misleading 429. :func:`store_unreachable` recognises the same failure
+raised by any cache or cache-based session store (Wagtail's own cache reads too), and
+:func:`check_session_store` finds a session store that is down although Django's cache
+session engine hides it (it loads an empty session).
 """
 
 from __future__ import annotations
 
+import traceback
 from contextlib import contextmanager
+from pathlib import Path
 
+import django
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django_ratelimit.core import get_usage, is_ratelimited
 from wagtail.models import Site
@@ -24,9 +31,11 @@ __all__ = [
     "CacheUnavailable",
     "account_limited",
     "cache_guard",
+    "check_session_store",
     "link_limited",
     "retry_after",
     "send_limited",
+    "store_unreachable",
     "verify_limited",
     "webhook_limited",
 ]
@@ -47,6 +56,57 @@ def cache_guard():
         raise
     except Exception as exc:
         raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+#: The packages whose errors mean a cache or session store failed (a refused connection, a
+#: timeout): the clients of Django's cache backends and of the common third-party ones.
+_STORE_PACKAGES = frozenset({"redis", "django_redis", "valkey", "pymemcache", "pylibmc"})
+#: Code whose socket errors are a store's: Django's cache backends and session engines.
+_STORE_CODE = tuple(
+    str(Path(django.__file__).resolve().parent / part)
+    for part in ("core/cache", "contrib/sessions")
+)
+#: The key :func:`check_session_store` reads to see whether the session cache answers.
+_PROBE_KEY = "wagtail_member_access:probe"
+
+
+def _from_store_code(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(str(Path(frame.filename).resolve()).startswith(_STORE_CODE) for frame in frames)
+
+
+def store_unreachable(exc: BaseException | None) -> bool:
+    """Did ``exc``, or an exception it was raised from, come from a cache or session store
+    that cannot be reached: :class:`CacheUnavailable`, an error of a cache client (redis,
+    pymemcache, …), or a connection or timeout error raised inside Django's cache or session
+    code? Anything else (a bug, a template error) is not: it stays a 500."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, CacheUnavailable):
+            return True
+        if type(exc).__module__.partition(".")[0] in _STORE_PACKAGES:
+            return True
+        if isinstance(exc, ConnectionError | TimeoutError) and _from_store_code(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def check_session_store(request) -> None:
+    """Raise :class:`CacheUnavailable` when this request's session lives in a cache that
+    cannot be reached. Django's cache session engine treats an unreachable cache as an
+    empty session (the member looks signed out, and saving it fails at the end of the
+    request), so a session that comes back empty despite the request's session cookie is
+    checked with one read of the cache. Nothing for other session engines, nor without a
+    session cookie: no cost for visitors who have no session."""
+    session = getattr(request, "session", None)
+    store = getattr(session, "_cache", None)  # the cache and cached_db engines
+    if store is None or not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+        return
+    with cache_guard():
+        if not session.keys():  # loads it: expired, or the store is down
+            store.get(_PROBE_KEY)
 
 
 #: Where a refused request keeps the seconds until its limit's window ends (``Retry-After``).

@@ -12,17 +12,21 @@ server and listed and unlisted emails answer in the same time
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import bulk, cleanup, expiry, sends, worker_rows
 from .conf import app_settings
 from .flows import access_ready, account_codes, email_proof, password_reset
-from .models import EmailChallenge
+from .models import EmailChallenge, EmailSend
 from .task_framework import task, task_backends
 
 __all__ = [
     "EmailNotSent",
     "clean_up",
     "deliver_challenge",
+    "deliver_send",
     "enqueue",
+    "enqueue_access_ready",
     "enqueue_after_response",
     "record_expiries",
     "requeue_due_sends",
@@ -33,8 +37,9 @@ __all__ = [
 
 
 class EmailNotSent(Exception):
-    """Raised by :func:`deliver_challenge` when the mail server failed, so that the task
-    backend records the task as failed (never as successful)."""
+    """Raised by the tasks that send email (:func:`deliver_challenge`, :func:`deliver_send`,
+    :func:`send_bulk_email`, :func:`record_expiries`) when the mail server failed, so that
+    the task backend records the task as failed (never as successful)."""
 
 
 @task()
@@ -60,25 +65,51 @@ def deliver_challenge(challenge_id: int) -> None:
         account_codes.deliver_code(challenge)
     else:
         email_proof.deliver(challenge)
-    attempt = sends.outcome(challenge)
-    if not attempt.failed:
+    attempt = replace(sends.outcome(challenge), number=challenge.send_attempts)
+    if attempt.failed:
+        _retry_or_raise(deliver_challenge, [(challenge_id, attempt)], "Challenge")
+
+
+#: How each kind of ``EmailSend`` is attempted again: the send's id in, the attempt out.
+RETRIES = {
+    EmailSend.Kind.ACCESS_READY: lambda send_id: sends.attempt(send_id, access_ready.send_recorded),
+    EmailSend.Kind.BULK: bulk.retry,
+    EmailSend.Kind.EXPIRY_REMINDER: lambda send_id: sends.attempt(send_id, expiry.send_recorded),
+}
+
+
+@task()
+def deliver_send(send_id: int) -> None:
+    """Send (again) an email recorded as an ``EmailSend``: an access email, a bulk email's
+    recipient, an expiry reminder. Safe to run twice, at once or after a crash, as
+    :func:`deliver_challenge` is (``sends.attempt``); raises :class:`EmailNotSent` when the
+    mail server failed, after enqueueing the next attempt with back-off."""
+    kind = EmailSend.objects.filter(pk=send_id).values_list("kind", flat=True).first()
+    if kind is None:
         return
-    if attempt.retry_at is not None:
-        _enqueue_retry(challenge_id, attempt.retry_at)
-        raise EmailNotSent(
-            f"Challenge {challenge_id}: attempt {challenge.send_attempts} failed "
-            f"({attempt.error}); next attempt at {attempt.retry_at.isoformat()}."
-        )
-    raise EmailNotSent(
-        f"Challenge {challenge_id}: attempt {challenge.send_attempts} failed "
-        f"({attempt.error}); no attempts left."
-    )
+    attempt = RETRIES[kind](send_id)
+    if attempt is not None and attempt.failed:
+        _retry_or_raise(deliver_send, [(send_id, attempt)], "Email send")
 
 
-def _enqueue_retry(challenge_id: int, retry_at) -> None:
+def _retry_or_raise(task_obj, failures, what: str) -> None:
+    """Enqueue ``task_obj`` again for each failed ``(id, sends.Attempt)`` of ``failures``
+    that has a next attempt (on a backend that can defer; else ``manage.py
+    member_access_retry`` enqueues it when due), then raise :class:`EmailNotSent` naming
+    them. Nothing when there are no failures."""
+    if not failures:
+        return
     backend = task_backends[app_settings.TASK_BACKEND]
-    if backend.supports_defer:
-        deliver_challenge.using(backend=backend.alias, run_after=retry_at).enqueue(challenge_id)
+    described = []
+    for pk, attempt in failures:
+        if attempt.retry_at is not None and backend.supports_defer:
+            task_obj.using(backend=backend.alias, run_after=attempt.retry_at).enqueue(pk)
+        then = f"next attempt at {attempt.retry_at.isoformat()}" if attempt.retry_at else None
+        described.append(
+            f"{what} {pk}: attempt {attempt.number} failed ({attempt.error}); "
+            f"{then or 'no attempts left'}."
+        )
+    raise EmailNotSent(" ".join(described))
 
 
 def requeue_due_sends() -> dict[str, int]:
@@ -90,7 +121,10 @@ def requeue_due_sends() -> dict[str, int]:
     due = sends.due()
     for challenge_id in due:
         enqueue(deliver_challenge, challenge_id)
-    return {"enqueued": len(due), "stale_tasks": stale}
+    due_sends = sends.due_sends()
+    for send_id in due_sends:
+        enqueue(deliver_send, send_id)
+    return {"enqueued": len(due) + len(due_sends), "stale_tasks": stale}
 
 
 @task()
@@ -102,31 +136,49 @@ def retry_sends() -> dict[str, int]:
 
 @task()
 def send_access_ready(grant_id: int) -> None:
-    """Send the "your access is ready" email of a grant (``flows.access_ready.send``)."""
-    access_ready.send(grant_id)
+    """Send the "your access is ready" email of a grant: records it and sends it as
+    :func:`deliver_send` does (callers use :func:`enqueue_access_ready`; this task stays for
+    tasks enqueued before)."""
+    send = access_ready.record(grant_id)
+    if send is not None:
+        deliver_send.call(send.pk)
+
+
+def enqueue_access_ready(grant_id: int) -> None:
+    """Record a new "your access is ready" email of grant ``grant_id`` and enqueue its
+    sending (:func:`deliver_send`): each call is one email, retried until it is sent."""
+    send = access_ready.record(grant_id)
+    if send is not None:
+        enqueue(deliver_send, send.pk)
 
 
 @task()
 def send_bulk_email(job_id: int) -> None:
-    """Send a bulk email job, throttled (see ``bulk.run``)."""
-    bulk.run(job_id)
+    """Send a bulk email job, throttled (see ``bulk.run``); raises :class:`EmailNotSent`
+    when some recipients' emails failed (they are retried with back-off)."""
+    _retry_or_raise(deliver_send, bulk.run(job_id), "Bulk email send")
 
 
 @task()
 def record_expiries() -> dict[str, int]:
     """Send the due expiry reminders and record passed expiries (``expiry.run``), as
-    ``manage.py member_access_expire`` does; returns the counts. Schedule it with your task
-    worker's scheduler, or run the command from cron."""
-    return expiry.run().counts()
+    ``manage.py member_access_expire`` does; returns the counts, or raises
+    :class:`EmailNotSent` when reminders failed (they are retried with back-off). Schedule it
+    with your task worker's scheduler, or run the command from cron."""
+    report = expiry.run()
+    _retry_or_raise(deliver_send, report.failed_sends, "Expiry reminder send")
+    return report.counts()
 
 
 @task()
 def clean_up() -> dict[str, int]:
-    """Delete old code and link requests, lapsed failure counters and our old task rows
+    """Delete old code and link requests, email send records, lapsed failure counters and our
+    old task rows
     (``cleanup.run``), as ``manage.py member_access_cleanup`` does; returns the counts."""
     report = cleanup.run()
     return {
         "challenges": report.challenges,
+        "sends": report.sends,
         "throttles": report.throttles,
         "task_rows": report.task_rows,
     }

@@ -88,22 +88,20 @@ def start_challenge(
     whether or not the address is listed, so the answer tells nothing
     (docs/security.md#no-enumeration)."""
     now = timezone.now()
+    # The same purpose, email and target: what an earlier request must share to be replaced.
+    same = {"purpose": purpose, "email": email, **targets.challenge_fields(target)}
     if replace_others:
         EmailChallenge.objects.filter(
             Q(cancelled_at__isnull=True)
             | Q(cancel_reason=EmailChallenge.CancelReason.NOT_ELIGIBLE),
-            purpose=purpose,
-            email=email,
-            **targets.challenge_fields(target),
+            **same,
             redeemed_at__isnull=True,
         ).update(
             cancelled_at=Coalesce("cancelled_at", Value(now)),
             cancel_reason=EmailChallenge.CancelReason.REPLACED,
         )
     return EmailChallenge.objects.create(
-        purpose=purpose,
-        email=email,
-        **targets.challenge_fields(target),
+        **same,
         site=site,
         next_url=next_url,
         language=language,

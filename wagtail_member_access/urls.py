@@ -5,27 +5,21 @@ from .views.common import guard_cache
 
 app_name = "wagtail_member_access"
 
+
+def _unlock_paths(prefix: str, name_prefix: str = "") -> list:
+    """The unlock form's three endpoints, the same for a page and a document."""
+    return [
+        path(f"{prefix}email/", unlock.request_code, name=f"{name_prefix}request_code"),
+        path(f"{prefix}code/", unlock.verify_code, name=f"{name_prefix}verify_code"),
+        path(f"{prefix}change-email/", unlock.change_email, name=f"{name_prefix}change_email"),
+    ]
+
+
 urlpatterns = [
-    path("unlock/<int:page_id>/email/", unlock.request_code, name="request_code"),
-    path("unlock/<int:page_id>/code/", unlock.verify_code, name="verify_code"),
-    path("unlock/<int:page_id>/change-email/", unlock.change_email, name="change_email"),
+    *_unlock_paths("unlock/<int:page_id>/"),
     # A document's endpoints carry its filename, like Wagtail's serve URL, and answer 404
     # when it is not the document's (docs/security.md#unlock-endpoints).
-    path(
-        "unlock/document/<int:document_id>/<str:document_filename>/email/",
-        unlock.request_code,
-        name="document_request_code",
-    ),
-    path(
-        "unlock/document/<int:document_id>/<str:document_filename>/code/",
-        unlock.verify_code,
-        name="document_verify_code",
-    ),
-    path(
-        "unlock/document/<int:document_id>/<str:document_filename>/change-email/",
-        unlock.change_email,
-        name="document_change_email",
-    ),
+    *_unlock_paths("unlock/document/<int:document_id>/<str:document_filename>/", "document_"),
     path("sign-in/", sign_in.sign_in, name="sign_in"),
     path("sign-in/code/", sign_in.sign_in_code, name="sign_in_code"),
     path("sign-in/change-email/", sign_in.sign_in_change, name="sign_in_change"),

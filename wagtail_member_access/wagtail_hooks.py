@@ -1,8 +1,11 @@
 """Registration only: each hook delegates to the module that does the work."""
 
+from django.contrib.auth.models import Permission
+from django.templatetags.static import static
+from django.utils.html import format_html
 from wagtail import hooks
 
-from . import log_actions
+from . import compat, log_actions
 from .admin import bulk_actions as admin_bulk_actions
 from .views.unlock import document_gate, gate
 
@@ -84,3 +87,29 @@ def email_delivery_report_menu_item():
     from .admin import deliveries
 
     return deliveries.menu_item()
+
+
+# --- the one privacy dialog and who may change member access (docs/editor-guide.md) -------------
+
+
+@hooks.register("register_admin_viewset")  # after Wagtail's default page viewset (order=-1)
+def register_privacy_dialog():
+    if not compat.privacy_view_replaceable():  # Wagtail 7.4: Wagtail's own dialog stays
+        return []
+    from .admin.privacy_dialog import MemberAccessPageViewSet
+
+    return MemberAccessPageViewSet()
+
+
+@hooks.register("register_permissions")
+def member_access_permission():
+    return Permission.objects.filter(
+        content_type__app_label="wagtail_member_access", codename="change_member_access"
+    )
+
+
+@hooks.register("insert_global_admin_js")
+def privacy_dialog_js():
+    return format_html(
+        '<script src="{}"></script>', static("wagtail_member_access/admin/privacy-dialog.js")
+    )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from wagtail.models import Page, Site
 
 from tests.factories import UserFactory
+from tests.testapp.models import SimplePage
 
 
 def editor_with(*codenames):
@@ -48,3 +50,11 @@ def viewer(db):
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client
+
+
+@pytest.fixture
+def site_b(db):
+    """A second site, with its own home page."""
+    root = Page.get_first_root_node()
+    home_b = root.add_child(instance=SimplePage(title="Home B", slug="home-b"))
+    return Site.objects.create(hostname="b.example", port=80, root_page=home_b)

@@ -14,19 +14,15 @@ from tests.testapp.models import DocumentPage
 from wagtail_member_access import api
 from wagtail_member_access.models import CollectionAccessRestriction
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 PROTECT = "wagtail_member_access.protect"
 UNPROTECT = "wagtail_member_access.unprotect"
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-
-
 @pytest.fixture
 def files():
+    """Unprotected here: the tests protect it through the form."""
     return make_collection("Course files")
 
 

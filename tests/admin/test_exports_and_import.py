@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -88,6 +88,26 @@ def test_export_follows_the_filters(editor_client, exported, clock):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[1:] == [rows[1], ["# End of export: 1 grant."]]
     assert rows[1][0] == "x1@example.com"
+
+
+def test_an_end_of_day_expiry_is_exported_as_its_last_day_and_imports_back_unchanged(
+    editor_client, course, upload_dir
+):
+    # Access "until 31 January 2031" is stored as 1 February 00:00 (UTC in tests).
+    GrantFactory(
+        access_list=course, email="ana@example.com", expires_at=datetime(2031, 2, 1, tzinfo=UTC)
+    )
+    response = editor_client.get(GRANTS, {"access_list": course.pk, "export": "csv"})
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1][5] == "2031-01-31"
+    response = editor_client.get(GRANTS, {"access_list": course.pk, "export": "xlsx"})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    cell = list(sheet.iter_rows(min_row=2))[0][5]
+    assert (str(cell.value)[:10], cell.number_format) == ("2031-01-31", "yyyy-mm-dd")
+    # The export imported back into the list changes nothing.
+    result = upload(editor_client, course, text).context["result"]
+    assert (result.new, result.updated, result.unchanged, result.invalid) == (0, 0, 1, 0)
 
 
 # --- import --------------------------------------------------------------------------------------
@@ -225,3 +245,82 @@ def test_cancel_removes_the_file(editor_client, course, upload_dir):
     assert len(list(upload_dir.glob("*.csv"))) == 1
     editor_client.post(import_url(course), {"cancel": "1"})
     assert list(upload_dir.glob("*.csv")) == [] and not Grant.objects.exists()
+
+
+# --- import from the grants listing, the dry run's rows ----------------------------------------
+
+IMPORT_ANY = reverse_lazy("wagtail_member_access_grants:import")
+
+
+def test_import_from_the_grants_listing_asks_for_the_list(editor_client, course, upload_dir):
+    from tests.factories import AccessListFactory
+
+    other = AccessListFactory(name="Course B")
+    form = editor_client.get(IMPORT_ANY, {"access_list": other.pk}).context["form"]
+    assert form.initial["access_list"] == other  # preselected from the filtered listing
+    html = editor_client.get(IMPORT_ANY).content.decode()
+    assert 'name="access_list"' in html and "Course B" in html
+    # Without a list: a clear error, nothing kept.
+    response = editor_client.post(
+        IMPORT_ANY, {"file": SimpleUploadedFile("b.csv", GOOD.encode(), "text/csv")}
+    )
+    assert response.context["form"].errors == {"access_list": ["This field is required."]}
+    assert not upload_dir.exists() or list(upload_dir.glob("*.csv")) == []
+    # With the list: the dry run of that list; the next steps happen on its own URL.
+    response = editor_client.post(
+        IMPORT_ANY,
+        {"access_list": other.pk, "file": SimpleUploadedFile("b.csv", GOOD.encode(), "text/csv")},
+    )
+    assert response.context["result"].access_list == other
+    html = response.content.decode()
+    assert f'action="{import_url(other)}"' in html
+    response = editor_client.post(import_url(other), {"import": "1"})
+    assert response.url == f"{GRANTS}?access_list={other.pk}"
+    assert other.grants.count() == 3 and not course.grants.exists()
+
+
+def test_the_import_url_of_the_grants_listing_needs_the_import_permissions(viewer_client):
+    assert viewer_client.get(IMPORT_ANY).status_code == 302  # to the dashboard, as Wagtail does
+
+
+def test_the_help_text_names_every_date_format(editor_client, course):
+    html = editor_client.get(import_url(course)).content.decode()
+    text = html[html.index("data-import-date-formats") :]
+    text = text[: text.index("</p>")]
+    for example in (
+        "2026-12-31 (YYYY-MM-DD)",
+        "31.12.2026 or 1.2.2026",
+        "2026-12-31 18:00 or 2026-12-31T18:00",
+        "18:00:30, 18:00:30.5",
+        "Z, +01:00, +0100 or +01",
+        "“unlimited”, “unbegrenzt” or “unbefristet”",
+        "read in UTC",
+    ):
+        assert example in text, example
+
+
+def test_the_dry_run_shows_each_row_a_page_at_a_time(editor_client, course, upload_dir):
+    GrantFactory(access_list=course, email="m000@example.com", name="", expires_at=None)
+    rows = "".join(f"m{n:03d}@example.com;;31.03.2031\n" for n in range(120))
+    response = upload(editor_client, course, "email;name;expires\n" + rows)
+    html = response.content.decode()
+    table = html[
+        html.index("data-import-rows") : html.index("</table>", html.index("data-import-rows"))
+    ]
+    assert table.count("<tr data-outcome=") == 50
+    # m000 was unlimited: the file's date shortens its access.
+    assert table.count('<tr data-outcome="shortened">') == 1
+    assert "<code>31.03.2031</code> → end of 31 March 2031 (UTC)" in table
+    assert "Page 1 of 3" in html
+    assert "What the import does with each row (lines 2 to 51 of the file)" in html
+    page3 = editor_client.get(import_url(course), {"p": 3})
+    previews = page3.context["result"].previews
+    assert [p.line for p in previews] == list(range(102, 122))
+    assert {p.outcome for p in previews} == {"new"}
+    # Paging does not import; the import still does.
+    assert course.grants.count() == 1
+    response = editor_client.post(import_url(course), {"import": "1"})
+    assert course.grants.count() == 120 and list(upload_dir.glob("*.csv")) == []
+    # The file is gone: paging says so.
+    response = editor_client.get(import_url(course), {"p": 2})
+    assert response.url == import_url(course)

@@ -280,3 +280,16 @@ def test_an_expiry_with_a_time_keeps_it_and_names_the_time_zone(editor_client, c
     assert "31 January 2031, 18:00 (UTC)" in listing
     form = editor_client.get(edit_url(grant)).context["form"]
     assert "2031-01-31 18:00" in str(form["expires_at"])
+
+
+@pytest.mark.parametrize("view", ["add", "edit"])
+def test_starts_and_expires_use_wagtails_date_time_picker(editor_client, course, view):
+    grant = GrantFactory(access_list=course, expires_at=None)
+    url = ADD if view == "add" else edit_url(grant)
+    html = editor_client.get(url).content.decode()
+    for name in ("starts_at", "expires_at"):
+        assert f'initDateTimeChooser("id_{name}"' in html
+    # An expiry shown as its last day must not become that day's start when the field
+    # loses focus (the picker would rewrite "2031-01-31" as "2031-01-31 00:00").
+    expires_script = html.split('initDateTimeChooser("id_expires_at", ')[1].split(");")[0]
+    assert '"validateOnBlur": false' in expires_script

@@ -4,7 +4,7 @@ SQLite and PostgreSQL), pagination, and the access-list listing's counts and pag
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse, reverse_lazy
@@ -15,6 +15,7 @@ from wagtail_member_access import api
 pytestmark = pytest.mark.django_db
 
 GRANTS = reverse_lazy("wagtail_member_access_grants:index")
+IMPORT = reverse_lazy("wagtail_member_access_grants:import")
 
 
 def emails(response) -> list[str]:
@@ -174,8 +175,19 @@ def test_pagination_50_per_page(editor_client, course):
 def test_grants_listing_of_a_list_offers_add_and_import(editor_client, course):
     html = editor_client.get(GRANTS, {"access_list": course.pk}).content.decode()
     assert f"{reverse('wagtail_member_access_grants:add')}?access_list={course.pk}" in html
-    assert reverse("wagtail_member_access_lists:import", args=(course.pk,)) in html
+    # The import asks for the list, with the one filtered by preselected.
+    assert f'href="{IMPORT}?access_list={course.pk}"' in html
     assert "Course A" in html  # the subtitle names the list
+
+
+def test_the_unfiltered_grants_listing_offers_import_too(editor_client, course):
+    html = editor_client.get(GRANTS).content.decode()
+    assert f'href="{IMPORT}"' in html and "Import CSV" in html
+
+
+def test_import_is_offered_only_to_who_may_import(viewer_client, course):
+    # Viewing grants is not enough: the import adds and changes them.
+    assert "Import CSV" not in viewer_client.get(GRANTS).content.decode()
 
 
 def test_access_list_listing_shows_counts_pages_and_links(editor_client, course, grants, home):
@@ -191,3 +203,36 @@ def test_access_list_listing_shows_counts_pages_and_links(editor_client, course,
     assert "(Magic link)" in row
     assert "All sites" in row
     assert "Unlimited" in row
+
+
+def listing_row(html: str, email: str) -> str:
+    """The text of the listing's row for ``email``, cells separated by "|"."""
+    start = html.rindex("<tr", 0, html.index(f">{email}<"))
+    row = html[start : html.index("</tr>", start)]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    return "|".join(" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells)
+
+
+def test_a_revoked_grant_shows_when_it_was_revoked_not_unlimited(editor_client, course):
+    revoked_at = datetime(2025, 5, 17, 14, 5, tzinfo=UTC)
+    GrantFactory(access_list=course, email="ana@example.com", revoked_at=revoked_at)
+    row = listing_row(editor_client.get(GRANTS).content.decode(), "ana@example.com")
+    assert "Revoked" in row  # the status
+    assert "revoked on 17 May 2025, 14:05 (UTC)" in row
+    assert "Unlimited" not in row
+
+
+def test_starts_and_last_access_read_like_the_expiry(editor_client, course):
+    GrantFactory(
+        access_list=course,
+        email="ana@example.com",
+        starts_at=datetime(2031, 2, 1, tzinfo=UTC),
+        expires_at=datetime(2031, 4, 1, tzinfo=UTC),
+        last_access_at=datetime(2025, 5, 17, 14, 5, tzinfo=UTC),
+    )
+    row = listing_row(editor_client.get(GRANTS).content.decode(), "ana@example.com")
+    assert row.split("|")[5:8] == [
+        "1 February 2031, 00:00 (UTC)",
+        "end of 31 March 2031 (UTC)",
+        "17 May 2025, 14:05 (UTC)",
+    ]

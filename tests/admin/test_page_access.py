@@ -12,7 +12,6 @@ from django.urls import reverse
 from wagtail.models import GroupPagePermission, Page, PageLogEntry, Site
 
 from tests.factories import AccessListFactory, UserFactory, make_page
-from tests.testapp.models import SimplePage
 from wagtail_member_access import api
 from wagtail_member_access.admin.page_access import header_button
 from wagtail_member_access.models import PageAccessRestriction
@@ -92,13 +91,6 @@ def lesson(home):
     return make_page(home, title="Lesson", slug="lesson")
 
 
-@pytest.fixture
-def site_b(db):
-    root = Page.get_first_root_node()
-    home_b = root.add_child(instance=SimplePage(title="Home B", slug="home-b"))
-    return Site.objects.create(hostname="b.example", port=80, root_page=home_b)
-
-
 # --- who may ----------------------------------------------------------------------------------
 
 
@@ -117,6 +109,8 @@ def test_editor_without_publish_permission_gets_no_button_and_is_refused(client,
 
 def test_publisher_may_set_member_access_below_their_page(client, home, lesson, course):
     publisher = page_editor(lesson, "change_page", "publish_page")
+    # Changing member access also needs its permission (tests/admin/test_privacy_dialog.py).
+    publisher.groups.get().permissions.add(Permission.objects.get(codename="change_member_access"))
     client.force_login(publisher)
     assert client.get(url(lesson)).status_code == 200
     response = client.post(url(lesson), {"mode": "code", "access_lists": [course.pk]})

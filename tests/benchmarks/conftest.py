@@ -13,9 +13,10 @@ import gc
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 
 import pytest
 from django.db import connection
@@ -152,3 +153,25 @@ def _print_environment(django_db_setup, django_db_blocker):
     yield
     print()
     report("load_average_1min_at_end", os.getloadavg()[0])
+
+
+#: Rows per INSERT batch where there is no COPY (SQLite).
+BATCH = 10_000
+
+
+def write_rows(model, columns: list[str], rows: Iterable[tuple]) -> None:
+    """Write ``rows`` (values in the order of ``columns``) into ``model``'s table without
+    model instances: PostgreSQL's COPY, elsewhere INSERTs in batches of :data:`BATCH`."""
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    column_sql = ", ".join(qn(c) for c in columns)
+    rows = iter(rows)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            sql = f"INSERT INTO {table} ({column_sql}) VALUES ({', '.join(['%s'] * len(columns))})"
+            while batch := list(islice(rows, BATCH)):
+                cursor.executemany(sql, batch)

@@ -8,7 +8,6 @@ lists, then the same calls again.
 from __future__ import annotations
 
 import time
-from itertools import islice
 
 import pytest
 from django.db import connection
@@ -19,14 +18,13 @@ from tests.factories import UserFactory, default_home, make_page
 from wagtail_member_access import access, api
 from wagtail_member_access.models import AccessList, Grant
 
-from .conftest import median_us, report, time_calls
+from .conftest import median_us, report, time_calls, write_rows
 
 pytestmark = pytest.mark.django_db
 
 LISTS = 1_000
 SMALL = 10
 LARGE = 1_000_000
-BATCH = 10_000
 CALLS = 3_000  # timed calls per figure
 WARM_UP = 300
 
@@ -52,18 +50,7 @@ def insert_grants(list_ids: list[int], start: int, stop: int) -> None:
         (list_ids[n % len(list_ids)], f"member{n}@example.org", "", "import", "", "", now, now)
         for n in range(start, stop)
     )
-    qn = connection.ops.quote_name
-    table = qn(Grant._meta.db_table)
-    column_sql = ", ".join(qn(c) for c in columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            sql = f"INSERT INTO {table} ({column_sql}) VALUES ({', '.join(['%s'] * len(columns))})"
-            while batch := list(islice(rows, BATCH)):
-                cursor.executemany(sql, batch)
+    write_rows(Grant, columns, rows)
 
 
 def delete_grants_after(last_id: int) -> None:

@@ -13,7 +13,6 @@ import resource
 import time
 import tracemalloc
 from datetime import timedelta
-from itertools import islice
 
 import pytest
 from django.db import connection
@@ -26,7 +25,7 @@ from wagtail_member_access.admin.views import listing_queryset
 from wagtail_member_access.models import AccessList, Grant
 from wagtail_member_access.models.lists import listing_order
 
-from .conftest import median_us, report, time_calls
+from .conftest import median_us, report, time_calls, write_rows
 from .test_access_check import one_line
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +33,6 @@ pytestmark = pytest.mark.django_db
 LISTS = 100  # at 10,000 grants, 100 a list: every page shows 50 rows at both sizes
 SMALL = 10_000
 LARGE = 1_000_000
-BATCH = 10_000
 CALLS = 15  # timed requests per figure
 
 
@@ -56,18 +54,7 @@ def insert_grants(list_ids: list[int], start: int, stop: int) -> None:
         return (list_id, email, f"Member {n}", "import", "", "", made, made, access, expires)
 
     rows = (row(n) for n in range(start, stop))
-    qn = connection.ops.quote_name
-    table = qn(Grant._meta.db_table)
-    column_sql = ", ".join(qn(c) for c in columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
-                for values in rows:
-                    copy.write_row(values)
-        else:
-            sql = f"INSERT INTO {table} ({column_sql}) VALUES ({', '.join(['%s'] * len(columns))})"
-            while batch := list(islice(rows, BATCH)):
-                cursor.executemany(sql, batch)
+    write_rows(Grant, columns, rows)
 
 
 def test_listing_and_export_at_a_million_grants(client):

@@ -11,9 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from tests.factories import ensure_default_home
+from tests.factories import UserFactory, ensure_default_home, make_page
+from wagtail_member_access import api
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -131,3 +133,23 @@ def sign_in_to_admin(page, base_url: str, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Member access")).to_be_visible()
+
+
+def page_for_ana(site_root, list_name: str, mode: str, *, title, slug, body, reference=None):
+    """A page under ``site_root`` protected with ``mode`` by a new access list ``list_name``,
+    on which ana@example.com has a grant."""
+    access_list = api.create_access_list(list_name)
+    page = make_page(site_root, title=title, slug=slug, body=body)
+    api.protect(page, mode=mode, access_lists=[access_list])
+    api.grant_access("ana@example.com", access_list, name="Ana", reference=reference)
+    return page
+
+
+def admin_user(group_name: str, codenames, **fields):
+    """A user (``UserFactory(**fields)``) in a new group ``group_name`` that may use Wagtail's
+    admin with the permissions ``codenames``."""
+    group = Group.objects.create(name=group_name)
+    group.permissions.set(Permission.objects.filter(codename__in=["access_admin", *codenames]))
+    user = UserFactory(**fields)
+    user.groups.add(group)
+    return user

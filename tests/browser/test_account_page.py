@@ -11,10 +11,9 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
+from tests.browser.conftest import page_for_ana
 from tests.browser.test_unlock_flow import code_from, wait_for_mail
 from tests.conftest import code_from as code_in
-from tests.factories import make_page
-from wagtail_member_access import api
 from wagtail_member_access.models import Grant, GrantReference
 
 pytestmark = pytest.mark.browser
@@ -24,11 +23,15 @@ BODY = "Only for members of the club."
 
 @pytest.fixture
 def club_page(site_root):
-    club = api.create_access_list("Club")
-    page = make_page(site_root, title="Club room", slug="club-room", body=BODY)
-    api.protect(page, mode="members", access_lists=[club])
-    api.grant_access("ana@example.com", club, name="Ana", reference="order-7")
-    return page
+    return page_for_ana(
+        site_root,
+        "Club",
+        "members",
+        title="Club room",
+        slug="club-room",
+        body=BODY,
+        reference="order-7",
+    )
 
 
 def sign_in_by_code(page, base, email, count):

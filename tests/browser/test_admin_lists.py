@@ -15,13 +15,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in_to_admin
-from tests.factories import GrantFactory, UserFactory, make_page
+from tests.browser.conftest import admin_user, sign_in_to_admin
+from tests.factories import GrantFactory, make_page
 from wagtail_member_access import api
 from wagtail_member_access.models import Grant
 
@@ -50,22 +49,12 @@ def docs_img():
 
 @pytest.fixture
 def editor(site_root):
-    group = Group.objects.create(name="Course editors")
-    group.permissions.set(
-        Permission.objects.filter(
-            codename__in=[
-                "access_admin",
-                *(
-                    f"{a}_{m}"
-                    for a in ("view", "add", "change", "delete")
-                    for m in ("grant", "accesslist")
-                ),
-            ]
-        )
+    return admin_user(
+        "Course editors",
+        [f"{a}_{m}" for a in ("view", "add", "change", "delete") for m in ("grant", "accesslist")],
+        username="editor",
+        password=PASSWORD,
     )
-    user = UserFactory(username="editor", password=PASSWORD)
-    user.groups.add(group)
-    return user
 
 
 @pytest.fixture

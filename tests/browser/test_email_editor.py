@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
@@ -24,9 +23,9 @@ from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 from wagtail.models import Site
 
-from tests.browser.conftest import sign_in_to_admin
+from tests.browser.conftest import admin_user, sign_in_to_admin
 from tests.browser.test_unlock_flow import code_from, wait_for_mail
-from tests.factories import UserFactory, ensure_default_home, make_page
+from tests.factories import ensure_default_home, make_page
 from wagtail_member_access import api
 from wagtail_member_access.models import EmailTemplate
 
@@ -70,20 +69,13 @@ def german_server(transactional_db, settings):
 
 @pytest.fixture
 def editor(transactional_db):
-    group = Group.objects.create(name="Email editors")
-    group.permissions.set(
-        Permission.objects.filter(
-            codename__in=[
-                "access_admin",
-                "add_emailtemplate",
-                "change_emailtemplate",
-                "view_emailtemplate",
-            ]
-        )
+    return admin_user(
+        "Email editors",
+        ["add_emailtemplate", "change_emailtemplate", "view_emailtemplate"],
+        username="editor",
+        email="editor@example.com",
+        password=PASSWORD,
     )
-    user = UserFactory(username="editor", email="editor@example.com", password=PASSWORD)
-    user.groups.add(group)
-    return user
 
 
 def docs_img(page, name: str, height: int) -> None:
@@ -183,13 +175,9 @@ def test_editor_edits_the_german_code_email_and_a_german_visitor_receives_it(
 
 def test_the_bulk_email_preview_shows_in_its_sandboxed_frame(german_server, new_context):
     server, home = german_server
-    group = Group.objects.create(name="Senders")
-    group.permissions.set(
-        Permission.objects.filter(
-            codename__in=["access_admin", "add_bulkemailjob", "view_bulkemailjob"]
-        )
+    admin_user(
+        "Senders", ["add_bulkemailjob", "view_bulkemailjob"], username="sender", password=PASSWORD
     )
-    UserFactory(username="sender", password=PASSWORD).groups.add(group)
     course = api.create_access_list("Kurs A")
     lesson = make_page(home, title="Lektion 1", slug="lektion-1")
     api.protect(lesson, mode="code", access_lists=[course])

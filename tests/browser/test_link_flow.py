@@ -9,9 +9,8 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
+from tests.browser.conftest import page_for_ana
 from tests.browser.test_unlock_flow import wait_for_mail
-from tests.factories import make_page
-from wagtail_member_access import api
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +19,9 @@ BODY = "The members-only lesson text."
 
 @pytest.fixture
 def lesson(site_root):
-    course = api.create_access_list("Course A")
-    page = make_page(site_root, title="Members lesson", slug="lesson", body=BODY)
-    api.protect(page, mode="link", access_lists=[course])
-    api.grant_access("ana@example.com", course, name="Ana")
-    return page
+    return page_for_ana(
+        site_root, "Course A", "link", title="Members lesson", slug="lesson", body=BODY
+    )
 
 
 def test_link_flow_and_reuse_refused(lesson, live_server, new_context, screenshot):

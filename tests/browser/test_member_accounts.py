@@ -10,9 +10,8 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
+from tests.browser.conftest import page_for_ana
 from tests.browser.test_unlock_flow import wait_for_mail
-from tests.factories import make_page
-from wagtail_member_access import api
 from wagtail_member_access.flows import invitation as invitations
 
 pytestmark = pytest.mark.browser
@@ -24,11 +23,9 @@ SECOND = "second chosen passphrase 8"
 
 @pytest.fixture
 def club_page(site_root):
-    club = api.create_access_list("Club")
-    page = make_page(site_root, title="Club room", slug="club-room", body=BODY)
-    api.protect(page, mode="members", access_lists=[club])
-    api.grant_access("ana@example.com", club, name="Ana")
-    return page
+    return page_for_ana(
+        site_root, "Club", "members", title="Club room", slug="club-room", body=BODY
+    )
 
 
 def fill_new_password(page, password):

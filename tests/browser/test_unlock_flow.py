@@ -13,8 +13,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from tests.factories import make_page
-from wagtail_member_access import api
+from tests.browser.conftest import page_for_ana
 from wagtail_member_access.models import EmailChallenge
 
 pytestmark = pytest.mark.browser
@@ -25,11 +24,9 @@ MAIL_WAIT_MS = 5_000
 
 @pytest.fixture
 def lesson(site_root):
-    course = api.create_access_list("Course A")
-    page = make_page(site_root, title="Members lesson", slug="lesson", body=BODY)
-    api.protect(page, mode="code", access_lists=[course])
-    api.grant_access("ana@example.com", course, name="Ana")
-    return page
+    return page_for_ana(
+        site_root, "Course A", "code", title="Members lesson", slug="lesson", body=BODY
+    )
 
 
 def wait_for_mail(page, outbox, count: int = 1):

@@ -37,6 +37,7 @@ def test_member_access_lists_active_upcoming_and_expired_lists(home, clock):
         ("Active", "active"),
         ("Upcoming", "upcoming"),
         ("Expired", "expired"),
+        ("Revoked", "revoked"),
     ]
     assert result[0].pages == (("Lesson", "/lesson/"),)
     assert result[0].expires_at == clock.now - timedelta(hours=2) + timedelta(days=3)

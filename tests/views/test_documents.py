@@ -11,21 +11,9 @@ from tests.factories import UserFactory, make_collection, make_document
 from wagtail_member_access import api, log_actions
 from wagtail_member_access.models import EmailChallenge
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 CONTENT = b"%PDF-1.4 secret workbook"
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-
-
-@pytest.fixture
-def files(course):
-    collection = make_collection("Course files")
-    api.protect_collection(collection, mode="code", access_lists=[course])
-    return collection
 
 
 @pytest.fixture

@@ -242,3 +242,64 @@ def test_wrong_code_says_how_long_to_wait(client, protected_page, buyer, mailout
     html = client.post(verify, {"code": code}).content.decode()
     assert "The last code was not right. You can try again in 2 seconds." in html
     assert "Too many" not in html
+
+
+# --- every account action is rate-limited -----------------------------------------------------
+
+NEW_PASSWORD = "a brand new passphrase 42"
+#: Each action of the account page: its URL name and what it posts.
+ACCOUNT_ACTIONS = {
+    "change email": ("change_email_address", {"email": "new@example.com"}),
+    "sign out everywhere": ("sign_out_everywhere", {}),
+    "download data": ("download_data", {}),
+    "delete": ("delete_account", {}),
+    "change password": (
+        "change_password",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    ),
+    "set password": (
+        "change_password",
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    ),
+    "remove password": ("remove_password", {"password": PASSWORD}),
+}
+
+
+def _account_state(user):
+    user.refresh_from_db()
+    return {
+        "email": email_of(user),
+        "password": user.password,
+        "sessions": sorted(MemberSession.objects.values_list("session_key", flat=True)),
+        "challenges": EmailChallenge.objects.count(),
+        "grants": sorted(Grant.objects.values_list("email", flat=True)),
+    }
+
+
+@pytest.mark.parametrize("action", list(ACCOUNT_ACTIONS))
+def test_every_account_action_answers_429_over_the_limit_and_changes_nothing(
+    settings, member, mailoutbox, action
+):
+    from django.utils import translation
+
+    settings.WAGTAIL_MEMBER_ACCESS_RATE_ACCOUNT_PER_MEMBER = "1/h"
+    if action == "set password":  # a member who signs in by email chooses a first password
+        member.set_unusable_password()
+        member.save()
+    other = Client(HTTP_USER_AGENT="Phone")  # a second session "sign out everywhere" would end
+    other.force_login(member)
+    client = Client(HTTP_USER_AGENT="Laptop")
+    client.force_login(member)
+    assert client.post(url("download_data")).status_code == 200  # the one action allowed
+    before, sent = _account_state(member), len(mailoutbox)
+    name, data = ACCOUNT_ACTIONS[action]
+    with translation.override("de"):
+        response = client.post(url(name), data)
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 3600
+    html = response.content.decode()
+    assert "<h1>Zu viele Anfragen</h1>" in html
+    assert ">Zurück</a>" in html
+    assert _account_state(member) == before
+    assert len(mailoutbox) == sent
+    assert other.get(PAGE).status_code == 200  # the other session still works

@@ -758,17 +758,25 @@ def test_my_access_shows_until_starts_and_ended_dates(client, clock, members_pag
         make_page(title="Lesson B", slug="lesson-b"), mode="members", access_lists=[upcoming]
     )
     ended = AccessListFactory(name="Course C")
+    day_ended = AccessListFactory(name="Course D")
+    revoked = AccessListFactory(name="Course E")
     api.grant_access("ana@example.com", course, expires_at=datetime(2030, 6, 16, 9, 30, tzinfo=UTC))
     api.grant_access("ana@example.com", upcoming, starts_at=datetime(2030, 5, 19, 0, 0, tzinfo=UTC))
     api.grant_access("ana@example.com", ended, expires_at=datetime(2030, 5, 14, 12, 0, tzinfo=UTC))
+    # "Until 15 May" (stored as 16 May 00:00) reads as the day typed, not 16 May, midnight.
+    api.grant_access("ana@example.com", day_ended, expires_at=datetime(2030, 5, 16, tzinfo=UTC))
+    api.grant_access("ana@example.com", revoked)
+    api.revoke_access("ana@example.com", revoked)
     client.force_login(make_user("ana@example.com"))
     html = client.get(MY_ACCESS).content.decode()
     access = html[html.index('<ul class="wma-access">') :]
-    entries = re.findall(r"<strong>([^<]+)</strong>\s*\(([^)]*)\)", access)
+    entries = re.findall(r"<strong>([^<]+)</strong>\s*\((.*)\)\s*\n", access)
     assert entries == [
-        ("Course A", "until June 16, 2030, 9:30 a.m."),
-        ("Course B", "starts May 19, 2030, midnight"),
-        ("Course C", "ended May 14, 2030, noon"),
+        ("Course A", "until 16 June 2030, 09:30 (UTC)"),
+        ("Course B", "starts 19 May 2030, 00:00 (UTC)"),
+        ("Course C", "ended 14 May 2030, 12:00 (UTC)"),
+        ("Course D", "ended at the end of 15 May 2030 (UTC)"),
+        ("Course E", "revoked on 17 May 2030, 14:05 (UTC)"),
     ]
     # Only the active list's pages are links.
     assert '<li><a href="/members-area/">Members area</a></li>' in access

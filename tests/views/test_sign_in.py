@@ -188,3 +188,36 @@ def test_sign_in_codes_are_rate_limited_per_ip(client, buyer, mailoutbox, settin
     response = client.post(url, {"code": code})  # the right code, over the limit
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+def test_used_link_opened_by_its_signed_in_member_says_signed_in_already(client, mailoutbox, db):
+    member = UserFactory(username="mia", email="mia@example.com")
+    ask(client, "mia@example.com", next_url="/somewhere/")
+    path = link_path(mailoutbox[0])
+    assert confirm(client, path)["Location"] == "/somewhere/"
+    assert int(client.session["_auth_user_id"]) == member.pk
+    # The same member opens the (now used) link again, e.g. from the email a second time.
+    response = client.get(path)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "You are signed in already" in html
+    assert "This link was used already, and you are signed in as mia@example.com." in html
+    assert 'href="/somewhere/"' in html
+    assert "already been used" not in html
+    # Still signed in as the same member: opening the page changed nothing.
+    assert int(client.session["_auth_user_id"]) == member.pk
+
+
+def test_used_link_opened_by_another_signed_in_member_is_just_used(client, mailoutbox, db):
+    UserFactory(username="mia", email="mia@example.com")
+    other = UserFactory(username="olaf", email="olaf@example.com")
+    ask(client, "mia@example.com", next_url="/somewhere/")
+    path = link_path(mailoutbox[0])
+    confirm(Client(), path)
+    client.force_login(other)
+    response = client.get(path)
+    html = response.content.decode()
+    assert response.status_code == 410
+    assert "already been used" in html
+    assert "You are signed in already" not in html
+    assert "mia@example.com" not in html

@@ -10,17 +10,12 @@ from wagtail.models import PageViewRestriction
 from tests.factories import AccessListFactory, make_collection, make_document, make_page
 from wagtail_member_access import api, targets
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 ENDPOINTS = ("request_code", "verify_code", "change_email")
 #: Queries of a 404 from an unlock endpoint: the one lookup, then Wagtail's redirects
 #: middleware (the site, the redirects; a GET also asks for redirects by query string).
 COST = {"get": 4, "post": 3}
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
 
 
 def queries(client, method, url) -> tuple[int, int]:

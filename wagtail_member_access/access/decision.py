@@ -145,11 +145,12 @@ def _decide_for_user(
         at=at,
         grants=grants if authenticated else None,
     )
-    if failed is not None and _may_edit(user, page):
+    by_editor = failed is not None and _may_edit(user, page)
+    if by_editor:
         failed = None
     if failed is None and touch and grants:
         _touch(grants, at)
-    return Decision(failed is None, rules, failed)
+    return Decision(failed is None, rules, failed, by_editor)
 
 
 def decide(request, page, *, restricted: bool = False) -> Decision:

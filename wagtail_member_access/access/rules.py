@@ -75,6 +75,8 @@ class Decision:
     rules: tuple[Rule, ...] = ()
     #: The outermost restriction that refused the visitor (None when allowed).
     failed: Rule | None = None
+    #: Allowed only because the user may edit the page (docs/editor-guide.md#editors-see-the-page).
+    by_editor: bool = False
 
     @property
     def restricted(self) -> bool:

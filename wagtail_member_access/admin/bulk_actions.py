@@ -1,7 +1,7 @@
 """Bulk actions on a selection of grants, in Wagtail's bulk-action framework (the one the
 users and images listings use; the same in Wagtail 7.4 and 8): extend, set unlimited,
 revoke, restore, and resend the "your access is ready" email. Each calls one function of
-:mod:`wagtail_member_access.grants` (or enqueues ``tasks.send_access_ready``)."""
+:mod:`wagtail_member_access.grants` (or ``tasks.enqueue_access_ready``)."""
 
 from __future__ import annotations
 
@@ -72,9 +72,13 @@ class GrantBulkAction(PermissionCheckedMixin, BulkAction):
         changed = cls.change(selected, user=user, **kwargs)
         return changed, len(objects) - changed
 
+    #: The function of :mod:`~wagtail_member_access.grants` that changes the selected grants:
+    #: called with them, ``by=`` the user and the form's arguments; returns how many changed.
+    grants_change = None
+
     @classmethod
     def change(cls, grants_qs, *, user, **kwargs) -> int:
-        raise NotImplementedError
+        return cls.grants_change(grants_qs, by=user, **kwargs)
 
     def get_success_message(self, num_parent_objects, num_child_objects):
         selected = num_parent_objects + num_child_objects
@@ -100,9 +104,7 @@ class ExtendAction(GrantBulkAction):
     def get_execution_context(self):
         return {**super().get_execution_context(), **self.cleaned_form.extend_arguments()}
 
-    @classmethod
-    def change(cls, grants_qs, *, user, **kwargs):
-        return grants.extend(grants_qs, by=user, **kwargs)
+    grants_change = staticmethod(grants.extend)
 
     success_message = ngettext_lazy(
         "Access extended for %(changed)s of %(selected)s selected grant.",
@@ -119,9 +121,7 @@ class SetUnlimitedAction(GrantBulkAction):
     confirm_text = _("Give these grants access without an end?")
     button_text = _("Set unlimited")
 
-    @classmethod
-    def change(cls, grants_qs, *, user, **kwargs):
-        return grants.set_unlimited(grants_qs, by=user)
+    grants_change = staticmethod(grants.set_unlimited)
 
     success_message = ngettext_lazy(
         "Access made unlimited for %(changed)s of %(selected)s selected grant.",
@@ -142,9 +142,7 @@ class RevokeAction(GrantBulkAction):
     )
     button_text = _("Revoke access")
 
-    @classmethod
-    def change(cls, grants_qs, *, user, **kwargs):
-        return grants.revoke_many(grants_qs, by=user)
+    grants_change = staticmethod(grants.revoke_many)
 
     success_message = ngettext_lazy(
         "Access revoked for %(changed)s of %(selected)s selected grant.",
@@ -163,9 +161,7 @@ class RestoreAction(GrantBulkAction):
     )
     button_text = _("Restore access")
 
-    @classmethod
-    def change(cls, grants_qs, *, user, **kwargs):
-        return grants.restore(grants_qs, by=user)
+    grants_change = staticmethod(grants.restore)
 
     success_message = ngettext_lazy(
         "Access restored for %(changed)s of %(selected)s selected grant.",
@@ -190,9 +186,7 @@ class ResendAction(GrantBulkAction):
         active = list(grants_qs.active())
         for grant in active:
             # Enqueued after the commit, as every email of ours (grants.grant(notify=True)).
-            transaction.on_commit(
-                lambda grant=grant: tasks.enqueue(tasks.send_access_ready, grant.pk)
-            )
+            transaction.on_commit(lambda grant=grant: tasks.enqueue_access_ready(grant.pk))
         return len(active)
 
     success_message = ngettext_lazy(

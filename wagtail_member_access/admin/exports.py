@@ -37,6 +37,7 @@ from django.utils.translation import ngettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from .. import moments
 from ..models import Grant, Seat
 from .filters import STATUS_CHOICES, status_at
 
@@ -154,6 +155,13 @@ def _local(value: datetime.datetime | None) -> datetime.datetime | None:
     return value.replace(microsecond=0)
 
 
+def _expiry(value: datetime.datetime | None) -> datetime.date | datetime.datetime | None:
+    """An expiry at midnight as the last day it includes (docs/expiry.md#shown): a file
+    that says 2031-01-31 means until the end of that day, as the import reads it back."""
+    day = moments.last_day(value)
+    return day if day is not None else _local(value)
+
+
 def export_rows(queryset, at: datetime.datetime | None = None) -> Iterator[list]:
     """One list of values per grant of ``queryset`` in :data:`COLUMNS` order, read
     :data:`EXPORT_CHUNK_SIZE` rows at a time. Moments are in the site's time zone; the
@@ -170,7 +178,7 @@ def export_rows(queryset, at: datetime.datetime | None = None) -> Iterator[list]
             list_name,
             labels[status_at(revoked, starts, expires, at)],
             _local(starts),
-            _local(expires),
+            _expiry(expires),
             _local(revoked),
             _local(access),
             sources.get(source, source),
@@ -184,6 +192,8 @@ def export_rows(queryset, at: datetime.datetime | None = None) -> Iterator[list]
 def _csv_cell(value):
     if isinstance(value, datetime.datetime):
         return value.strftime("%Y-%m-%d %H:%M")  # what the import reads back
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     if value is None:
         return ""
     return neutralise(value)
@@ -239,6 +249,8 @@ def xlsx_response(headings: list[str], rows: Iterable[list], filename: str) -> F
                 cell.data_type = "s"  # text that looks like a formula stays text
             if isinstance(value, datetime.datetime):
                 cell.number_format = "yyyy-mm-dd hh:mm"
+            elif isinstance(value, datetime.date):
+                cell.number_format = "yyyy-mm-dd"
             cells.append(cell)
         sheet.append(cells)
     output = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it when sent)

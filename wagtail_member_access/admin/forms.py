@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
-from wagtail.admin.widgets import AdminDateInput
+from wagtail.admin.widgets import AdminDateInput, AdminDateTimeInput
 
 from .. import grants, moments
 from ..conf import app_settings
@@ -20,7 +20,14 @@ from ..domains import is_domain, normalize_grantee
 from ..imports import day_end
 from ..models import AccessList, Grant
 
-__all__ = ["AccessListForm", "ExtendForm", "GrantForm", "ImportForm", "end_of_day"]
+__all__ = [
+    "AccessListForm",
+    "ExpiryDateTimeInput",
+    "ExtendForm",
+    "GrantForm",
+    "ImportForm",
+    "end_of_day",
+]
 
 
 def end_of_day(day) -> datetime:
@@ -29,6 +36,16 @@ def end_of_day(day) -> datetime:
     return timezone.make_aware(
         datetime.combine(day + timedelta(days=1), time.min), timezone.get_current_timezone()
     )
+
+
+class ExpiryDateTimeInput(AdminDateTimeInput):
+    """Wagtail's date-time picker for an expiry. An expiry at midnight is shown as the
+    last day it includes, as a date without a time (docs/expiry.md#shown); the picker must
+    leave that date as it is when the field loses focus, since "2031-01-31 00:00" would be
+    the start of that day, a day less of access."""
+
+    def get_config(self):
+        return {**super().get_config(), "validateOnBlur": False}
 
 
 class AccessListForm(WagtailAdminModelForm):
@@ -84,6 +101,7 @@ class GrantForm(WagtailAdminModelForm):
     class Meta:
         model = Grant
         fields = ["access_list", "email", "name", "starts_at", "expires_at", "seats", "note"]
+        widgets = {"starts_at": AdminDateTimeInput, "expires_at": ExpiryDateTimeInput}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -237,6 +255,14 @@ class ExtendForm(forms.Form):
 
 
 class ImportForm(forms.Form):
+    """The CSV upload; with ``choose_list`` (the import reached from the grants listing
+    rather than from one list) also the access list to import into."""
+
+    access_list = forms.ModelChoiceField(
+        queryset=AccessList.objects.order_by("name"),
+        label=_("Access list"),
+        help_text=_("The list the grants are imported into."),
+    )
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_(
@@ -245,6 +271,11 @@ class ImportForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+    def __init__(self, *args, choose_list: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not choose_list:
+            del self.fields["access_list"]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -45,6 +45,7 @@ __all__ = [
     "PageAccessViewSet",
     "header_button",
     "listing_button",
+    "may_change_member_access",
     "may_set_member_access",
     "page_access_url",
 ]
@@ -86,6 +87,19 @@ def may_set_member_access(user, page) -> bool:
     """Wagtail's rule for changing a page's privacy ("publish" permission, or superuser; never
     on the root page)."""
     return page.permissions_for_user(user).can_set_view_restrictions()
+
+
+#: The Django permission to change member access (``PageAccessRestriction.Meta.permissions``),
+#: given to groups in Wagtail's group editor
+#: (docs/editor-guide.md#who-may-change-member-access).
+CHANGE_PERMISSION = "wagtail_member_access.change_member_access"
+
+
+def may_change_member_access(user, page) -> bool:
+    """May ``user`` set, change or remove the member access of ``page``? Wagtail's rule for the
+    page's privacy and the permission :data:`CHANGE_PERMISSION` (superusers have every
+    permission). Without it the dialog and the "Member access" view are read-only."""
+    return may_set_member_access(user, page) and user.has_perm(CHANGE_PERMISSION)
 
 
 def page_access_url(page) -> str:
@@ -153,11 +167,16 @@ class PageAccessForm(forms.Form):
         """The access lists the form offers (those of the page's site and of every site)."""
         return _site_lists(self.page)
 
+    def names_lists(self, data) -> bool:
+        """Does the form name at least one access list? (The privacy dialog's form may also
+        name a list to create.)"""
+        return bool(data["access_lists"])
+
     def clean(self):
         data = super().clean()
         mode = data.get("mode")
         if mode and mode not in (NONE, Mode.MEMBERS):
-            if "access_lists" in data and not data["access_lists"]:
+            if "access_lists" in data and not self.names_lists(data):
                 self.add_error(
                     "access_lists",
                     _(
@@ -251,12 +270,20 @@ class PageAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
             return _("Only the member access set on the pages above applies.")
         return MODE_HELP[mode]
 
+    @cached_property
+    def read_only(self) -> bool:
+        return not may_change_member_access(self.request.user, self.page)
+
     def get_form(self, data=None):
         own = self.state.own
         initial = initial_values(own.rule if own is not None else None)
-        return PageAccessForm(
+        form = PageAccessForm(
             data, page=self.page, inherited=bool(self.state.inherited), initial=initial
         )
+        if self.read_only:
+            for field in form.fields.values():
+                field.disabled = True
+        return form
 
     def render(self, form, status=200):
         context = self.get_context_data(
@@ -268,6 +295,7 @@ class PageAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
             no_lists=not form.fields["access_lists"].queryset.exists(),
             may_add_lists=list_permission_policy.user_has_permission(self.request.user, "add"),
             edit_page_url=reverse("wagtailadmin_pages:edit", args=[self.page.pk]),
+            read_only=self.read_only,
             # Only worth saying when the page is protected (docs/editor-guide.md#documents).
             open_documents=unprotected_documents(self.page)
             if self.state.own or self.state.inherited
@@ -279,6 +307,11 @@ class PageAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
 
     def get(self, request, page_id):
         return self.render(self.get_form())
+
+    def post(self, request, *args, **kwargs):
+        if self.read_only:
+            raise PermissionDenied
+        return super().post(request, *args, **kwargs)
 
     def success_url(self):
         return page_access_url(self.page)

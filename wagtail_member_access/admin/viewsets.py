@@ -77,8 +77,10 @@ class GrantViewSet(ModelViewSet):
         return GrantForm
 
     def get_urlpatterns(self):
+        # "Import CSV" in the grants listing's header: the form asks for the list.
         return [
             *super().get_urlpatterns(),
+            path("import/", ImportView.as_view(), name="import"),
             path("<int:pk>/seats/", SeatsView.as_view(), name="seats"),
         ]
 

@@ -1,22 +1,27 @@
 """The "your access is ready" email (``grant(..., notify=True)``, the grants listing's
 "Resend access email", the bulk "Access email"): each page the grant's list opens, with a
 magic link that signs the member in on it, and for a member without a password a
-set-your-password link too (one email, not two)."""
+set-your-password link too (one email, not two).
+
+Sent by the ``deliver_send`` task through an ``EmailSend`` (:func:`record`, one per request:
+an editor's "Resend" is a new email): a failed send is retried with back-off and never sent
+twice after a success (docs/security.md#mail-retries)."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.utils import timezone
 from wagtail.log_actions import log
 
-from .. import access, durations, emails, log_actions, moments, sites, tokens
+from .. import access, durations, emails, log_actions, moments, sends, sites, tokens
 from ..conf import app_settings
 from ..members import NotAllowed, get_or_create_member, mask_email
-from ..models import EmailChallenge, Grant
+from ..models import EmailChallenge, EmailSend, Grant
 from . import common
 
-__all__ = ["send"]
+__all__ = ["deliver", "record", "send", "send_recorded"]
 
 logger = logging.getLogger("wagtail_member_access")
 
@@ -82,9 +87,34 @@ def send(grant_id: int) -> bool:
     confirmation does) and return whether it was sent. Not sent (False) for a revoked or
     vanished grant, nor when the mail server fails (written to the grant's history and the
     server log, docs/security.md#mail-failures)."""
+    return bool(deliver(grant_id))
+
+
+def record(grant_id: int) -> EmailSend | None:
+    """Record a new access email to grant ``grant_id``'s member, for the ``deliver_send``
+    task; None for a vanished grant."""
+    grant = Grant.objects.filter(pk=grant_id).first()
+    if grant is None:
+        return None
+    key = f"access_ready:{grant.pk}:{uuid.uuid4().hex}"
+    return sends.record(EmailSend.Kind.ACCESS_READY, key, grant.email, grant=grant)
+
+
+def send_recorded(send: EmailSend) -> str:
+    """Send the access email of ``send`` (for ``sends.attempt``): ``""`` when sent, else the
+    mail server's error; ``sends.NotSending`` when its grant was revoked or deleted."""
+    delivery = deliver(send.grant_id) if send.grant_id else None
+    if delivery is None:
+        raise sends.NotSending("the grant was revoked or deleted")
+    return delivery.error if not delivery else ""
+
+
+def deliver(grant_id: int) -> emails.Delivery | None:
+    """Send grant ``grant_id``'s access email: the ``emails.Delivery``, or None when there is
+    nothing to send (a revoked or vanished grant)."""
     grant = Grant.objects.select_related("access_list").filter(pk=grant_id).first()
     if grant is None or grant.revoked_at is not None:
-        return False
+        return None
     pages = []
     for restriction in grant.access_list.restrictions.select_related("page"):
         page = restriction.page.specific
@@ -102,4 +132,4 @@ def send(grant_id: int) -> bool:
         # Formatted in the email's language, in the site's time zone (docs/expiry.md#shown).
         "expires": moments.until_lazy(grant.expires_at, timezone.get_default_timezone()),
     }
-    return bool(emails.deliver("access_ready", grant.email, context, about=grant))
+    return emails.deliver("access_ready", grant.email, context, about=grant)

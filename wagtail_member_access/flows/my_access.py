@@ -9,7 +9,9 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from .. import moments
 from ..domains import address_domain, canonical_address
 from ..models import Grant
 from . import common
@@ -22,20 +24,36 @@ class AccessEntry:
     """One access list a member is on, for "My access" and the no-access page."""
 
     list_name: str
-    status: str  # "active", "upcoming" or "expired"
+    status: str  # "active", "upcoming", "expired" or "revoked"
     starts_at: datetime | None
     expires_at: datetime | None
     pages: tuple[tuple[str, str], ...]  # (title, url)
+    revoked_at: datetime | None = None
 
     @property
     def active(self) -> bool:
         return self.status == "active"
 
+    @property
+    def when(self) -> str:
+        """The entry's dates in words, by the rules of ``moments`` (docs/expiry.md#shown):
+        "until the end of 31 January 2031 (UTC)", "starts …", "ended …", "revoked on …";
+        "" for unlimited access."""
+        if self.status == "revoked":
+            return moments.revoked(self.revoked_at)
+        if self.status == "upcoming":
+            return _("starts %(moment)s") % {"moment": moments.moment(self.starts_at)}
+        if self.status == "expired":
+            return moments.ended(self.expires_at)
+        return moments.until(self.expires_at)
 
-_ORDER = {"active": 0, "upcoming": 1, "expired": 2}
+
+_ORDER = {"active": 0, "upcoming": 1, "expired": 2, "revoked": 3}
 
 
 def _status(grant: Grant, now) -> str:
+    if grant.revoked_at is not None:
+        return "revoked"
     if grant.is_active(now):
         return "active"
     if grant.starts_at and grant.starts_at > now:
@@ -44,8 +62,8 @@ def _status(grant: Grant, now) -> str:
 
 
 def member_access(user, request=None) -> list[AccessEntry]:
-    """Every access list ``user``'s email is on (active first, then upcoming, then expired;
-    revoked grants are left out) with the live pages each opens. Three queries. Empty for an
+    """Every access list ``user``'s email is on (active first, then upcoming, then expired,
+    then revoked) with the live pages each opens. Three queries. Empty for an
     anonymous user and for an account whose address is malformed."""
     if user is None or not user.is_authenticated:
         return []
@@ -58,7 +76,7 @@ def member_access(user, request=None) -> list[AccessEntry]:
     # (docs/courses-and-teams.md#domain-grants-and-seats).
     seat = Q(email=address_domain(email), seat_set__email=canonical_address(email))
     grants = (
-        Grant.objects.filter(Q(email=email) | seat, revoked_at__isnull=True)
+        Grant.objects.filter(Q(email=email) | seat)
         .distinct()
         .select_related("access_list")
         .prefetch_related("access_list__restrictions__page")
@@ -77,6 +95,7 @@ def member_access(user, request=None) -> list[AccessEntry]:
                 grant.starts_at,
                 grant.expires_at,
                 pages,
+                grant.revoked_at,
             )
         )
     entries.sort(key=lambda e: (_ORDER[e.status], e.list_name.lower()))

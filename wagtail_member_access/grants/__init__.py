@@ -152,7 +152,7 @@ def grant(
         _record_grant(obj, access_list, created, reference, sold, added_by)
     logger.info("Access granted to %s on list %s.", mask_email(email), access_list.pk)
     if notify and not obj.is_domain:
-        transaction.on_commit(lambda: tasks.enqueue(tasks.send_access_ready, obj.pk))
+        transaction.on_commit(lambda: tasks.enqueue_access_ready(obj.pk))
     return obj, created
 
 

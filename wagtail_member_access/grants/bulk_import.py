@@ -37,6 +37,7 @@ def import_grants(
     file_name: str = "",
     batch_size: int = 2000,
     conflicts: list | None = None,
+    outcomes: dict | None = None,
 ) -> tuple[int, int, int]:
     """Apply validated import rows to ``access_list`` in bulk; return ``(new, updated,
     unchanged)``.
@@ -67,6 +68,12 @@ def import_grants(
     ``conflicts`` as ``(line, email, starts_at, expires_at)`` (``line``: the row's item after
     its field values, or None), and then nothing is written. Without a ``conflicts`` list such
     a row raises ``ValidationError``, as ``grant`` does.
+
+    ``outcomes`` (the import's dry run, for the rows it shows): a dict whose keys are emails
+    of ``rows``; each value is set to ``(kind, before, after)``, ``kind`` one of ``"new"``,
+    ``"updated"``, ``"restored"`` (a revoked grant), ``"unchanged"`` or ``"conflict"``,
+    ``before`` the existing grant's ``starts_at``, ``expires_at`` and ``fields`` (a dict;
+    None for a new grant) and ``after`` the row's values with the kept ones filled in.
     """
     fields = tuple(fields)
     if not set(fields) <= set(IMPORT_FIELDS):
@@ -77,8 +84,11 @@ def import_grants(
             # one writer at a time anyway).
             list(AccessList.objects.select_for_update().filter(pk=access_list.pk).values("pk"))
         to_update, unchanged, conflicted = _compare(
-            access_list, rows, fields, batch_size, conflicts
+            access_list, rows, fields, batch_size, conflicts, outcomes
         )
+        for email in outcomes or ():
+            if email in rows:
+                outcomes[email] = ("new", None, dict(zip(fields, rows[email], strict=False)))
         new, updated = len(rows), len(to_update)
         if dry_run or conflicted or not (new or updated):
             rows.clear()
@@ -107,7 +117,7 @@ def import_grants(
     return new, updated, unchanged
 
 
-def _compare(access_list, rows, fields, batch_size, conflicts):
+def _compare(access_list, rows, fields, batch_size, conflicts, outcomes=None):
     """Match the rows against the list's existing grants, popping each matched row from
     ``rows`` (what is left is new). Returns ``(to_update, unchanged, conflicted)``:
     ``(pk, values, (reminder_sent_at, expiry_recorded_at))`` per grant to write, the count of
@@ -143,9 +153,17 @@ def _compare(access_list, rows, fields, batch_size, conflicts):
                 raise expires_before()
             conflicts.append((row[width] if len(row) > width else None, email, start, expiry))
             conflicted = True
-            continue
-        if revoked_at is None and tuple(current) == values:
+            kind = "conflict"
+        elif revoked_at is None and tuple(current) == values:
             unchanged += 1
+            kind = "unchanged"
+        else:
+            kind = "restored" if revoked_at is not None else "updated"
+        if outcomes is not None and email in outcomes:
+            before = {"starts_at": kept_start, "expires_at": kept_expiry}
+            after = {**before, **dict(zip(fields, values, strict=True))}
+            outcomes[email] = (kind, {**before, **dict(zip(fields, current, strict=True))}, after)
+        if kind in ("conflict", "unchanged"):
             continue
         if expires_index is not None and values[expires_index] != current[expires_index]:
             # A new expiry is a new period: remind and record its end afresh (expiry.py).

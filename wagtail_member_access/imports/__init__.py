@@ -29,7 +29,8 @@ from django.utils.translation import gettext as _
 from .. import grants
 from ..models import AccessList, Grant
 from .dates import day_end
-from .results import ImportResult, InvalidFile, RowError
+from .preview import describe
+from .results import ImportResult, InvalidFile, RowError, RowPreview
 from .rows import COLUMNS, UNLIMITED, read
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ImportResult",
     "InvalidFile",
     "RowError",
+    "RowPreview",
     "day_end",
     "import_csv",
 ]
@@ -51,6 +53,7 @@ def import_csv(
     added_by=None,
     tz: tzinfo | None = None,
     batch_size: int = 2000,
+    preview: range | None = None,
 ) -> ImportResult:
     """Import the grants in the CSV ``file`` (opened in binary mode) into ``access_list``.
 
@@ -65,15 +68,25 @@ def import_csv(
     (and writes nothing) for a file that cannot be read as a whole: empty, not UTF-8, no email
     column, broken CSV, or a concurrent change to the list's grants during the write. The
     caller's ``file`` is left open.
+
+    ``preview``: the data rows (numbered from 1) to describe one by one in
+    ``result.previews`` (what happens to each, how each date was read), such as
+    ``range(1, 51)`` for the dry run's first page.
     """
     tz = tz or timezone.get_default_timezone()
     file_name = os.path.basename(str(getattr(file, "name", "") or ""))
-    result = ImportResult(access_list=access_list, dry_run=dry_run, file_name=file_name)
-    rows, fields = read(file, result, tz)
+    result = ImportResult(
+        access_list=access_list, dry_run=dry_run, file_name=file_name, preview_rows=preview
+    )
+    seen: list = []
+    rows, fields = read(file, result, tz, seen)
     result.errors.extend(_seats_taken(access_list, rows, fields))
     result.errors.sort(key=lambda error: error.line)
     write = not dry_run and result.ok
     conflicts: list = []
+    # The rows shown: the line each email was kept from, and what the grant path finds.
+    firsts = {v[0]: rows[v[0]][-1] for _, _, v in seen if v is not None and v[0] in rows}
+    outcomes = dict.fromkeys(firsts) if preview is not None else None
     try:
         new, updated, unchanged = grants.import_grants(
             access_list,
@@ -84,6 +97,7 @@ def import_csv(
             file_name=file_name,
             batch_size=batch_size,
             conflicts=conflicts,
+            outcomes=outcomes,
         )
     except IntegrityError as exc:
         raise InvalidFile(
@@ -98,6 +112,8 @@ def import_csv(
         write = False
     result.new, result.updated, result.unchanged = new, updated, unchanged
     result.written = write and bool(new or updated)
+    if preview is not None:
+        result.previews = describe(result, seen, firsts, outcomes, tz)
     return result
 
 

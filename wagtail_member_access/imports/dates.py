@@ -8,8 +8,19 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-__all__ = ["date_parser", "day_end"]
+__all__ = ["FORMATS_HELP", "date_parser", "day_end"]
+
+#: Every date format an import reads, for the editor (the upload form's help): keep it in
+#: step with the patterns below and with ``rows.UNLIMITED``.
+FORMATS_HELP = _(
+    "Dates are read in these formats: 2026-12-31 (YYYY-MM-DD); 31.12.2026 or 1.2.2026 (day, "
+    "month, year with dots: DD.MM.YYYY); a date and time 2026-12-31 18:00 or 2026-12-31T18:00, "
+    "optionally with seconds (18:00:30, 18:00:30.5) and a time zone (Z, +01:00, +0100 or +01). "
+    "A start date without a time is the beginning of that day, an expiry date the end of it. "
+    "An expiry may also be “unlimited”, “unbegrenzt” or “unbefristet”, or empty."
+)
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: German Excel writes dates as 31.12.2026; day first is unambiguous with dots.

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from ..models import AccessList
 
-__all__ = ["ImportResult", "InvalidFile", "RowError"]
+__all__ = ["ImportResult", "InvalidFile", "RowError", "RowPreview"]
 
 
 class InvalidFile(Exception):
@@ -34,6 +34,25 @@ class RowError:
 
     def __str__(self) -> str:
         return _("Line %(line)s: %(message)s") % {"line": self.line, "message": self.message}
+
+
+@dataclass
+class RowPreview:
+    """What the import does with one row, for the dry run's table (docs/import.md#dry-run).
+
+    ``outcome`` is one of ``"new"``, ``"extended"``, ``"shortened"``, ``"updated"``,
+    ``"restored"``, ``"unchanged"``, ``"duplicate"`` or ``"invalid"``; ``label`` says it in
+    words, ``details`` why (the reason of an invalid row, the fields an update changes).
+    ``dates`` has one ``(column, cell, reading)`` per date column of the file: the header,
+    the cell as written and how it was read ("end of 31 December 2031 (Europe/Berlin)").
+    """
+
+    line: int
+    email: str
+    outcome: str
+    label: str
+    details: str = ""
+    dates: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +81,10 @@ class ImportResult:
     #: Headers that name none of our columns; their cells are not read.
     ignored_columns: list[str] = field(default_factory=list)
     written: bool = False
+    #: The data rows (numbered from 1, as counted in ``rows``) to describe in ``previews``.
+    preview_rows: range | None = None
+    #: What happens to each row of ``preview_rows``, in file order.
+    previews: list[RowPreview] = field(default_factory=list)
 
     @property
     def invalid(self) -> int:

@@ -70,10 +70,16 @@ _DELIMITERS = (",", ";", "\t")
 _SHOWN_VALUE_LENGTH = 80
 
 
-def read(file: BinaryIO, result: ImportResult, tz: tzinfo) -> tuple[dict, tuple[str, ...]]:
+def read(
+    file: BinaryIO, result: ImportResult, tz: tzinfo, seen: list | None = None
+) -> tuple[dict, tuple[str, ...]]:
     """Parse and validate the whole file into ``{email: (*values, line)}`` and the fields the
     values are for, recording counts and row errors in ``result``. Raises
-    :class:`InvalidFile` for a file that cannot be read as a whole."""
+    :class:`InvalidFile` for a file that cannot be read as a whole.
+
+    The rows of ``result.preview_rows`` are added to ``seen`` as ``(line, cells, values)``:
+    their cells by our column name (``email`` and the date columns, as written) and the
+    validated values (``[email, *values]``, None for an invalid row)."""
     reader, skipped = _reader(lines(file))
     try:
         headers = next(reader)
@@ -82,13 +88,20 @@ def read(file: BinaryIO, result: ImportResult, tz: tzinfo) -> tuple[dict, tuple[
     indexes = _column_indexes(headers, result, line=skipped + 1)
     fields = tuple(f for f in IMPORT_FIELDS if f in indexes)
     validate = _validator(fields, indexes, result.columns, date_parser(tz))
+    shown = {f: i for f, i in indexes.items() if f in ("email", "starts_at", "expires_at")}
+    window = result.preview_rows if seen is not None else None
     rows: dict[str, tuple] = {}
-    for line, cells in _cells(reader, skipped, len(headers), result):
-        error, values = validate(cells)
+    for line, cells, error in _cells(reader, skipped, len(headers), result):
+        values = None
+        if error is None:
+            error, values = validate(cells)
         if error:
             result.errors.append(RowError(line, error))
         else:
             _add(rows, values, line, result)
+        if window is not None and result.rows in window:
+            padded = cells + [""] * (len(headers) - len(cells))
+            seen.append((line, {f: padded[i] for f, i in shown.items()}, values))
     return rows, fields
 
 
@@ -142,10 +155,12 @@ def _column_indexes(headers: list[str], result: ImportResult, *, line: int) -> d
     return indexes
 
 
-def _cells(reader, skipped: int, width: int, result: ImportResult) -> Iterator[tuple[int, list]]:
-    """``(line, cells)`` for each non-blank data row, stripped and padded to ``width``;
-    counted in ``result.rows``. A row with more cells than headers is recorded as an error
-    and skipped. Raises :class:`InvalidFile` for broken CSV or too many rows."""
+def _cells(
+    reader, skipped: int, width: int, result: ImportResult
+) -> Iterator[tuple[int, list, str | None]]:
+    """``(line, cells, error)`` for each non-blank data row, stripped and padded to
+    ``width``; counted in ``result.rows``. ``error`` is the reason for a row with more cells
+    than headers, else None. Raises :class:`InvalidFile` for broken CSV or too many rows."""
     max_rows = app_settings.IMPORT_MAX_ROWS
     while True:
         line = reader.line_num + skipped + 1
@@ -172,15 +187,10 @@ def _cells(reader, skipped: int, width: int, result: ImportResult) -> Iterator[t
             )
         cells = [cell.strip() for cell in cells]
         if len(cells) > width and any(cells[width:]):
-            result.errors.append(
-                RowError(
-                    line,
-                    _("The row has %(cells)s cells, but the first line names %(columns)s.")
-                    % {"cells": len(cells), "columns": width},
-                )
-            )
+            message = _("The row has %(cells)s cells, but the first line names %(columns)s.")
+            yield line, cells, message % {"cells": len(cells), "columns": width}
             continue
-        yield line, cells + [""] * (width - len(cells))
+        yield line, cells + [""] * (width - len(cells)), None
 
 
 def _add(rows: dict, values: list, line: int, result: ImportResult) -> None:

@@ -4,6 +4,7 @@ from .email_templates import EmailLayout, EmailTemplate
 from .lists import AccessList, Grant, GrantReference, Seat
 from .members import MemberProfile, MemberSession
 from .restrictions import CollectionAccessRestriction, PageAccessRestriction
+from .sends import EmailSend
 
 __all__ = [
     "AccessList",
@@ -11,6 +12,7 @@ __all__ = [
     "CollectionAccessRestriction",
     "EmailChallenge",
     "EmailLayout",
+    "EmailSend",
     "EmailTemplate",
     "EmailThrottle",
     "Grant",

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import optional_link
+
 
 class BulkEmailJob(models.Model):
     """Emails sent by an editor to many members at once (resets, sign-in links, access
@@ -18,27 +20,13 @@ class BulkEmailJob(models.Model):
         ACCESS_READY = "access_ready", _("Access email")
 
     kind = models.CharField(_("email"), max_length=20, choices=Kind.choices)
-    access_list = models.ForeignKey(
-        "wagtail_member_access.AccessList",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("access list"),
-    )
+    access_list = optional_link("wagtail_member_access.AccessList", _("access list"))
     recipients = models.JSONField(_("recipients"), default=list)
     total = models.PositiveIntegerField(_("total"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("created by"),
-    )
+    created_by = optional_link(settings.AUTH_USER_MODEL, _("created by"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import ThrottlingMixin
 
 from ..conf import app_settings
+from .fields import optional_fk, optional_site
 
 
 class EmailChallenge(models.Model):
@@ -37,27 +38,15 @@ class EmailChallenge(models.Model):
 
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
     email = models.EmailField(_("email"), max_length=254)
-    page = models.ForeignKey(
-        swapper.get_model_name("wagtailcore", "Page"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("page"),
+    page = optional_fk(
+        swapper.get_model_name("wagtailcore", "Page"), _("page"), on_delete=models.CASCADE
     )
     #: The document an unlock is for (its collection's restriction decides), instead of a
     #: page. A plain id, not a foreign key: the document model is swappable
     #: (``WAGTAILDOCS_DOCUMENT_MODEL``); a challenge for a deleted document sends nothing.
     document_id = models.PositiveBigIntegerField(_("document"), null=True, blank=True)
     language = models.CharField(_("language"), max_length=16, blank=True)
-    site = models.ForeignKey(
-        "wagtailcore.Site",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("site"),
-    )
+    site = optional_site()
     next_url = models.CharField(_("return URL"), max_length=2000, blank=True)
     code_hash = models.CharField(_("code hash"), max_length=64, blank=True)
     link_hash = models.CharField(_("link hash"), max_length=64, blank=True, db_index=True)

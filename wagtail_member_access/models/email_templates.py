@@ -22,6 +22,7 @@ from wagtail.models import PreviewableMixin, RevisionMixin
 
 from .. import email_html, email_syntax
 from ..email_kinds import KINDS, kind_choices
+from .fields import optional_site
 
 __all__ = ["EmailLayout", "EmailTemplate", "language_choices"]
 
@@ -67,17 +68,23 @@ class _SandboxedPreview(PreviewableMixin):
         return response
 
 
-class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
+class _EditorVersioned(RevisionMixin, _SandboxedPreview, models.Model):
+    """Revisions (history, compare, revert) and the sandboxed preview of what editors write;
+    each subclass declares ``_revisions`` with its own query name."""
+
+    class Meta:
+        abstract = True
+
+    @property
+    def revisions(self):
+        return self._revisions
+
+
+class EmailLayout(_EditorVersioned):
     """The HTML frame and the sender of every email of one site (or of every site)."""
 
-    site = models.ForeignKey(
-        "wagtailcore.Site",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("site"),
-        help_text=_("Leave empty for the layout of every site that has none of its own."),
+    site = optional_site(
+        help_text=_("Leave empty for the layout of every site that has none of its own.")
     )
     brand_name = models.CharField(
         _("name shown at the top"), max_length=255, blank=True, help_text=_("Empty: the site name.")
@@ -128,10 +135,6 @@ class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
         if self.from_email:
             _check_one_mailbox(self.from_email)
 
-    @property
-    def revisions(self):
-        return self._revisions
-
     def style(self) -> dict:
         return {f: getattr(self, f) for f in email_html.DEFAULT_STYLE}
 
@@ -171,20 +174,12 @@ class EmailLayout(RevisionMixin, _SandboxedPreview, models.Model):
         }
 
 
-class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
+class EmailTemplate(_EditorVersioned):
     """An editor's version of one kind of email for one site (or all) and one language (or
     all). Without one, the shipped default is sent (docs/editing-emails.md#fallback)."""
 
     kind = models.CharField(_("email"), max_length=40, choices=kind_choices)
-    site = models.ForeignKey(
-        "wagtailcore.Site",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("site"),
-        help_text=_("Leave empty for every site."),
-    )
+    site = optional_site(help_text=_("Leave empty for every site."))
     language = models.CharField(_("language"), max_length=16, blank=True, choices=language_choices)
     subject = models.CharField(_("subject"), max_length=255)
     text = models.TextField(_("text"))
@@ -246,10 +241,6 @@ class EmailTemplate(RevisionMixin, _SandboxedPreview, models.Model):
                 errors[field] = exc.messages
         if errors:
             raise ValidationError(errors)
-
-    @property
-    def revisions(self):
-        return self._revisions
 
     def render(self, context: dict, *, style: dict) -> email_html.RenderedEmail:
         """This version rendered against ``context`` (plain strings, see ``emails.py``) in the

@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from .fields import optional_link, optional_site
+
 
 class AccessList(models.Model):
     """A product, course or membership tier: the people (grants) who may see what it protects."""
@@ -14,14 +16,8 @@ class AccessList(models.Model):
     name = models.CharField(_("name"), max_length=255)
     slug = models.SlugField(_("slug"), max_length=255, unique=True)
     description = models.TextField(_("description"), blank=True)
-    site = models.ForeignKey(
-        "wagtailcore.Site",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("site"),
-        help_text=_("The site whose pages this list may open. Leave empty for all sites."),
+    site = optional_site(
+        help_text=_("The site whose pages this list may open. Leave empty for all sites.")
     )
     default_days = models.PositiveIntegerField(
         _("default access period (days)"),
@@ -142,14 +138,7 @@ class Grant(models.Model):
         help_text=_("An external reference such as an order number."),
     )
     note = models.TextField(_("note"), blank=True)
-    added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("added by"),
-    )
+    added_by = optional_link(settings.AUTH_USER_MODEL, _("added by"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     last_access_at = models.DateTimeField(_("last access"), null=True, blank=True)

@@ -8,14 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from .lists import AccessList
 
 
-class PageAccessRestriction(models.Model):
-    """Member access for a page and every page below it.
+class _AccessRestriction(models.Model):
+    """What a page's and a collection's member access share: the mode, the lists and groups
+    that may pass, and when it was set. Each subclass adds its target (a one-to-one field
+    named ``TARGET``) and the words of its help texts."""
 
-    Kept beside Wagtail's own ``PageViewRestriction`` (not instead of it): every restriction
-    on a page's path must pass. Each protected page also carries a ``PageViewRestriction`` of
-    type ``member_access`` (``mirror.py``), so that Wagtail hides it from ``.public()``, the
-    sitemap and the APIs (docs/protected-channels.md).
-    """
+    TARGET: str
 
     class Mode(models.TextChoices):
         MEMBERS = "members", _("Signed-in members")
@@ -41,39 +39,65 @@ class PageAccessRestriction(models.Model):
             None for ``MEMBERS`` (no email)."""
             return None if self is type(self).MEMBERS else f"unlock_{self.value}"
 
+    mode = models.CharField(_("access mode"), max_length=20, choices=Mode.choices)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self.get_mode_display()}: {getattr(self, f'{self.TARGET}_id')}"
+
+
+def _access_lists(related_name: str, help_text) -> models.ManyToManyField:
+    return models.ManyToManyField(
+        AccessList,
+        blank=True,
+        related_name=related_name,
+        verbose_name=_("access lists"),
+        help_text=help_text,
+    )
+
+
+def _groups(help_text) -> models.ManyToManyField:
+    return models.ManyToManyField(
+        Group, blank=True, related_name="+", verbose_name=_("groups"), help_text=help_text
+    )
+
+
+class PageAccessRestriction(_AccessRestriction):
+    """Member access for a page and every page below it.
+
+    Kept beside Wagtail's own ``PageViewRestriction`` (not instead of it): every restriction
+    on a page's path must pass. Each protected page also carries a ``PageViewRestriction`` of
+    type ``member_access`` (``mirror.py``), so that Wagtail hides it from ``.public()``, the
+    sitemap and the APIs (docs/protected-channels.md).
+    """
+
+    TARGET = "page"
+
     page = models.OneToOneField(
         swapper.get_model_name("wagtailcore", "Page"),
         on_delete=models.CASCADE,
         related_name="member_access_restriction",
         verbose_name=_("page"),
     )
-    mode = models.CharField(_("access mode"), max_length=20, choices=Mode.choices)
-    access_lists = models.ManyToManyField(
-        AccessList,
-        blank=True,
-        related_name="restrictions",
-        verbose_name=_("access lists"),
-        help_text=_("Emails with an active grant on any of these lists may view the pages."),
+    access_lists = _access_lists(
+        "restrictions", _("Emails with an active grant on any of these lists may view the pages.")
     )
-    groups = models.ManyToManyField(
-        Group,
-        blank=True,
-        related_name="+",
-        verbose_name=_("groups"),
-        help_text=_("Members-only pages: signed-in members of these groups may view them."),
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    groups = _groups(_("Members-only pages: signed-in members of these groups may view them."))
 
     class Meta:
         verbose_name = _("page access restriction")
         verbose_name_plural = _("page access restrictions")
+        # Who may set, change or remove member access of pages (the privacy dialog and the
+        # "Member access" view), on top of Wagtail's right to change a page's privacy
+        # (docs/editor-guide.md#who-may-change-member-access).
+        permissions = [("change_member_access", _("Can change member access of pages"))]
 
-    def __str__(self):
-        return f"{self.get_mode_display()}: {self.page_id}"
 
-
-class CollectionAccessRestriction(models.Model):
+class CollectionAccessRestriction(_AccessRestriction):
     """Member access for the documents of a collection and of every collection below it.
 
     The same modes, lists and groups as :class:`PageAccessRestriction`, decided by the same
@@ -81,7 +105,7 @@ class CollectionAccessRestriction(models.Model):
     ``CollectionViewRestriction`` (every restriction must pass). See docs/security.md#documents.
     """
 
-    Mode = PageAccessRestriction.Mode
+    TARGET = "collection"
 
     collection = models.OneToOneField(
         "wagtailcore.Collection",
@@ -89,27 +113,12 @@ class CollectionAccessRestriction(models.Model):
         related_name="member_access_restriction",
         verbose_name=_("collection"),
     )
-    mode = models.CharField(_("access mode"), max_length=20, choices=Mode.choices)
-    access_lists = models.ManyToManyField(
-        AccessList,
-        blank=True,
-        related_name="collection_restrictions",
-        verbose_name=_("access lists"),
-        help_text=_("Emails with an active grant on any of these lists may open the documents."),
+    access_lists = _access_lists(
+        "collection_restrictions",
+        _("Emails with an active grant on any of these lists may open the documents."),
     )
-    groups = models.ManyToManyField(
-        Group,
-        blank=True,
-        related_name="+",
-        verbose_name=_("groups"),
-        help_text=_("Members-only documents: signed-in members of these groups may open them."),
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    groups = _groups(_("Members-only documents: signed-in members of these groups may open them."))
 
     class Meta:
         verbose_name = _("collection access restriction")
         verbose_name_plural = _("collection access restrictions")
-
-    def __str__(self):
-        return f"{self.get_mode_display()}: {self.collection_id}"

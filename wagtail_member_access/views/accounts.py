@@ -296,8 +296,10 @@ def _next(request, default: str) -> str:
 def change_password(request):
     """Choose a password: forced after signing in with an initial password (no current
     password asked: it no longer works), otherwise a change that needs the current one (or a
-    first password for a member who so far signed in by email). Current-password checks
-    count like password sign-ins (per account and per IP, failures in a row): 429 when over."""
+    first password for a member who so far signed in by email). Every POST counts against
+    ``RATE_ACCOUNT_PER_MEMBER`` as the account page's other actions do; current-password
+    checks also count like password sign-ins (per account and per IP, failures in a row):
+    429 when over either."""
     if not request.user.is_authenticated:
         return redirect(_sign_in_url(request.get_full_path()))
     if is_privileged(request.user):  # editors change their password in the admin
@@ -306,6 +308,10 @@ def change_password(request):
     forced = passwords.pending_step(request) == "password"
     next_url = _next(request, reverse("wagtail_member_access:my_access"))
     data = request.POST if request.method == "POST" else None
+    # Setting or changing the password is an action of the account page: its limit too
+    # (docs/member-accounts.md#limits).
+    if data is not None and ratelimits.account_limited(request):
+        return ratelimited_response(request, next_url)
     # A first password (forced after an initial one, or chosen from "My access" by a member
     # who signed in by code or link) comes with the terms, as on every first-password path.
     terms = (forced or not user.has_usable_password()) and passwords.terms_required(user)

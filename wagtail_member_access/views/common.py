@@ -32,6 +32,8 @@ __all__ = [
     "quiet",
     "cache_down_response",
     "guard_cache",
+    "store_down_response",
+    "store_guarded",
     "ratelimited_response",
     "redirect",
     "safe_next",
@@ -167,28 +169,53 @@ CACHE_DOWN_RETRY_AFTER = 30
 
 
 def cache_down_response(request):
-    """503 with ``Retry-After``: the shared cache (rate limits, cooldowns) is unreachable,
-    so nothing that it guards may happen now (docs/security.md#cache-down)."""
-    response = TemplateResponse(
-        request,
-        "wagtail_member_access/unavailable.html",
-        {"base_template": app_settings.BASE_TEMPLATE},
-        status=503,
-    )
+    """503 with ``Retry-After``: the shared cache (rate limits, cooldowns) or the session
+    store is unreachable, so nothing that it guards may happen now
+    (docs/security.md#cache-down). Rendered at once, in the site's base template, or in the
+    package's own when the site's fails too (it may read the same cache: menus, page URLs)."""
+    for base in dict.fromkeys((app_settings.BASE_TEMPLATE, "wagtail_member_access/base.html")):
+        response = TemplateResponse(
+            request, "wagtail_member_access/unavailable.html", {"base_template": base}, status=503
+        )
+        try:
+            response.render()
+            break
+        except Exception as exc:
+            if base == "wagtail_member_access/base.html" or not ratelimits.store_unreachable(exc):
+                raise
     response["Retry-After"] = str(CACHE_DOWN_RETRY_AFTER)
     return private(response)
 
 
+def store_down_response(request, exc: BaseException):
+    """Log that the cache or session store failed with ``exc`` and answer
+    :func:`cache_down_response`."""
+    if not isinstance(exc, CacheUnavailable):
+        exc = f"{type(exc).__name__}: {exc}"
+    logger.error("The cache or session store is unreachable (%s): answered 503.", exc)
+    return cache_down_response(request)
+
+
+def store_guarded(request, call, *args, **kwargs):
+    """``call(*args, **kwargs)``, or the 503 page when this request's session store
+    (``ratelimits.check_session_store``) or any cache it reads cannot be reached
+    (``ratelimits.store_unreachable``); any other error propagates."""
+    try:
+        ratelimits.check_session_store(request)
+        return call(*args, **kwargs)
+    except Exception as exc:
+        if not ratelimits.store_unreachable(exc):
+            raise
+        return store_down_response(request, exc)
+
+
 def guard_cache(view):
-    """Answer :func:`cache_down_response` when ``view`` cannot reach the shared cache."""
+    """Answer the 503 page (:func:`store_guarded`) when ``view`` cannot reach the shared
+    cache or the session store."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except CacheUnavailable as exc:
-            logger.error("The rate-limit cache is unreachable (%s): answered 503.", exc)
-            return cache_down_response(request)
+        return store_guarded(request, view, request, *args, **kwargs)
 
     return wrapped
 

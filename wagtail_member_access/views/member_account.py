@@ -7,6 +7,7 @@ error."""
 from __future__ import annotations
 
 import json
+from functools import wraps
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -82,6 +83,22 @@ def _member(view):
     return wrapped
 
 
+def _action(*, limited: bool = False):
+    """An account action: a POST (a GET or HEAD goes back to the page) by a signed-in member;
+    with ``limited``, refused first once ``RATE_ACCOUNT_PER_MEMBER`` is spent."""
+
+    def decorator(view):
+        @wraps(view)
+        def checked(request):
+            if limited and ratelimits.account_limited(request):
+                return ratelimited_response(request, _page_url())
+            return view(request)
+
+        return post_only(lambda request: _page_url())(_member(checked))
+
+    return decorator
+
+
 def _state(request, key):
     state = pending.get(request, key)
     return state if state and state.get("user") == request.user.pk else None
@@ -140,9 +157,22 @@ def _posted_code(request, form_name: str):
     return form.cleaned_data["code"], None
 
 
-def _code_refused(request, result, key: str):
-    """A code that did not pass: forget the pending action ``key`` when it is gone, and say
-    why on the page."""
+def _confirm(request, form_name: str, key: str, confirm, done):
+    """The code posted for the pending action ``key`` (its form ``form_name``):
+    ``confirm(request, code)`` redeems it and carries the action out; ``done()`` is the
+    response when it did. A code that did not pass leaves the action pending unless it is
+    gone, and the page says why; an action refused after its code passed (``ValidationError``)
+    is forgotten, with its message."""
+    code, refusal = _posted_code(request, form_name)
+    if refusal is not None:
+        return refusal
+    try:
+        result = confirm(request, code)
+    except ValidationError as error:
+        pending.clear(request, key)
+        return _render(request, error=" ".join(error.messages), status=400)
+    if result.ok:
+        return done()
     if result.outcome is Outcome.MISSING:
         pending.clear(request, key)
     return _render(request, error=code_message(ACCOUNT_MESSAGES, result), status=400)
@@ -161,8 +191,7 @@ def my_access(request):
     return _render(request)
 
 
-@post_only(lambda request: _page_url())
-@_member
+@_action()
 def change_email(request):
     """Send a code to the new address (or, within the cooldown, nothing new)."""
     form = NewEmailForm(request.POST)
@@ -179,25 +208,19 @@ def change_email(request):
     return _back_sending(request, "email_code", challenge)
 
 
-@post_only(lambda request: _page_url())
-@_member
+@_action()
 def change_email_code(request):
     """The code from the new address: switch the account to it."""
-    code, refusal = _posted_code(request, "code_form")
-    if refusal is not None:
-        return refusal
-    try:
-        result = member_account.confirm_email_change(request, code)
-    except ValidationError as error:
-        pending.clear(request, member_account.CHANGE_KEY)
-        return _render(request, error=" ".join(error.messages), status=400)
-    if result.ok:
-        return _back(request, "email_changed")
-    return _code_refused(request, result, member_account.CHANGE_KEY)
+    return _confirm(
+        request,
+        "code_form",
+        member_account.CHANGE_KEY,
+        member_account.confirm_email_change,
+        lambda: _back(request, "email_changed"),
+    )
 
 
-@post_only(lambda request: _page_url())
-@_member
+@_action()
 def change_email_cancel(request):
     """Forget this browser's pending change of address or deletion."""
     pending.clear(request, member_account.CHANGE_KEY)
@@ -205,22 +228,16 @@ def change_email_cancel(request):
     return _back(request)
 
 
-@post_only(lambda request: _page_url())
-@_member
+@_action(limited=True)
 def sign_out_everywhere(request):
     """End every other session of the member."""
-    if ratelimits.account_limited(request):
-        return ratelimited_response(request, _page_url())
     sessions.sign_out_everywhere(request)
     return _back(request, "signed_out")
 
 
-@post_only(lambda request: _page_url())
-@_member
+@_action(limited=True)
 def download_data(request):
     """The member's data as a JSON file (a POST: CSRF-protected, never cached)."""
-    if ratelimits.account_limited(request):
-        return ratelimited_response(request, _page_url())
     data = member_account.export(request)
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
@@ -229,27 +246,23 @@ def download_data(request):
     return private(response)
 
 
-@post_only(lambda request: _page_url())
-@_member
+@_action(limited=True)
 def delete_account(request):
     """Ask for the code that confirms the deletion (sent to the member's address)."""
-    if ratelimits.account_limited(request):
-        return ratelimited_response(request, _page_url())
     challenge = member_account.request_deletion(request)
     return _back_sending(request, "delete_code", challenge)
 
 
-@post_only(lambda request: _page_url())
-@_member
+@_action()
 def delete_account_code(request):
     """The deletion code: delete the account, sign out, say so on the sign-in page."""
-    code, refusal = _posted_code(request, "delete_form")
-    if refusal is not None:
-        return refusal
-    result = member_account.confirm_deletion(request, code)
-    if result.ok:
-        return redirect(reverse("wagtail_member_access:account_deleted"))
-    return _code_refused(request, result, member_account.DELETE_KEY)
+    return _confirm(
+        request,
+        "delete_form",
+        member_account.DELETE_KEY,
+        member_account.confirm_deletion,
+        lambda: redirect(reverse("wagtail_member_access:account_deleted")),
+    )
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -258,8 +271,7 @@ def account_deleted(request):
     return member_page(request, "wagtail_member_access/account_deleted.html", {})
 
 
-@post_only(lambda request: _page_url())
-@_member
+@_action()
 def remove_password(request):
     """Remove the password (the current one proves it is the member): sign in by email."""
     user = request.user

@@ -33,7 +33,9 @@ from .common import (
     redirect,
     safe_next,
     steps_context,
+    store_guarded,
 )
+from .editor_banner import with_banner
 
 __all__ = [
     "MESSAGES",
@@ -146,10 +148,17 @@ def gate(callback):
 
     Whether the page is member-protected comes from Wagtail's privacy rows, which Wagtail's
     check reads anyway: they are read once, here, and handed to it, so a public page costs no
-    query of ours (docs/performance.md). Then :func:`access.decide` decides."""
+    query of ours (docs/performance.md). Then :func:`access.decide` decides.
+
+    When the session store or a cache the page needs cannot be reached, the answer is the
+    503 page with ``Retry-After``, for any page (``store_guarded``, docs/security.md#cache-down).
+    """
 
     @functools.wraps(callback)
     def inner(page, request, serve_args, serve_kwargs):
+        return store_guarded(request, serve, page, request, serve_args, serve_kwargs)
+
+    def serve(page, request, serve_args, serve_kwargs):
         rows = page.get_view_restrictions()
         mirrored = {row.page_id for row in rows if row.restriction_type == mirror.MEMBER_ACCESS}
         # The queryset, now evaluated: Wagtail's check iterates its cache, no second query.
@@ -166,7 +175,8 @@ def gate(callback):
                 return denied_response(request, page, decision)
             # Our rows pass inside Wagtail's check without another decision.
             request._wma_passed_pages = mirrored
-            return private(callback(page, request, serve_args, serve_kwargs))
+            response = private(callback(page, request, serve_args, serve_kwargs))
+            return with_banner(request, page, response) if decision.by_editor else response
         finally:
             page.__dict__.pop("get_view_restrictions", None)
 
@@ -177,7 +187,12 @@ def document_gate(document, request):
     """The ``before_serve_document`` hook: None for a document nobody restricts with member
     access, or for a visitor who passes (Wagtail's own view then serves the file, made
     private by ``compat_documents``); else the unlock page, the sign-in or the 403 page in
-    place (docs/security.md#documents)."""
+    place (docs/security.md#documents); the 503 page when the session store or the cache is
+    down (docs/security.md#cache-down)."""
+    return store_guarded(request, _document_gate, document, request)
+
+
+def _document_gate(document, request):
     decision = access.decide_document(request, document)
     if not decision.restricted:
         return None

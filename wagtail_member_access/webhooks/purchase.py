@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -174,8 +174,9 @@ def parse_purchase(data: dict) -> Purchase:
             raise invalid("invalid_email", "'email' is not a valid email address.") from None
     else:
         email = None
+    purchase = Purchase(event=event, list_slug=list_slug, reference=reference, email=email)
     if event == "revoke":
-        return Purchase(event=event, list_slug=list_slug, reference=reference, email=email)
+        return purchase
 
     name = _text(data, "name", required=False)
     if data.get("expires_at") is not None and data.get("duration_days") is not None:
@@ -189,11 +190,8 @@ def parse_purchase(data: dict) -> Purchase:
     if not isinstance(notify, bool):
         raise invalid("invalid_notify", "'notify' must be true or false.")
     seats = _seats(data["seats"], email) if "seats" in data else UNSET
-    return Purchase(
-        event=event,
-        list_slug=list_slug,
-        reference=reference,
-        email=email,
+    return replace(
+        purchase,
         name=name,
         expires_at=expires_at,
         duration=duration,

@@ -4,8 +4,6 @@ URL and how a moment is shown."""
 from __future__ import annotations
 
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.http import urlencode
 from wagtail.admin.ui.tables import Column
 from wagtail.permission_policies import ModelPermissionPolicy
@@ -25,13 +23,6 @@ def can_import(user) -> bool:
     ) and grant_permission_policy.user_has_permission(user, "change")
 
 
-def _moment(value, empty=""):
-    """A moment as the editor reads it: their time zone, the admin's date format."""
-    if value is None:
-        return empty
-    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
-
-
 def grants_url(access_list: AccessList | None = None, **params) -> str:
     """The grants listing, filtered by ``access_list`` (and ``params``) if given."""
     if access_list is not None:
@@ -41,17 +32,24 @@ def grants_url(access_list: AccessList | None = None, **params) -> str:
 
 
 class MomentColumn(Column):
+    """A moment as the editor reads it (``moments.moment``): their time zone, named, in the
+    same words as the expiry beside it; ``empty`` for none."""
+
     def __init__(self, name, *, empty="", **kwargs):
         super().__init__(name, **kwargs)
         self.empty = empty
 
     def get_value(self, instance):
-        return _moment(getattr(instance, self.accessor), self.empty)
+        value = getattr(instance, self.accessor)
+        return self.empty if value is None else moments.moment(value)
 
 
 class ExpiryColumn(MomentColumn):
     """When access ends, as the emails say it (``moments.expiry``): an expiry at midnight is
-    the end of the day before, with the time zone named (docs/expiry.md#shown)."""
+    the end of the day before, with the time zone named (docs/expiry.md#shown). A revoked
+    grant's access ended with the revocation: it shows when, never "Unlimited"."""
 
     def get_value(self, instance):
+        if getattr(instance, "revoked_at", None) is not None:
+            return moments.revoked(instance.revoked_at)
         return moments.expiry(getattr(instance, self.accessor), empty=self.empty)

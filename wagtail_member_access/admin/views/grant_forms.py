@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.views.generic import CreateView, DeleteView, EditView
 
-from ... import grants
+from ... import grants, moments
 from ...models import AccessList, Grant
 from .common import grants_url
 
@@ -68,6 +68,12 @@ class GrantCreateView(_GrantFormMixin, CreateView):
 
 class GrantEditView(_GrantFormMixin, EditView):
     template_name = "wagtail_member_access/admin/grant_edit.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.object.revoked_at:
+            context["revoked_at"] = moments.moment(self.object.revoked_at)
+        return context
 
     def get_success_message(self, instance=None):
         instance = instance or self.object

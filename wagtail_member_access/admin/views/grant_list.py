@@ -114,7 +114,11 @@ class GrantIndexView(IndexView):
         if self.can_change:
             columns.append(BulkActionsCheckboxColumn("bulk_actions", obj_type="grant"))
         columns += [
-            self._get_title_column("email", get_title_id=lambda grant: f"grant_{grant.pk}_title"),
+            self._get_title_column(
+                "email",
+                get_title_id=lambda grant: f"grant_{grant.pk}_title",
+                classname="wma-email",  # never broken inside (static/…/admin.css)
+            ),
             Column("name", label=_("Name"), sort_key="name"),
             Column("access_list", label=_("Access list"), accessor="access_list.name"),
             StatusColumn("status", label=_("Status")),
@@ -206,16 +210,12 @@ class GrantIndexView(IndexView):
     @cached_property
     def header_buttons(self):
         buttons = super().header_buttons
-        if self.filtered_list and can_import(self.request.user):
-            buttons.append(
-                HeaderButton(
-                    _("Import CSV"),
-                    url=reverse(
-                        "wagtail_member_access_lists:import", args=(self.filtered_list.pk,)
-                    ),
-                    icon_name="upload",
-                )
-            )
+        if can_import(self.request.user):
+            # The import form asks for the list; the list filtered by is preselected.
+            url = reverse("wagtail_member_access_grants:import")
+            if self.filtered_list:
+                url += "?" + urlencode({"access_list": self.filtered_list.pk})
+            buttons.append(HeaderButton(_("Import CSV"), url=url, icon_name="upload"))
         return buttons
 
     def get_page_subtitle(self):

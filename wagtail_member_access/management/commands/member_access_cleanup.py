@@ -7,23 +7,19 @@ daily::
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from ... import cleanup
+from ._common import DryRunCommand, write_counts
 
 
-class Command(BaseCommand):
+class Command(DryRunCommand):
     help = (
         "Delete code and link requests older than WAGTAIL_MEMBER_ACCESS_CLEANUP_AFTER that "
         "can no longer be used, and per-address failure counters whose back-off has ended. "
         "Grants and the audit log are kept."
     )
-
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Count what would be deleted, delete nothing."
-        )
+    dry_run_help = "Count what would be deleted, delete nothing."
 
     def handle(self, *args, dry_run: bool, verbosity: int = 1, **options):
         report = cleanup.run(dry_run=dry_run)
@@ -31,17 +27,22 @@ class Command(BaseCommand):
             return
         if dry_run:
             self.stdout.write(_("Dry run: nothing was deleted."))
-        self.stdout.write(
+        counts = [
             (
                 _("code and link requests to delete")
                 if dry_run
-                else _("code and link requests deleted")
-            )
-            + f": {report.challenges}"
-        )
-        self.stdout.write(
-            (_("failure counters to delete") if dry_run else _("failure counters deleted"))
-            + f": {report.throttles}"
-        )
+                else _("code and link requests deleted"),
+                report.challenges,
+            ),
+            (
+                _("email send records to delete") if dry_run else _("email send records deleted"),
+                report.sends,
+            ),
+            (
+                _("failure counters to delete") if dry_run else _("failure counters deleted"),
+                report.throttles,
+            ),
+        ]
         if not dry_run:
-            self.stdout.write(_("finished task rows deleted") + f": {report.task_rows}")
+            counts.append((_("finished task rows deleted"), report.task_rows))
+        write_counts(self.stdout, counts)

@@ -9,25 +9,20 @@ that cron reports it.
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
 from ... import expiry
+from ._common import DryRunCommand, write_counts
 
 
-class Command(BaseCommand):
+class Command(DryRunCommand):
     help = (
         "Send expiry reminders (WAGTAIL_MEMBER_ACCESS_EXPIRY_REMINDER_DAYS) and record expired "
         "grants (audit log, access_expired signal), each once. Safe to run often and in "
         "parallel."
     )
-
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Show what would be sent and recorded, without doing it.",
-        )
+    dry_run_help = "Show what would be sent and recorded, without doing it."
 
     def handle(self, *args, dry_run: bool, verbosity: int = 1, **options):
         report = expiry.run(dry_run=dry_run)
@@ -39,12 +34,20 @@ class Command(BaseCommand):
             )
         counts = report.counts()
         if verbosity >= 1 or counts["reminders_failed"]:
-            for label, value in (
-                (_("reminders sent") if not dry_run else _("reminders to send"), "reminded"),
-                (_("reminders failed"), "reminders_failed"),
-                (_("expiries recorded") if not dry_run else _("expiries to record"), "expired"),
-            ):
-                self.stdout.write(f"{label}: {counts[value]}")
+            write_counts(
+                self.stdout,
+                [
+                    (
+                        _("reminders sent") if not dry_run else _("reminders to send"),
+                        counts["reminded"],
+                    ),
+                    (_("reminders failed"), counts["reminders_failed"]),
+                    (
+                        _("expiries recorded") if not dry_run else _("expiries to record"),
+                        counts["expired"],
+                    ),
+                ],
+            )
         if verbosity >= 2:
             for pk, email, list_name in report.reminded:
                 self.stdout.write(
@@ -63,6 +66,6 @@ class Command(BaseCommand):
             )
         if report.failed:
             raise CommandError(
-                _("%(count)s reminders could not be sent; the next run tries again.")
+                _("%(count)s reminders could not be sent yet; they are tried again with back-off.")
                 % {"count": len(report.failed)}
             )

@@ -10,29 +10,27 @@ from __future__ import annotations
 
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
 from ...imports import InvalidFile, import_csv
 from ...models import AccessList
+from ._common import DryRunCommand, write_counts
 
 
-class Command(BaseCommand):
+class Command(DryRunCommand):
     help = (
         "Import grants from a CSV file (columns email, name, starts, expires, note) into an "
         "access list. All or nothing; importing the same file again changes nothing."
     )
+    dry_run_help = "Check the file and show what would change, without writing anything."
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="The CSV file, UTF-8; '-' reads standard input.")
         parser.add_argument(
             "--list", dest="list_slug", required=True, help="The slug of the access list."
         )
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Check the file and show what would change, without writing anything.",
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, file: str, list_slug: str, dry_run: bool, **options):
         access_list = AccessList.objects.filter(slug=list_slug).first()
@@ -58,14 +56,16 @@ class Command(BaseCommand):
             else _("Import of %(file)s into “%(list)s”.")
         )
         self.stdout.write(heading % {"file": file, "list": access_list.name})
-        for label, value in (
-            (_("new"), result.new),
-            (_("updated"), result.updated),
-            (_("unchanged"), result.unchanged),
-            (_("invalid"), result.invalid),
-            (_("repeated rows"), result.duplicates),
-        ):
-            self.stdout.write(f"{label}: {value}")
+        write_counts(
+            self.stdout,
+            [
+                (_("new"), result.new),
+                (_("updated"), result.updated),
+                (_("unchanged"), result.unchanged),
+                (_("invalid"), result.invalid),
+                (_("repeated rows"), result.duplicates),
+            ],
+        )
         if result.ignored_columns:
             self.stdout.write(
                 _("Columns not read: %(columns)s") % {"columns": ", ".join(result.ignored_columns)}

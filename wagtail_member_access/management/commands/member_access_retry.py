@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from ... import tasks
+from ._common import write_counts
 
 
 class Command(BaseCommand):
@@ -25,5 +26,10 @@ class Command(BaseCommand):
         counts = tasks.requeue_due_sends()
         if verbosity < 1:
             return
-        self.stdout.write(_("emails enqueued again") + f": {counts['enqueued']}")
-        self.stdout.write(_("stale task rows marked failed") + f": {counts['stale_tasks']}")
+        write_counts(
+            self.stdout,
+            [
+                (_("emails enqueued again"), counts["enqueued"]),
+                (_("stale task rows marked failed"), counts["stale_tasks"]),
+            ],
+        )

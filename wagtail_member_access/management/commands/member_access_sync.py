@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from ... import mirror
+from ._common import add_switch
 
 
 class Command(BaseCommand):
@@ -21,10 +22,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--check",
-            action="store_true",
-            help="Change nothing; exit with status 1 if any row is missing or stray.",
+        add_switch(
+            parser, "--check", "Change nothing; exit with status 1 if any row is missing or stray."
         )
 
     def handle(self, *args, check: bool, verbosity: int = 1, **options):

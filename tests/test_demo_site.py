@@ -1,0 +1,74 @@
+"""The example site (``make demo PORT=…``, example_site/): the seeded Site and every emailed
+link use the demo's port.
+
+The demo has its own settings module, so it runs in a subprocess: migrate an in-memory
+database, run ``seed_demo`` with ``DEMO_PORT``, then ask for a magic link for the seeded
+link-mode page as a visitor would and print what the test checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = r"""
+import json, re
+import django
+django.setup()
+from django.core import mail
+from django.core.management import call_command
+from django.test import Client
+from django.test.utils import setup_test_environment
+from django.urls import reverse
+from wagtail.models import Page, Site
+
+setup_test_environment()  # the locmem outbox instead of the demo's files
+call_command("migrate", verbosity=0)
+call_command("seed_demo", verbosity=0)
+site = Site.objects.get(is_default_site=True)
+video = Page.objects.get(slug="course-a-video")
+response = Client().post(
+    reverse("wagtail_member_access:request_code", args=[video.pk]),
+    {"email": "buyer@example.com", "next": video.url},
+)
+links = re.findall(r"https?://[^\s\"<>]+", mail.outbox[-1].body) if mail.outbox else []
+print(json.dumps({
+    "site": [site.hostname, site.port],
+    "status": response.status_code,
+    "emails": len(mail.outbox),
+    "links": links,
+}))
+"""
+
+
+def seed_demo(port: str) -> dict:
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "demo.settings",
+        "DATABASE_URL": "sqlite://:memory:",
+        "DEMO_PORT": port,
+        "PYTHONPATH": str(ROOT / "example_site"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_demo_port_reaches_the_seeded_site_and_every_emailed_link():
+    result = seed_demo("8123")
+    assert result["site"] == ["127.0.0.1", 8123]
+    assert (result["status"], result["emails"]) == (303, 1)
+    links = result["links"]
+    assert any("/access/link/" in link for link in links), links
+    assert all(link.startswith("http://127.0.0.1:8123/") for link in links), links
