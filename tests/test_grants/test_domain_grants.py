@@ -183,3 +183,14 @@ def test_deleting_an_account_frees_its_seats_and_forgets_the_address(school):
     assert not Seat.objects.exists()
     entry = ModelLogEntry.objects.get(action=log_actions.SEAT_TAKEN)
     assert entry.data == {}
+
+
+def test_the_access_email_is_never_sent_to_a_domain(school, mailoutbox):
+    # The bulk action "Resend access email" on a domain grant records and sends nothing.
+    from wagtail_member_access import tasks
+    from wagtail_member_access.flows import access_ready
+
+    tasks.enqueue_access_ready(school.pk)
+    assert access_ready.record(school.pk) is None
+    assert access_ready.send(school.pk) is False
+    assert mailoutbox == []
