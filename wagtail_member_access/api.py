@@ -188,8 +188,14 @@ def grant_access(
     note: str | None = None,
     added_by=None,
     notify: bool = False,
+    seats: int | None | grants.Unset = grants.UNSET,
 ) -> Grant:
     """Give ``email`` access to everything ``access_list`` protects, and return the grant.
+
+    ``email`` may be a domain, ``"@school.example"``: everyone who proves an address at
+    exactly that domain gets the list's access, each distinct member taking one of ``seats``
+    (None: no limit; left out: a new grant has no limit, an existing one keeps its number;
+    docs/courses-and-teams.md#domain-grants-and-seats).
 
     One grant per (email, list): granting again updates it and restores a revoked one. The same
     non-empty ``reference`` (an order id) returns the existing grant unchanged (also after a
@@ -201,7 +207,8 @@ def grant_access(
     ``default_days`` from its start or now, and is unlimited when the list has none.
     ``notify=True`` emails the member that their access is ready, with links to the pages.
     Raises ``ValidationError`` and changes nothing for a malformed email, an expiry before the
-    start, or both ``expires_at`` and ``duration``.
+    start, or both ``expires_at`` and ``duration``; for a malformed domain, ``seats`` for an
+    address, ``seats`` below 1, or below the seats already taken.
     """
     if expires_at is grants.UNSET and duration is None:
         # An API call sets the period (docs/api.md#grant_access), so that granting again
@@ -219,6 +226,7 @@ def grant_access(
         note=note,
         added_by=added_by,
         notify=notify,
+        seats=seats,
     )
     return obj
 

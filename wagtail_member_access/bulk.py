@@ -72,7 +72,8 @@ SEND_RETRYING = "the email could not be sent yet; it is tried again (see Reports
 
 def recipients_of_list(access_list, *, active_only: bool = True) -> list[str]:
     """The addresses of ``access_list``'s grants (active ones only by default), sorted."""
-    grants = Grant.objects.filter(access_list=access_list)
+    # A domain grant (@school.example) has no address to write to.
+    grants = Grant.objects.filter(access_list=access_list).exclude(email__startswith="@")
     if active_only:
         grants = grants.active()
     return sorted(grants.values_list("email", flat=True))

@@ -133,12 +133,16 @@ def _claim(grant: Grant, field: str, now: datetime) -> bool:
 
 
 def _remind(access_list: AccessList, now: datetime, until: datetime, report: Report) -> None:
-    due = Grant.objects.active(now).filter(
-        access_list=access_list,
-        expires_at__gt=now,
-        expires_at__lte=until,
-        reminder_sent_at__isnull=True,
-    )
+    due = (
+        Grant.objects.active(now)
+        .filter(
+            access_list=access_list,
+            expires_at__gt=now,
+            expires_at__lte=until,
+            reminder_sent_at__isnull=True,
+        )
+        .exclude(email__startswith="@")
+    )  # a domain grant has no address to remind
     context = None  # the list's part of the email, built once per list
     for grant in _chunks(due.select_related("access_list")):
         if report.dry_run:

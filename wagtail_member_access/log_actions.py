@@ -28,6 +28,8 @@ __all__ = [
     "REMIND",
     "RESET_SENT",
     "REVOKE",
+    "SEAT_FREED",
+    "SEAT_TAKEN",
     "SEND_FAILED",
     "SEND_GAVE_UP",
     "SESSIONS_ENDED",
@@ -59,6 +61,8 @@ ACCOUNT_DELETED = "wagtail_member_access.account_deleted"
 SESSIONS_ENDED = "wagtail_member_access.sessions_ended"
 SEND_GAVE_UP = "wagtail_member_access.send_gave_up"
 DRIP = "wagtail_member_access.drip"
+SEAT_TAKEN = "wagtail_member_access.seat_taken"
+SEAT_FREED = "wagtail_member_access.seat_freed"
 
 
 #: Stored values shown in the editor's language (entries store the raw value).
@@ -176,6 +180,16 @@ def register(actions) -> None:
             SEND_FAILED,
             _("Email not sent"),
             _("%(email_kind)s email to %(email)s could not be sent (%(error)s)"),
+        ),
+        (
+            SEAT_TAKEN,
+            _("Seat taken"),
+            _("%(email)s took a seat of %(domain)s on “%(list)s”"),
+        ),
+        (
+            SEAT_FREED,
+            _("Seat freed"),
+            _("Seat of %(email)s freed on %(domain)s for “%(list)s”"),
         ),
         (
             SEND_GAVE_UP,

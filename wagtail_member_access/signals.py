@@ -2,7 +2,14 @@
 
 from django.dispatch import Signal
 
-__all__ = ["access_expired", "access_granted", "access_revoked", "member_unlocked"]
+__all__ = [
+    "access_expired",
+    "access_granted",
+    "access_revoked",
+    "member_unlocked",
+    "seat_freed",
+    "seat_taken",
+]
 
 #: A grant was created, updated or restored. kwargs: ``grant``, ``created``.
 access_granted = Signal()
@@ -17,3 +24,10 @@ access_expired = Signal()
 #: A visitor proved their email and was signed in to view a page.
 #: kwargs: ``request``, ``user``, ``page``, ``method`` ("code").
 member_unlocked = Signal()
+
+#: A member took a seat on a domain grant (their first unlock through it).
+#: kwargs: ``seat``, ``grant``.
+seat_taken = Signal()
+
+#: An editor freed a member's seat on a domain grant. kwargs: ``seat``, ``grant``.
+seat_freed = Signal()

@@ -51,7 +51,7 @@ def test_csv_export_neutralises_formulas(editor_client, exported, clock):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0] == [
         "Email", "Name", "Access list", "Status", "Starts", "Expires", "Revoked",
-        "Last access", "Source", "Reference", "Note", "Created at",
+        "Last access", "Source", "Reference", "Note", "Created at", "Seats", "Seats used",
     ]  # fmt: skip
     ana = rows[1]
     expires = clock.now.replace(microsecond=0) + timedelta(days=1)

@@ -16,11 +16,21 @@ from wagtail.documents.models import AbstractDocument
 from wagtail.models import Collection
 
 from ..conf import app_settings
+from ..domains import seat_keys
 from ..members import NotAllowed, find_member, is_privileged
 from ..models import Grant, PageAccessRestriction
 from ..permission_policies import document_policy
 from .drip import opens_at, to_moment
-from .rules import Decision, Rule, _load, _q, rules_for, rules_for_page
+from .rules import (
+    Decision,
+    Rule,
+    _grant_match_params,
+    _grant_match_sql,
+    _load,
+    _q,
+    rules_for,
+    rules_for_page,
+)
 
 __all__ = [
     "can_view",
@@ -37,11 +47,11 @@ Mode = PageAccessRestriction.Mode
 
 
 @functools.cache
-def _grants_sql(placeholders: int) -> str:
+def _grants_sql(placeholders: int, taking_seat: bool = False) -> str:
     meta = Grant._meta
 
     def col(name):
-        return _q(meta.get_field(name).column)
+        return f"g.{_q(meta.get_field(name).column)}"
 
     lists = ", ".join(["%s"] * placeholders)
     last, starts, expires = col("last_access_at"), col("starts_at"), col("expires_at")
@@ -49,24 +59,28 @@ def _grants_sql(placeholders: int) -> str:
         f"SELECT {col('id')}, {col('access_list')}, "
         f"CASE WHEN {last} IS NULL OR {last} < %s THEN 1 ELSE 0 END, "
         f"COALESCE({starts}, {col('created_at')}) "
-        f"FROM {_q(meta.db_table)} WHERE {col('email')} = %s "
+        f"FROM {_q(meta.db_table)} g WHERE {_grant_match_sql('g', taking_seat=taking_seat)} "
         f"AND {col('access_list')} IN ({lists}) AND {col('revoked_at')} IS NULL "
         f"AND ({starts} IS NULL OR {starts} <= %s) AND ({expires} IS NULL OR {expires} > %s)"
     )
 
 
-def _active_grants(email: str, list_ids: set[int], at: datetime) -> list[tuple]:
+def _active_grants(
+    email: str, list_ids: set[int], at: datetime, *, taking_seat: bool = False
+) -> list[tuple]:
     """``(grant id, list id, last access is stale, start)`` of ``email``'s active grants on
-    ``list_ids`` (the start: ``starts_at``, or when the grant was added, for drip): an index
-    lookup on (email, access_list)."""
+    ``list_ids``: its own, and the domain grants it holds a seat on (``taking_seat``: or
+    could take one). The start (``starts_at``, or when the grant was added) is for drip. An
+    index lookup on (email, access_list)."""
     if not email or not list_ids:
         return []
     adapt = connection.ops.adapt_datetimefield_value
     stale_before = adapt(at - app_settings.LAST_ACCESS_RESOLUTION)
     now = adapt(at)
     ids = sorted(list_ids)
+    params = [stale_before, *_grant_match_params(email), *ids, now, now]
     with connection.cursor() as cursor:
-        cursor.execute(_grants_sql(len(ids)), [stale_before, email, *ids, now, now])
+        cursor.execute(_grants_sql(len(ids), taking_seat), params)
         return [
             (gid, list_id, bool(stale), to_moment(start))
             for gid, list_id, stale, start in cursor.fetchall()
@@ -83,14 +97,14 @@ def _user_email(user) -> str:
 
 
 def _evaluate(
-    rules, *, authenticated: bool, email: str, group_ids, at, grants=None
+    rules, *, authenticated: bool, email: str, group_ids, at, grants=None, taking_seat=False
 ) -> tuple[Rule | None, list, datetime | None]:
     """The first rule that does not pass (or None), the active grants that were used
     (``grants``, when already loaded with the rules), and, when only drip holds the member
     back, when every rule will have opened (docs/courses-and-teams.md#drip)."""
     if grants is None:
         needed = set().union(*(r.list_ids for r in rules)) if authenticated else set()
-        grants = _active_grants(email, needed, at) if needed else []
+        grants = _active_grants(email, needed, at, taking_seat=taking_seat) if needed else []
     starts: dict[int, datetime] = {}
     for _, list_id, _, start in grants:
         starts[list_id] = min(start, starts.get(list_id, start))
@@ -216,24 +230,28 @@ def email_mode(rules) -> str | None:
     return modes[-1] if modes else None
 
 
-def email_may_view(email: str, page, *, rules=None) -> str | None:
+def email_may_view(email: str, page, *, rules=None, taking_seat: bool = False) -> str | None:
     """If a member signed in with ``email`` could view ``page`` (or a document), the address
     to write to (the one stored on the grant); otherwise None. Used before sending a code: it
     is only sent to emails with access. Group rules use the groups of the existing account
-    for ``email``."""
+    for ``email``. ``taking_seat``: a domain grant with a free seat counts as one the member
+    holds a seat on (docs/courses-and-teams.md#domain-grants-and-seats)."""
 
     rules = rules_for(page) if rules is None else rules
     if not rules or not any(rule.by_email for rule in rules):
         return None
-    return member_may_view(email, page, rules=rules)
+    return member_may_view(email, page, rules=rules, taking_seat=taking_seat)
 
 
-def member_may_view(email: str, page, *, rules=None, open_now: bool = False) -> str | None:
+def member_may_view(
+    email: str, page, *, rules=None, open_now: bool = False, taking_seat: bool = False
+) -> str | None:
     """If a member signed in with ``email`` could view ``page`` (whatever the page's modes),
-    the address stored on the grant that opens it; otherwise None (also for a page without
-    restrictions, and for staff and inactive accounts, who are never signed in by email).
-    A lesson that has not opened yet (drip) counts as viewable, so that the member can sign
-    in and see when it opens, unless ``open_now``."""
+    the address stored on the grant that opens it (for a domain grant, ``email`` with the
+    domain in the grant's form); otherwise None (also for a page without restrictions, and
+    for staff and inactive accounts, who are never signed in by email). A lesson that has not
+    opened yet (drip) counts as viewable, so that the member can sign in and see when it
+    opens, unless ``open_now``. ``taking_seat`` as in :func:`email_may_view`."""
     rules = rules_for(page) if rules is None else rules
     if not rules:
         return None
@@ -250,10 +268,13 @@ def member_may_view(email: str, page, *, rules=None, open_now: bool = False) -> 
         email=email,
         group_ids=(lambda: user.groups.values_list("id", flat=True)) if user else (lambda: ()),
         at=at,
+        taking_seat=taking_seat,
     )
     if (failed is not None and (open_now or opening is None)) or not grants:
         return None
-    return Grant.objects.values_list("email", flat=True).get(pk=grants[0][0])
+    stored = Grant.objects.filter(pk__in=[g[0] for g in grants]).values_list("email", flat=True)
+    own = sorted(address for address in stored if not address.startswith("@"))
+    return own[0] if own else seat_keys(email)[1]
 
 
 def decide_document(request, document) -> Decision:

@@ -20,7 +20,8 @@ from wagtail.documents.models import AbstractDocument
 from wagtail.models import Collection, Site
 
 from ..conf import app_settings
-from ..models import AccessList, CollectionAccessRestriction, Grant, PageAccessRestriction
+from ..domains import seat_keys
+from ..models import AccessList, CollectionAccessRestriction, Grant, PageAccessRestriction, Seat
 from .drip import to_duration, to_moment
 
 if TYPE_CHECKING:
@@ -105,6 +106,33 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+def _grant_match_sql(alias: str, *, taking_seat: bool = False) -> str:
+    """SQL true when the grant row ``alias`` opens its list to the member: their own grant,
+    or a domain grant of their address's domain on which they hold a seat
+    (docs/courses-and-teams.md#domain-grants-and-seats), or, ``taking_seat``, one with a
+    seat free. An index lookup on (email, access_list) either way; the seat is looked up
+    only for a domain grant. Parameters: :func:`_grant_match_params`."""
+    grant, seat = Grant._meta, Seat._meta
+    email = f"{alias}.{_q(grant.get_field('email').column)}"
+    gid = f"{alias}.{_q(grant.pk.column)}"
+    seats = f"{alias}.{_q(grant.get_field('seats').column)}"
+    s_grant, s_email = _q(seat.get_field("grant").column), _q(seat.get_field("email").column)
+    held = (
+        f"EXISTS (SELECT 1 FROM {_q(seat.db_table)} st "
+        f"WHERE st.{s_grant} = {gid} AND st.{s_email} = %s)"
+    )
+    if taking_seat:
+        taken = f"(SELECT COUNT(*) FROM {_q(seat.db_table)} sc WHERE sc.{s_grant} = {gid})"
+        held = f"({held} OR {seats} IS NULL OR {taken} < {seats})"
+    return f"{email} IN (%s, %s) AND ({email} = %s OR {held})"
+
+
+def _grant_match_params(email: str) -> list[str]:
+    """The parameters of :func:`_grant_match_sql` for the member's normalised ``email``."""
+    domain, address = seat_keys(email)
+    return [email, domain, email, address]
+
+
 @functools.cache
 def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
     # Hand-written SQL for the query on every protected page view: building the same query
@@ -158,7 +186,7 @@ def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
         )
         grant_join = (
             f"LEFT OUTER JOIN {_q(grant.db_table)} gr ON gr.{col('access_list')} = a.{a_id} "
-            f"AND gr.{col('email')} = %s AND gr.{col('revoked_at')} IS NULL "
+            f"AND {_grant_match_sql('gr')} AND gr.{col('revoked_at')} IS NULL "
             f"AND (gr.{col('starts_at')} IS NULL OR gr.{col('starts_at')} <= %s) "
             f"AND (gr.{col('expires_at')} IS NULL OR gr.{col('expires_at')} > %s) "
         )
@@ -197,7 +225,13 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
     if email:
         adapt = connection.ops.adapt_datetimefield_value
         now = adapt(at)
-        params = [adapt(at - app_settings.LAST_ACCESS_RESOLUTION), *params, email, now, now]
+        params = [
+            adapt(at - app_settings.LAST_ACCESS_RESOLUTION),
+            *params,
+            *_grant_match_params(email),
+            now,
+            now,
+        ]
     params += paths + paths
     with connection.cursor() as cursor:
         cursor.execute(_rules_sql(len(paths), translations, bool(email)), params)

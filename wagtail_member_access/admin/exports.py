@@ -28,6 +28,8 @@ import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 
+from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +38,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from .. import moments
-from ..models import Grant
+from ..models import Grant, Seat
 from .filters import STATUS_CHOICES, status_at
 
 __all__ = [
@@ -79,6 +81,8 @@ COLUMNS = [
     "reference",
     "note",
     "created_at",
+    "seats",
+    "seats_used",
 ]
 
 # What each column reads from the database (the status is computed from three of them).
@@ -94,7 +98,29 @@ _FIELDS = [
     "reference",
     "note",
     "created_at",
+    "seats",
+    "seats_used",
 ]
+
+
+def _with_seats_used(queryset):
+    """``seats_used`` on each grant: its seats taken for a domain grant, None for an address
+    (whose row never runs the subquery: the seat index is read for domain grants only)."""
+    count = (
+        Seat.objects.filter(grant=OuterRef("pk"))
+        .order_by()
+        .values("grant")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    taken = Subquery(count, output_field=IntegerField())
+    return queryset.annotate(
+        seats_used=Case(
+            When(email__startswith="@", then=Coalesce(taken, 0)),
+            default=None,
+            output_field=IntegerField(),
+        )
+    )
 
 
 def neutralise(value):
@@ -143,8 +169,9 @@ def export_rows(queryset, at: datetime.datetime | None = None) -> Iterator[list]
     at = at or timezone.now()
     labels = {key: str(label) for key, label in STATUS_CHOICES}
     sources = {key: str(label) for key, label in Grant.Source.choices}
-    values = queryset.values_list(*_FIELDS).iterator(chunk_size=EXPORT_CHUNK_SIZE)
-    for email, name, list_name, revoked, starts, expires, access, source, ref, note, made in values:
+    values = _with_seats_used(queryset).values_list(*_FIELDS)
+    for row in values.iterator(chunk_size=EXPORT_CHUNK_SIZE):
+        email, name, list_name, revoked, starts, expires, access, source, ref, note, made = row[:11]
         yield [
             email,
             name,
@@ -158,6 +185,7 @@ def export_rows(queryset, at: datetime.datetime | None = None) -> Iterator[list]
             ref,
             note,
             _local(made),
+            *row[11:],  # seats, seats used (domain grants; empty for an address)
         ]
 
 

@@ -16,8 +16,8 @@ from wagtail.admin.widgets import AdminDateInput, AdminDateTimeInput
 
 from .. import grants, moments
 from ..conf import app_settings
+from ..domains import is_domain, normalize_grantee
 from ..imports import day_end
-from ..members import normalize_email
 from ..models import AccessList, Grant
 
 __all__ = [
@@ -88,9 +88,19 @@ class GrantForm(WagtailAdminModelForm):
         ),
     )
 
+    # A domain (@school.example) is not an email address: checked by clean_email.
+    email = forms.CharField(
+        label=_("Email"),
+        max_length=254,
+        help_text=_(
+            "One address, or a domain such as @school.example for everyone who proves an "
+            "address at exactly that domain."
+        ),
+    )
+
     class Meta:
         model = Grant
-        fields = ["access_list", "email", "name", "starts_at", "expires_at", "note"]
+        fields = ["access_list", "email", "name", "starts_at", "expires_at", "seats", "note"]
         widgets = {"starts_at": AdminDateTimeInput, "expires_at": ExpiryDateTimeInput}
 
     def __init__(self, *args, **kwargs):
@@ -103,6 +113,8 @@ class GrantForm(WagtailAdminModelForm):
             )
         else:
             del self.fields["notify"]  # editing: the bulk action "Resend access email" sends it
+            if not self.instance.is_domain:
+                del self.fields["seats"]  # one address holds no seats
             for name in ("access_list", "email"):
                 self.fields[name].disabled = True
             self.fields["expires_at"].help_text = _(
@@ -132,10 +144,24 @@ class GrantForm(WagtailAdminModelForm):
         email = self.cleaned_data.get("email")
         if self.creating and email:
             try:
-                email = normalize_email(email)
+                email = normalize_grantee(email)
             except ValidationError:
+                if is_domain(email):
+                    raise ValidationError(
+                        _("Enter a domain such as @school.example (no address, no spaces).")
+                    ) from None
                 raise ValidationError(_("Enter a valid email address.")) from None
         return email
+
+    def clean_seats(self):
+        seats = self.cleaned_data.get("seats")
+        email = self.cleaned_data.get("email") or self.instance.email
+        if seats is not None:
+            if email and not is_domain(email):
+                raise ValidationError(_("Seats are for a domain (@school.example) only."))
+            if seats < 1:
+                raise ValidationError(_("Enter 1 seat or more, or leave it empty for no limit."))
+        return seats
 
     def clean(self):
         data = super().clean()
@@ -165,6 +191,10 @@ class GrantForm(WagtailAdminModelForm):
             )
         return data
 
+    def _get_validation_exclusions(self):
+        # The model's EmailField would refuse a domain: clean_email has checked the value.
+        return {*super()._get_validation_exclusions(), "email"}
+
     def validate_unique(self):
         # Uniqueness is clean()'s (with a message that says what to do) and, in the end,
         # grants.grant's, which serialises concurrent grants for the same email and list.
@@ -187,6 +217,7 @@ class GrantForm(WagtailAdminModelForm):
             "expires_at": expires_at,
             "note": data.get("note", ""),
             "notify": bool(data.get("notify")),
+            "seats": data.get("seats"),
         }
 
 

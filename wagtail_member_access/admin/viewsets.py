@@ -20,6 +20,7 @@ from .views import (
     GrantEditView,
     GrantIndexView,
     ImportView,
+    SeatsView,
 )
 
 __all__ = ["AccessListViewSet", "GrantViewSet", "MemberAccessGroup", "member_access_group"]
@@ -77,7 +78,11 @@ class GrantViewSet(ModelViewSet):
 
     def get_urlpatterns(self):
         # "Import CSV" in the grants listing's header: the form asks for the list.
-        return [*super().get_urlpatterns(), path("import/", ImportView.as_view(), name="import")]
+        return [
+            *super().get_urlpatterns(),
+            path("import/", ImportView.as_view(), name="import"),
+            path("<int:pk>/seats/", SeatsView.as_view(), name="seats"),
+        ]
 
 
 class MemberAccessGroup(ViewSetGroup):

@@ -94,7 +94,7 @@ def record(grant_id: int) -> EmailSend | None:
     """Record a new access email to grant ``grant_id``'s member, for the ``deliver_send``
     task; None for a vanished grant."""
     grant = Grant.objects.filter(pk=grant_id).first()
-    if grant is None:
+    if grant is None or grant.is_domain:  # a domain grant has no address to write to
         return None
     key = f"access_ready:{grant.pk}:{uuid.uuid4().hex}"
     return sends.record(EmailSend.Kind.ACCESS_READY, key, grant.email, grant=grant)
@@ -113,7 +113,7 @@ def deliver(grant_id: int) -> emails.Delivery | None:
     """Send grant ``grant_id``'s access email: the ``emails.Delivery``, or None when there is
     nothing to send (a revoked or vanished grant)."""
     grant = Grant.objects.select_related("access_list").filter(pk=grant_id).first()
-    if grant is None or grant.revoked_at is not None:
+    if grant is None or grant.revoked_at is not None or grant.is_domain:
         return None
     pages = []
     for restriction in grant.access_list.restrictions.select_related("page"):

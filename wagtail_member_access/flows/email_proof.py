@@ -21,7 +21,7 @@ from django.utils import translation
 from wagtail.log_actions import log
 from wagtail.models import Site
 
-from .. import access, durations, emails, log_actions, sites, targets, tokens
+from .. import access, durations, emails, log_actions, seats, sites, targets, tokens
 from ..conf import app_settings
 from ..members import NotAllowed, mask_email, normalize_email, sign_in_address, sign_in_member
 from ..models import EmailChallenge, PageAccessRestriction
@@ -105,7 +105,9 @@ def _recipient(challenge: EmailChallenge):
         return sign_in_address(challenge.email), None, site, None, {}
     page = targets.of_challenge(challenge)
     rules = access.rules_for(page)
-    recipient = access.email_may_view(challenge.email, page, rules=rules)
+    # A domain grant with a free seat counts: the seat is taken when the code or link is
+    # used (docs/courses-and-teams.md#domain-grants-and-seats); a full one sends nothing.
+    recipient = access.email_may_view(challenge.email, page, rules=rules, taking_seat=True)
     mode = access.email_mode(rules)
     site = challenge.site if targets.is_document(page) else page.get_site()
     context = {"page_title": page.title, "page_url": targets.full_url(page, site)}
@@ -199,6 +201,19 @@ def _log_failure(page, email: str, reason: str) -> None:
         )
 
 
+def _may_view_taking_seat(email: str, page) -> str | None:
+    """:func:`access.email_may_view` for a proven ``email``, after taking a seat on the
+    domain grants that would let it in (docs/courses-and-teams.md#domain-grants-and-seats).
+    A member who needs no seat takes none; one whose seat went to someone else meanwhile gets
+    None, as an address that lost its access does."""
+    rules = access.rules_for(page)
+    address = access.email_may_view(email, page, rules=rules)
+    if address is None and access.email_may_view(email, page, rules=rules, taking_seat=True):
+        seats.claim(email, set().union(*(rule.list_ids for rule in rules)))
+        address = access.email_may_view(email, page, rules=rules)
+    return address
+
+
 def _complete(request, challenge: EmailChallenge, result: Redemption, method: str):
     """Sign in the member for a redeemed challenge, if the email (still) may have access."""
     email = challenge.email
@@ -206,7 +221,7 @@ def _complete(request, challenge: EmailChallenge, result: Redemption, method: st
     if page is None and challenge.purpose == Purpose.UNLOCK:  # its document was deleted
         return Redemption(Outcome.NO_ACCESS, challenge)
     try:
-        if page is not None and access.email_may_view(email, page) is None:
+        if page is not None and _may_view_taking_seat(email, page) is None:
             raise NotAllowed("no access")
         if page is None and sign_in_address(email) is None:
             raise NotAllowed("no account or access")

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import access, moments
 from ..access.drip import grant_start
+from ..domains import address_domain, canonical_address
 from ..models import Grant
 from . import common
 
@@ -86,8 +88,12 @@ def member_access(user, request=None) -> list[AccessEntry]:
     except ValidationError:
         return []
     now = timezone.now()
+    # Their own grants, and the domain grants they hold a seat on
+    # (docs/courses-and-teams.md#domain-grants-and-seats).
+    seat = Q(email=address_domain(email), seat_set__email=canonical_address(email))
     grants = (
-        Grant.objects.filter(email=email)
+        Grant.objects.filter(Q(email=email) | seat)
+        .distinct()
         .select_related("access_list")
         .prefetch_related("access_list__restrictions__page")
     )

@@ -14,11 +14,14 @@ from django.utils import timezone
 from wagtail.log_actions import log
 
 from .. import log_actions, tasks
-from ..members import mask_email, normalize_email
+from ..domains import normalize_grantee
+from ..members import mask_email
 from ..models import AccessList, Grant, GrantReference
+from ..seats import free as free_seat
 from ..signals import access_granted, access_revoked
 from .accounts import EMAIL_TAKEN, forget_email, forgotten_reference, move_email
 from .bulk_import import IMPORT_FIELDS, import_grants
+from .domains import check_seats, set_seats
 from .periods import UNSET, Unset, default_expiry, expires_before
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "extend",
     "forget_email",
     "forgotten_reference",
+    "free_seat",
     "grant",
     "import_grants",
     "move_email",
@@ -47,7 +51,7 @@ logger = logging.getLogger("wagtail_member_access")
 
 
 def _log_data(grant: Grant) -> dict:
-    return {
+    data = {
         "email": grant.email,
         "list": grant.access_list.name,
         "list_id": grant.access_list_id,
@@ -55,6 +59,9 @@ def _log_data(grant: Grant) -> dict:
         "source": grant.source,
         "reference": grant.reference,
     }
+    if grant.is_domain:
+        data["seats"] = grant.seats
+    return data
 
 
 def grant(
@@ -71,8 +78,15 @@ def grant(
     added_by=None,
     notify: bool = False,
     extend_only: bool = False,
+    seats: int | None | Unset = UNSET,
 ) -> tuple[Grant, bool]:
     """Give ``email`` access to ``access_list``; return ``(grant, created)``.
+
+    ``email`` may be a domain (``"@school.example"``): a domain grant, stored under its
+    canonical form (``domains.normalize_domain``), opens the list to every member who proves
+    an address at exactly that domain, each taking one of its ``seats`` (None: no limit;
+    left out: an existing grant keeps its number). ``notify`` does nothing for a domain
+    grant (there is no one address to write to).
 
     One grant per (email, list): granting again updates the grant and restores it if it was
     revoked. A non-empty ``reference`` (an order id) is an idempotency key: if it already
@@ -95,8 +109,13 @@ def grant(
     that drip count from the purchase. With a ``reference``, the end this call asked for is
     recorded with the reference (:class:`GrantReference`), so that :func:`refund` can take
     back exactly that period.
+
+    Also raises ``ValidationError`` (nothing changed) for a malformed domain, ``seats`` for
+    an address rather than a domain, ``seats`` below 1, and ``seats`` below the number of
+    seats already taken (an editor frees seats first: code ``"seats_taken"``).
     """
     email, expires_at = _checked(email, starts_at, expires_at, duration, source)
+    check_seats(email, seats)
     if forgotten_reference(access_list, reference):
         raise ValidationError(
             "This order belonged to an account that was deleted: it grants nothing again.",
@@ -124,6 +143,8 @@ def grant(
             expires_at=expires_at,
             extend_only=extend_only,
         )
+        if seats is not UNSET:
+            set_seats(obj, created, seats)
         if reference:
             obj.reference = reference
         if not created:
@@ -132,7 +153,7 @@ def grant(
         obj.save()
         _record_grant(obj, access_list, created, reference, sold, added_by)
     logger.info("Access granted to %s on list %s.", mask_email(email), access_list.pk)
-    if notify:
+    if notify and not obj.is_domain:
         transaction.on_commit(lambda: tasks.enqueue_access_ready(obj.pk))
     return obj, created
 
@@ -140,7 +161,7 @@ def grant(
 def _checked(email: str, starts_at, expires_at, duration, source) -> tuple[str, object]:
     """:func:`grant`'s checks that need no database: the normalised email and the expiry
     (``duration`` turned into a date). Raises ``ValidationError`` as :func:`grant` says."""
-    email = normalize_email(email)
+    email = normalize_grantee(email)
     start = starts_at if isinstance(starts_at, datetime) else None
     if duration is not None:
         if isinstance(expires_at, datetime):
@@ -304,9 +325,11 @@ def _end_access(obj: Grant, at: datetime, by) -> None:
 def revoke(email: str, access_list: AccessList, *, by=None) -> bool:
     """End ``email``'s access to ``access_list`` from the next request on.
 
-    Returns False (and changes nothing) when there is no active grant to revoke.
+    Returns False (and changes nothing) when there is no active grant to revoke. ``email``
+    may be a domain (``"@school.example"``): its grant is revoked, its seats stay taken
+    (and count again if the grant is restored).
     """
-    email = normalize_email(email)
+    email = normalize_grantee(email)
     if _end_first(access_list, by, email=email) is None:
         return False
     logger.info("Access revoked for %s on list %s.", mask_email(email), access_list.pk)

@@ -14,8 +14,9 @@ from wagtail.log_actions import log
 from wagtail.models import ModelLogEntry
 
 from .. import log_actions, sites
+from ..domains import canonical_address
 from ..members import NotAllowed, find_member, mask_email, normalize_email
-from ..models import Grant, GrantReference
+from ..models import Grant, GrantReference, Seat
 from ..signals import access_revoked
 
 __all__ = ["EMAIL_TAKEN", "forget_email", "forgotten_reference", "move_email"]
@@ -78,9 +79,11 @@ def forget_email(email: str) -> int:
     Their order references stay, without the grant (see :func:`forgotten_reference`); the
     grants' audit-log entries lose the address; one entry on the default site records the
     deletion, without the address. ``access_revoked`` (``deleted=True``) follows the commit
-    for each grant that was active."""
+    for each grant that was active. Their seats on domain grants are freed, and the seats'
+    audit-log entries lose the address too."""
     email = normalize_email(email)
     with transaction.atomic():
+        _forget_seats(canonical_address(email))
         doomed = list(Grant.objects.select_for_update().filter(email=email))
         ids = [str(g.pk) for g in doomed]
         active = [g for g in doomed if g.is_active()]
@@ -98,3 +101,15 @@ def forget_email(email: str) -> int:
             )
     logger.info("A member deleted their account and %s grants.", len(doomed))
     return len(doomed)
+
+
+def _forget_seats(address: str) -> None:
+    """Free every seat of ``address`` and take it out of the seats' audit-log entries."""
+    if not address:
+        return
+    Seat.objects.filter(email=address).delete()
+    ModelLogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Grant),
+        action__in=[log_actions.SEAT_TAKEN, log_actions.SEAT_FREED],
+        data__email=address,
+    ).update(label=_("deleted member"), data={})

@@ -20,7 +20,7 @@ __all__ = ["IMPORT_FIELDS", "import_grants"]
 logger = logging.getLogger("wagtail_member_access")
 
 #: Fields an import may set; the others (source, reference, added_by …) are the import's own.
-IMPORT_FIELDS = ("name", "starts_at", "expires_at", "note")
+IMPORT_FIELDS = ("name", "starts_at", "expires_at", "note", "seats")
 
 #: Up to this many rows, existing grants are looked up by email; above it, the list is read
 #: once (a file of a few rows into a list of a million grants must not read the million).

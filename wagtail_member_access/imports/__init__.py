@@ -22,11 +22,12 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import BinaryIO
 
 from django.db import IntegrityError
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import grants
-from ..models import AccessList
+from ..models import AccessList, Grant
 from .dates import day_end
 from .preview import describe
 from .results import ImportResult, InvalidFile, RowError, RowPreview
@@ -79,6 +80,8 @@ def import_csv(
     )
     seen: list = []
     rows, fields = read(file, result, tz, seen)
+    result.errors.extend(_seats_taken(access_list, rows, fields))
+    result.errors.sort(key=lambda error: error.line)
     write = not dry_run and result.ok
     conflicts: list = []
     # The rows shown: the line each email was kept from, and what the grant path finds.
@@ -112,6 +115,36 @@ def import_csv(
     if preview is not None:
         result.previews = describe(result, seen, firsts, outcomes, tz)
     return result
+
+
+def _seats_taken(access_list: AccessList, rows: dict, fields: tuple) -> list[RowError]:
+    """Rows that would lower a domain grant's seats below the seats already taken (refused,
+    as ``grants.grant`` refuses it: an editor frees seats first). One query."""
+    if "seats" not in fields:
+        return []
+    index = fields.index("seats")
+    wanted = {
+        email: row for email, row in rows.items() if email[:1] == "@" and type(row[index]) is int
+    }
+    if not wanted:
+        return []
+    taken = (
+        Grant.objects.filter(access_list=access_list, email__in=list(wanted))
+        .annotate(taken=Count("seat_set"))
+        .values_list("email", "taken")
+    )
+    return [
+        RowError(
+            wanted[email][-1],
+            _(
+                "%(domain)s has %(taken)s seats taken: free seats before lowering the number "
+                "to %(seats)s."
+            )
+            % {"domain": email, "taken": count, "seats": wanted[email][index]},
+        )
+        for email, count in taken
+        if count > wanted[email][index]
+    ]
 
 
 def _conflict(line: int, email: str, starts: datetime, expires: datetime, tz) -> RowError:

@@ -14,8 +14,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from ..conf import app_settings
+from ..domains import is_domain, normalize_grantee
 from ..grants import IMPORT_FIELDS, UNSET
-from ..members import normalize_email
 from ..models import Grant
 from .dates import date_parser
 from .lines import lines
@@ -55,6 +55,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "gueltigbis",
     ),
     "note": ("note", "notes", "comment", "notiz", "notizen", "bemerkung", "bemerkungen"),
+    # A domain grant's seats (docs/import.md#domains-and-seats).
+    "seats": ("seats", "plätze", "plaetze", "lizenzen", "licenses", "licences"),
 }
 
 _ALIASES = {alias: column for column, aliases in COLUMNS.items() for alias in aliases}
@@ -245,15 +247,24 @@ def _validator(
         raw_email = cells[email_index]
         if not raw_email:
             return _("The email address is missing."), None
+        if raw_email.startswith("'@"):
+            raw_email = raw_email[1:]  # a domain as our export writes it (never a formula)
         try:
-            values = [normalize_email(raw_email)]
+            values = [normalize_grantee(raw_email)]
         except ValidationError:
-            message = _("“%(value)s” is not a valid email address.")
+            if is_domain(raw_email):
+                message = _("“%(value)s” is not a valid domain such as @school.example.")
+            else:
+                message = _("“%(value)s” is not a valid email address.")
             return message % {"value": _shown(raw_email)}, None
         for name, index in zip(fields, field_indexes, strict=True):
             error, value = _cell(name, cells[index], columns[name], parse_date)
             if error:
                 return error, None
+            if name == "seats" and value is not UNSET and not is_domain(values[0]):
+                return _(
+                    "Seats are for a domain such as @school.example, not for an address."
+                ), None
             values.append(value)
         if "starts_at" in fields and "expires_at" in fields:
             error = _order_error(cells, values, fields, field_indexes, columns)
@@ -278,7 +289,25 @@ def _cell(name: str, value: str, column: str, parse_date) -> tuple[str | None, o
             return _("The name contains a line break or another control character."), None
     elif name in ("starts_at", "expires_at"):
         return _date_cell(name, value, column, parse_date)
+    elif name == "seats":
+        return _seats_cell(value, column)
     return None, value
+
+
+def _seats_cell(value: str, column: str) -> tuple[str | None, object]:
+    """Empty: an existing grant keeps its seats (a new one has no limit); "unlimited": no
+    limit; else a whole number of at least 1."""
+    if not value:
+        return None, UNSET
+    if value.casefold() in UNLIMITED:
+        return None, None
+    if value.isascii() and value.isdigit() and int(value) >= 1:
+        return None, int(value)
+    message = _(
+        "“%(value)s” in column “%(column)s” is not a number of seats: give a whole number, "
+        "1 or more, “unlimited”, or leave it empty."
+    )
+    return message % {"value": _shown(value), "column": column}, None
 
 
 def _date_cell(name: str, value: str, column: str, parse_date) -> tuple[str | None, object]:

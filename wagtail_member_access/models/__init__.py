@@ -1,7 +1,7 @@
 from .bulk import BulkEmailJob
 from .challenges import EmailChallenge, EmailThrottle
 from .email_templates import EmailLayout, EmailTemplate
-from .lists import AccessList, Grant, GrantReference
+from .lists import AccessList, Grant, GrantReference, Seat
 from .members import MemberProfile, MemberSession
 from .restrictions import (
     MAX_OPENS_AFTER,
@@ -29,4 +29,5 @@ __all__ = [
     "MemberSession",
     "PageAccessRestriction",
     "check_opens_after",
+    "Seat",
 ]

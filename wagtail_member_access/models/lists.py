@@ -146,6 +146,16 @@ class Grant(models.Model):
     reminder_sent_at = models.DateTimeField(_("reminder sent"), null=True, blank=True)
     #: When the expiry of the current ``expires_at`` was recorded (audit log, signal).
     expiry_recorded_at = models.DateTimeField(_("expiry recorded"), null=True, blank=True)
+    #: A domain grant's number of seats (``email`` is ``"@domain"``): how many distinct
+    #: members may use it; None: as many as prove an address at the domain.
+    seats = models.PositiveIntegerField(
+        _("seats"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "For a domain (@school.example): how many members may use it. Leave empty for no limit."
+        ),
+    )
 
     objects = GrantQuerySet.as_manager()
 
@@ -171,6 +181,12 @@ class Grant(models.Model):
     def __str__(self):
         # What the admin's titles, messages and history show ("Delete ana@… on “Course A”").
         return _("%(email)s on “%(list)s”") % {"email": self.email, "list": self.access_list}
+
+    @property
+    def is_domain(self) -> bool:
+        """A domain grant: everyone who proves an address at the domain in ``email``
+        (docs/courses-and-teams.md#domain-grants-and-seats)."""
+        return self.email.startswith("@")
 
     def is_active(self, at=None) -> bool:
         at = at or timezone.now()
@@ -218,3 +234,30 @@ class GrantReference(models.Model):
 
     def __str__(self):
         return self.reference
+
+
+class Seat(models.Model):
+    """One member's seat on a domain grant: taken when they first unlock a page through it,
+    kept until an editor frees it (docs/courses-and-teams.md#domain-grants-and-seats)."""
+
+    grant = models.ForeignKey(
+        Grant, on_delete=models.CASCADE, related_name="seat_set", verbose_name=_("grant")
+    )
+    #: The member's address, normalised, its domain in the grant's canonical form.
+    email = models.EmailField(_("email"), max_length=254)
+    taken_at = models.DateTimeField(_("taken at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("seat")
+        verbose_name_plural = _("seats")
+        ordering = ["taken_at", "pk"]
+        constraints = [
+            # (grant, email) in this order: the serve query looks a seat up by both.
+            models.UniqueConstraint(fields=["grant", "email"], name="wma_seat_grant_email"),
+        ]
+        # A member's seats by address (the access check may read them all at once; a
+        # deleted account frees them).
+        indexes = [models.Index(fields=["email"], name="wma_seat_email")]
+
+    def __str__(self):
+        return self.email

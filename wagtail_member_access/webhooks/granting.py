@@ -26,7 +26,7 @@ def _grant_data(obj: Grant, access_list: AccessList) -> dict:
         "expires_at": iso(obj.expires_at),
         "revoked_at": iso(obj.revoked_at),
         "active": obj.is_active(),
-    }
+    } | ({"seats": obj.seats} if obj.is_domain else {})
 
 
 def _conflict(reference: str) -> Refusal:
@@ -97,6 +97,7 @@ def _apply(purchase: Purchase) -> Result:
             reference=purchase.reference,
             notify=purchase.notify,
             extend_only=True,
+            seats=purchase.seats,
             **kwargs,
         )
     except ValidationError as error:

@@ -10,8 +10,8 @@ from datetime import date, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from ..domains import is_domain, normalize_grantee
 from ..grants import UNSET, Unset
-from ..members import normalize_email
 from .results import CONTROL, Refusal, invalid, show
 
 __all__ = ["MAX_DURATION_DAYS", "Purchase", "load_json", "parse_purchase"]
@@ -37,6 +37,9 @@ class Purchase:
     duration: timedelta | None = None
     notify: bool = False
     extra_log: dict = field(default_factory=dict)
+    #: A domain grant's seats (``email`` ``"@school.example"``): ``UNSET`` when the event
+    #: gives none (a new grant: no limit; an existing one keeps its number), None: no limit.
+    seats: int | None | Unset = UNSET
 
 
 def load_json(body: bytes) -> dict:
@@ -161,8 +164,13 @@ def parse_purchase(data: dict) -> Purchase:
         if email in (None, ""):
             raise invalid("missing_email", "'email' is required.")
         try:
-            email = normalize_email(email)
+            email = normalize_grantee(email)
         except ValidationError:
+            if is_domain(email):
+                raise invalid(
+                    "invalid_email",
+                    "'email' is not a valid domain: give one such as \"@school.example\".",
+                ) from None
             raise invalid("invalid_email", "'email' is not a valid email address.") from None
     else:
         email = None
@@ -181,4 +189,27 @@ def parse_purchase(data: dict) -> Purchase:
     notify = data.get("notify", False)
     if not isinstance(notify, bool):
         raise invalid("invalid_notify", "'notify' must be true or false.")
-    return replace(purchase, name=name, expires_at=expires_at, duration=duration, notify=notify)
+    seats = _seats(data["seats"], email) if "seats" in data else UNSET
+    return replace(
+        purchase,
+        name=name,
+        expires_at=expires_at,
+        duration=duration,
+        notify=notify,
+        seats=seats,
+    )
+
+
+def _seats(value, email: str) -> int | None:
+    """The ``seats`` of a domain grant: a whole number of at least 1, or null (no limit)."""
+    if not is_domain(email):
+        raise invalid(
+            "invalid_seats", "'seats' is for a domain such as \"@school.example\", not an address."
+        )
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise invalid(
+            "invalid_seats", "'seats' must be a whole number, 1 or more (or null for no limit)."
+        )
+    return value

@@ -8,6 +8,7 @@ from .csv_import import ImportView
 from .grant_forms import GrantCreateView, GrantDeleteView, GrantEditView
 from .grant_list import GrantIndexView, listing_queryset
 from .lists import AccessListIndexView
+from .seats import SeatsView, seats_label
 
 __all__ = [
     "AccessListIndexView",
@@ -16,7 +17,9 @@ __all__ = [
     "GrantEditView",
     "GrantIndexView",
     "ImportView",
+    "SeatsView",
     "grant_permission_policy",
     "grants_url",
     "listing_queryset",
+    "seats_label",
 ]

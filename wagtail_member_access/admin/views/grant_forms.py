@@ -31,6 +31,15 @@ class _GrantFormMixin:
         except ValidationError as error:
             if error.code == "expires_before":
                 form.add_error("expires_at", _("The access must end after it starts."))
+            elif error.code == "seats_taken":
+                form.add_error(
+                    "seats",
+                    _(
+                        "%(taken)s seats are taken: free seats before lowering the number "
+                        "to %(seats)s."
+                    )
+                    % error.params,
+                )
             else:
                 form.add_error(None, error)
             self.produced_error_message = self.get_error_message()

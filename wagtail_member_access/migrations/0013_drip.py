@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_member_access', '0014_email_sends'),
+        ('wagtail_member_access', '0012_email_sends'),
     ]
 
     operations = [
