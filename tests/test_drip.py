@@ -342,6 +342,35 @@ def test_the_lesson_email_is_sent_once_by_two_runs(
     assert LessonNotice.objects.filter(grant=buyer).count() == 1
 
 
+def test_two_grants_of_one_member_on_the_lessons_lists_send_one_email(
+    lesson_emails, home, course, clock, mailoutbox
+):
+    """A lesson protected by two lists: the member holds a grant on each, which become due
+    on different days; the member still gets one email (docs/courses-and-teams.md
+    #lesson-email)."""
+    bundle = api.create_access_list("Bundle")
+    lesson = make_page(home, title="Lesson 2", slug="lesson-2")
+    api.protect(lesson, mode="code", access_lists=[course, bundle], opens_after=WEEK)
+    api.grant_access("ana@example.com", course)
+    clock.advance(days=1)
+    api.grant_access("ana@example.com", bundle)
+    clock.advance(days=6)
+    assert [entry[2] for entry in lessons.run().sent] == ["Lesson 2"]
+    clock.advance(days=1)  # the second grant's week is over too
+    assert lessons.run().sent == []
+    assert len(mailoutbox) == 1
+    assert list(LessonNotice.objects.values_list("email", flat=True)) == ["ana@example.com"]
+
+
+def test_a_domain_grant_gets_no_lesson_email(
+    lesson_emails, lessons_tree, course, clock, mailoutbox
+):
+    api.grant_access("@school.example", course, seats=3)
+    clock.advance(days=7)
+    assert lessons.run().counts() == {"lessons_emailed": 0, "lesson_emails_failed": 0}
+    assert mailoutbox == []
+
+
 def test_no_lesson_email_while_the_parent_refuses(
     lesson_emails, lesson_under_other_course, course, clock, mailoutbox
 ):

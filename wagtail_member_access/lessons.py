@@ -4,9 +4,11 @@ Run with the expiry bookkeeping (``manage.py member_access_expire``, the ``recor
 task) when ``WAGTAIL_MEMBER_ACCESS_LESSON_EMAILS`` is on. For each live page whose own
 restriction drips, every active grant on its lists whose delay ran out within the last
 :data:`LOOKBACK` gets one email, if the member can open the page now (every restriction on its
-path passes). A :class:`~wagtail_member_access.models.LessonNotice` row, unique per grant and
-restriction, is written before the email: two runs at once never both send it. When the mail
-server fails the row is removed again and the next run tries again.
+path passes). A :class:`~wagtail_member_access.models.LessonNotice` row, unique per address and
+restriction, is written before the email: two runs at once never both send it, nor do a
+member's two grants (on two of the restriction's lists). When the mail server fails the row is
+removed again and the next run tries again. Domain grants get no lesson email: their
+members are many addresses, and the grant's own address is none.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def _due(restriction: PageAccessRestriction, now: datetime):
         .filter(access_list__restrictions=restriction)
         .annotate(drip_start=Coalesce("starts_at", "created_at"))
         .filter(drip_start__lte=opened_by, drip_start__gt=opened_by - LOOKBACK)
-        .exclude(pk__in=LessonNotice.objects.filter(restriction=restriction).values("grant"))
+        .exclude(email__in=LessonNotice.objects.filter(restriction=restriction).values("email"))
+        .exclude(email__startswith="@")  # a domain grant (docs/courses-and-teams.md)
         .order_by("pk")
     )
 
@@ -81,9 +84,11 @@ def _send_for(restriction: PageAccessRestriction, now: datetime, report: Report)
             continue  # another restriction on the path still holds the member back
         try:
             with transaction.atomic():
-                notice = LessonNotice.objects.create(grant=grant, restriction=restriction)
+                notice = LessonNotice.objects.create(
+                    grant=grant, email=grant.email, restriction=restriction
+                )
         except IntegrityError:
-            continue  # another run claimed it
+            continue  # another run, or this member's other grant, claimed it
         if context is None:
             site = page.get_site()
             context = {

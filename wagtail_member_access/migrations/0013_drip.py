@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
             name='LessonNotice',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('email', models.EmailField(max_length=254, verbose_name='email')),
                 ('sent_at', models.DateTimeField(auto_now_add=True, verbose_name='sent at')),
                 ('grant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='wagtail_member_access.grant', verbose_name='grant')),
                 ('restriction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='wagtail_member_access.pageaccessrestriction', verbose_name='restriction')),
@@ -27,7 +28,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'lesson email',
                 'verbose_name_plural': 'lesson emails',
-                'constraints': [models.UniqueConstraint(fields=('grant', 'restriction'), name='wma_lesson_notice_once')],
+                'constraints': [models.UniqueConstraint(fields=('email', 'restriction'), name='wma_lesson_notice_once')],
             },
         ),
     ]

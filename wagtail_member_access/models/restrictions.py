@@ -181,8 +181,9 @@ class CollectionAccessRestriction(_AccessRestriction):
 
 
 class LessonNotice(models.Model):
-    """The "a lesson has opened" email for one grant and one page's restriction: the row is
-    written before the email is sent (unique per pair), so that no run sends it twice
+    """The "a lesson has opened" email to one address for one page's restriction: the row is
+    written before the email is sent (unique per address and restriction, whichever of the
+    member's grants made it due), so that no run sends it twice
     (docs/courses-and-teams.md#lesson-email)."""
 
     grant = models.ForeignKey(
@@ -194,13 +195,15 @@ class LessonNotice(models.Model):
         related_name="+",
         verbose_name=_("restriction"),
     )
+    #: The grant's address when the email was due.
+    email = models.EmailField(_("email"), max_length=254)
     sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("lesson email")
         verbose_name_plural = _("lesson emails")
         constraints = [
-            models.UniqueConstraint(fields=["grant", "restriction"], name="wma_lesson_notice_once"),
+            models.UniqueConstraint(fields=["email", "restriction"], name="wma_lesson_notice_once"),
         ]
 
     def __str__(self):
