@@ -195,6 +195,19 @@ def test_an_alias_keeps_the_protection_when_its_source_is_deleted(client, home, 
     assert alias.pk not in set(Page.objects.public().values_list("pk", flat=True))
 
 
+def test_an_orphaned_alias_keeps_the_drip_delay_too(home, course):
+    from datetime import timedelta
+
+    lesson = make_page(home, title="Lesson 2", slug="lesson-2")
+    api.protect(lesson, mode="code", access_lists=[course], opens_after=timedelta(days=7))
+    elsewhere = make_page(home, title="Elsewhere", slug="elsewhere")
+    alias = lesson.create_alias(parent=elsewhere, update_slug="lesson-2-alias")
+    lesson.delete()
+    kept = Page.objects.get(pk=alias.pk).member_access_restriction
+    assert (kept.mode, kept.opens_after) == ("code", timedelta(days=7))
+    assert list(kept.access_lists.all()) == [course]
+
+
 def test_the_member_with_a_grant_opens_the_alias(member, home, protected_page):
     elsewhere = make_page(home, title="Elsewhere", slug="elsewhere")
     alias = protected_page.create_alias(parent=elsewhere, update_slug="lesson-alias")

@@ -137,29 +137,9 @@ def protect(
                 code="site",
             )
     with transaction.atomic():
-        before = (
-            PageAccessRestriction.objects.filter(page=page)
-            .values_list("opens_after", flat=True)
-            .first()
+        restriction = mirror.save_restriction(
+            page, mode, access_lists, groups, opens_after=opens_after, user=user
         )
-        restriction, _ = PageAccessRestriction.objects.update_or_create(
-            page=page, defaults={"mode": mode, "opens_after": opens_after}
-        )
-        restriction.access_lists.set(access_lists)
-        restriction.groups.set(groups)
-        log(
-            instance=page,
-            action=log_actions.PROTECT,
-            user=user,
-            data={"mode": mode, "access_lists": [al.name for al in access_lists]},
-        )
-        if before != opens_after:
-            log(
-                instance=page,
-                action=log_actions.DRIP,
-                user=user,
-                data={"days": opens_after.days if opens_after else None},
-            )
         mirror.sync()
     return restriction
 

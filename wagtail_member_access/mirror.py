@@ -35,6 +35,7 @@ __all__ = [
     "copy_protection",
     "desired_page_ids",
     "drift",
+    "save_restriction",
     "sync",
 ]
 
@@ -255,6 +256,7 @@ def _page_deleting(sender, instance, **kwargs):
         innermost.mode,
         list(innermost.access_lists.all()),
         list(innermost.groups.all()),
+        innermost.opens_after,
     )
     orphans = _ORPHANS.get()
     if orphans is None:
@@ -273,17 +275,40 @@ def _page_deleted(sender, instance, **kwargs):
         _ORPHANS.set(None)
         protected = set(PageAccessRestriction.objects.values_list("page_id", flat=True))
         for alias in _page_model().objects.filter(pk__in=set(orphans) - protected):
-            mode, lists, groups = orphans[alias.pk]
-            restriction = PageAccessRestriction.objects.create(page=alias, mode=mode)
-            restriction.access_lists.set(lists)
-            restriction.groups.set(groups)
-            log(
-                instance=alias,
-                action=log_actions.PROTECT,
-                user=None,
-                data={"mode": mode, "access_lists": [al.name for al in lists]},
-            )
+            mode, lists, groups, opens_after = orphans[alias.pk]
+            save_restriction(alias, mode, lists, groups, opens_after=opens_after)
     sync()
+
+
+def save_restriction(page, mode, access_lists, groups, *, opens_after=None, user=None):
+    """Set the member access of ``page`` itself (create or replace its restriction) with its
+    audit entries: "set" always, "drip" when the delay changed. The one writer of a page's
+    restriction (``api.protect``, an orphaned alias); the caller validates and runs
+    :func:`sync` after it, inside its transaction."""
+    before = (
+        PageAccessRestriction.objects.filter(page=page)
+        .values_list("opens_after", flat=True)
+        .first()
+    )
+    restriction, _ = PageAccessRestriction.objects.update_or_create(
+        page=page, defaults={"mode": mode, "opens_after": opens_after}
+    )
+    restriction.access_lists.set(access_lists)
+    restriction.groups.set(groups)
+    log(
+        instance=page,
+        action=log_actions.PROTECT,
+        user=user,
+        data={"mode": mode, "access_lists": [al.name for al in access_lists]},
+    )
+    if before != opens_after:
+        log(
+            instance=page,
+            action=log_actions.DRIP,
+            user=user,
+            data={"days": opens_after.days if opens_after else None},
+        )
+    return restriction
 
 
 def _row_saved(sender, instance, **kwargs):
