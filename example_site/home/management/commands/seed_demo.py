@@ -37,6 +37,9 @@ HOME_BODY = (
     f"Open it, enter <b>{BUYER_EMAIL}</b> and ask for a code. The email with the code is "
     'printed in the terminal and shown in the <a href="/outbox/">demo outbox</a>. Any other '
     "email address gets no code (and the page does not tell you so).</p>"
+    "<p><b>Course A – Lesson 2</b> opens 7 days after a buyer's access started (drip); "
+    "<b>anyone at school.example</b> (e.g. <b>pupil@school.example</b>) may unlock Course A, "
+    "up to 5 different addresses (a domain grant with seats).</p>"
     "<p><b>Course A – Bonus video</b> is unlocked by a magic link instead, and the "
     "<b>Members' area</b> by a code or a link (one email carries both). Buyers can also "
     '<a href="/access/sign-in/">sign in</a> without a password.</p>'
@@ -77,6 +80,16 @@ SAMPLE_GRANTS = [
 ]
 SAMPLE_LIST = "Course B"
 
+LESSON_2_BODY = (
+    "<p>Lesson 2 of Course A. It <b>drips</b>: it opens 7 days after a buyer's access to "
+    "Course A started. Until then a signed-in buyer reads when it opens, and sees the lessons "
+    "that are open already.</p>"
+)
+#: Everyone at this domain may unlock Course A, up to SCHOOL_SEATS different addresses.
+SCHOOL_DOMAIN = "@school.example"
+SCHOOL_SEATS = 5
+DRIP_DAYS = 7
+
 WORKSHEET_BODY = (
     "<p>The worksheet for lesson 1. This page has no protection of its own: it is protected "
     "because it is below Course A – Lesson 1.</p>"
@@ -103,6 +116,11 @@ class Command(BaseCommand):
             self.ensure_protected(video, course, "link")
             self.ensure_protected(members, course, "code_or_link")
             self.ensure_protected(library, course, "members")
+            lesson_2 = self.ensure_page(
+                home, "Course A – Lesson 2", "course-a-lesson-2", LESSON_2_BODY
+            )
+            self.ensure_protected(lesson_2, course, "code", opens_after=timedelta(days=DRIP_DAYS))
+            self.ensure_school(course)
             self.ensure_buyer(course)
             self.ensure_sample_grants()
         if self.verbosity:
@@ -176,11 +194,26 @@ class Command(BaseCommand):
         self.say(created, f"access list {LIST_NAME!r}")
         return course
 
-    def ensure_protected(self, page: Page, course: AccessList, mode: str) -> None:
+    def ensure_protected(
+        self, page: Page, course: AccessList, mode: str, *, opens_after=None
+    ) -> None:
         exists = PageAccessRestriction.objects.filter(page=page).exists()
         if not exists:
-            api.protect(page, mode=mode, access_lists=[course])
-        self.say(not exists, f"member access on {page.title!r}: {mode}")
+            api.protect(page, mode=mode, access_lists=[course], opens_after=opens_after)
+        drip = f", opens {opens_after.days} days after access starts" if opens_after else ""
+        self.say(not exists, f"member access on {page.title!r}: {mode}{drip}")
+
+    def ensure_school(self, course: AccessList) -> None:
+        """A domain grant: every address at school.example opens Course A, up to
+        SCHOOL_SEATS members (docs/courses-and-teams.md#domain-grants-and-seats)."""
+        exists = Grant.objects.filter(access_list=course, email=SCHOOL_DOMAIN).exists()
+        if not exists:
+            api.grant_access(
+                SCHOOL_DOMAIN, course, name="School (demo)", seats=SCHOOL_SEATS, expires_at=None
+            )
+        self.say(
+            not exists, f"domain grant {SCHOOL_DOMAIN} on {LIST_NAME!r} ({SCHOOL_SEATS} seats)"
+        )
 
     def ensure_sample_grants(self) -> None:
         """A second list with grants in every state, for the admin's filters and bulk
