@@ -364,7 +364,9 @@ def test_saving_sends_the_status_panels_section_as_saved(admin_client, lesson, c
     to a magic link: the dialog's answer carries the section as saved."""
     api.protect(lesson, mode="code", access_lists=[course])
     _, data = dialog(
-        admin_client.post(url(lesson), {"restriction_type": "link", "member-access_lists": [course.pk]})
+        admin_client.post(
+            url(lesson), {"restriction_type": "link", "member-access_lists": [course.pk]}
+        )
     )
     section = data["wma_status_html"]
     assert "data-member-access-status" in section

@@ -39,7 +39,6 @@ from wagtail.models import PageViewRestriction
 from .. import access, api
 from ..models import PageAccessRestriction
 from .access_form import NONE, initial_values
-from .privacy_status import status_html
 from .page_access import (
     MODE_HELP,
     PageAccessForm,
@@ -47,6 +46,7 @@ from .page_access import (
     may_change_member_access,
     page_access_url,
 )
+from .privacy_status import status_html
 
 __all__ = [
     "MemberAccessPageViewSet",

@@ -190,8 +190,7 @@ def _status_context(original):
             # the privacy dialog sets some (status_html).
             context["member_access"] = page_status(self.object, self.request.user)
             context["status_templates"] = [
-                PRIVACY_TEMPLATE if name == WAGTAIL_PRIVACY_TEMPLATE else name
-                for name in templates
+                PRIVACY_TEMPLATE if name == WAGTAIL_PRIVACY_TEMPLATE else name for name in templates
             ]
         return context
 
