@@ -46,7 +46,39 @@ print(json.dumps({
 """
 
 
-def seed_demo(port: str) -> dict:
+#: An admin seeded before the demo named its admin, then seeded again (twice: idempotent);
+#: and one who named themselves, whose name the seed keeps.
+NAMES_SCRIPT = r"""
+import json
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from wagtail.admin.forms.account import NameEmailForm
+
+call_command("migrate", verbosity=0)
+User = get_user_model()
+User.objects.create_superuser("admin", email="admin@example.com", password="admin")
+call_command("seed_demo", verbosity=0)
+call_command("seed_demo", verbosity=0)
+admin = User.objects.get(username="admin")
+form = NameEmailForm(instance=admin, data={
+    "first_name": admin.first_name, "last_name": admin.last_name, "email": admin.email,
+})
+User.objects.filter(username="admin").update(first_name="Ada", last_name="")
+call_command("seed_demo", verbosity=0)
+renamed = User.objects.get(username="admin")
+print(json.dumps({
+    "name": [admin.first_name, admin.last_name],
+    "account_settings_valid": form.is_valid(),
+    "errors": form.errors,
+    "renamed": [renamed.first_name, renamed.last_name],
+    "admins": User.objects.count(),
+}))
+"""
+
+
+def seed_demo(port: str, script: str = SCRIPT) -> dict:
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "demo.settings",
         "DATABASE_URL": "sqlite://:memory:",
@@ -54,7 +86,7 @@ def seed_demo(port: str) -> dict:
         "PYTHONPATH": str(ROOT / "example_site"),
     }
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -72,3 +104,13 @@ def test_demo_port_reaches_the_seeded_site_and_every_emailed_link():
     links = result["links"]
     assert any("/access/link/" in link for link in links), links
     assert all(link.startswith("http://127.0.0.1:8123/") for link in links), links
+
+
+def test_the_seeded_admin_has_a_name_so_account_settings_save():
+    """The demo walkthrough could not save Account settings (to change the admin language):
+    "This field is required." for the name the seeded admin lacked."""
+    result = seed_demo("8123", NAMES_SCRIPT)
+    assert result["name"] == ["Demo", "Admin"]
+    assert result["account_settings_valid"], result["errors"]
+    assert result["renamed"] == ["Ada", "Admin"]
+    assert result["admins"] == 1

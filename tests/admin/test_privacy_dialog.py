@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -155,7 +156,7 @@ def test_each_email_mode_is_saved_through_the_api(admin_client, admin, lesson, c
         url(lesson), {"restriction_type": mode, "member-access_lists": [course.pk]}
     )
     _, data = dialog(response)
-    assert data == {"step": "set_privacy_done", "is_public": False}
+    assert (data["step"], data["is_public"]) == ("set_privacy_done", False)
     restriction = PageAccessRestriction.objects.get(page=lesson)
     assert restriction.mode == mode
     assert list(restriction.access_lists.all()) == [course]
@@ -231,7 +232,11 @@ def test_wagtails_groups_choice(admin_client, lesson):
 def test_public_removes_member_access(admin_client, lesson, course):
     api.protect(lesson, mode="code", access_lists=[course])
     _, data = dialog(admin_client.post(url(lesson), {"restriction_type": "none"}))
-    assert data == {"step": "set_privacy_done", "is_public": True}
+    assert (data["step"], data["is_public"], data["wma_status_html"].strip()) == (
+        "set_privacy_done",
+        True,
+        "",
+    )
     assert not PageAccessRestriction.objects.exists()
     assert not PageViewRestriction.objects.filter(page=lesson).exists()
     assert logged(lesson, UNPROTECT).count() == 1
@@ -349,3 +354,98 @@ def test_editors_who_may_not_change_privacy_are_refused(client, lesson):
     user.groups.add(group)
     client.force_login(user)
     assert client.get(url(lesson)).status_code == 302
+
+
+# --- after saving: the status side panel's section, as saved ---------------------------------
+
+
+def test_saving_sends_the_status_panels_section_as_saved(admin_client, lesson, course):
+    """The demo walkthrough found "Who may view" still saying "email code" after switching
+    to a magic link: the dialog's answer carries the section as saved."""
+    api.protect(lesson, mode="code", access_lists=[course])
+    _, data = dialog(
+        admin_client.post(
+            url(lesson), {"restriction_type": "link", "member-access_lists": [course.pk]}
+        )
+    )
+    section = data["wma_status_html"]
+    assert "data-member-access-status" in section
+    assert "Members with a magic link — Course A" in section
+    assert "email code" not in section
+
+
+def test_saving_wagtails_own_choice_below_a_protected_page_sends_the_inherited_one(
+    admin_client, home, course
+):
+    section_page = make_page(home, title="Courses", slug="courses")
+    api.protect(section_page, mode="code", access_lists=[course])
+    child = make_page(section_page, title="Lesson 1", slug="lesson-1")
+    _, data = dialog(admin_client.post(url(child), {"restriction_type": "login"}))
+    html = data["wma_status_html"]
+    assert "Members with an email code — Course A" in html
+    assert "Signed-in users (Wagtail&#x27;s privacy)" in html
+
+
+# --- drip: "Opens after (days)" ------------------------------------------------------------------
+
+
+def test_the_dialog_shows_the_pages_delay(admin_client, lesson, course):
+    api.protect(lesson, mode="code", access_lists=[course], opens_after=timedelta(days=7))
+    html, _ = dialog(admin_client.get(url(lesson)))
+    [field] = re.findall(r'<input type="number" name="member-opens_after"[^>]*>', html)
+    assert 'value="7"' in field
+    assert "Opens after (days)" in html
+
+
+@pytest.mark.parametrize("days, expected", [("14", timedelta(days=14)), ("", None)])
+def test_the_dialog_sets_and_clears_the_delay(admin_client, lesson, course, days, expected):
+    api.protect(lesson, mode="code", access_lists=[course], opens_after=timedelta(days=7))
+    _, data = dialog(
+        admin_client.post(
+            url(lesson),
+            {
+                "restriction_type": "link",
+                "member-access_lists": [course.pk],
+                "member-opens_after": days,
+            },
+        )
+    )
+    assert data["step"] == "set_privacy_done"
+    restriction = PageAccessRestriction.objects.get(page=lesson)
+    assert (restriction.mode, restriction.opens_after) == ("link", expected)
+
+
+def test_a_delay_with_a_new_list_is_saved(admin_client, lesson):
+    dialog(
+        admin_client.post(
+            url(lesson),
+            {"restriction_type": "code", "member-new_list": "Course C", "member-opens_after": "3"},
+        )
+    )
+    assert PageAccessRestriction.objects.get(page=lesson).opens_after == timedelta(days=3)
+
+
+@pytest.mark.parametrize(
+    "mode, days, message",
+    [
+        ("code", "0", "Ensure this value is greater than or equal to 1."),
+        ("code", "abc", "Enter a whole number."),
+        ("code", "99999", "Ensure this value is less than or equal to 3650."),
+        ("members", "5", "needs at least one"),
+    ],
+)
+def test_an_invalid_delay_is_refused_and_changes_nothing(
+    admin_client, lesson, course, mode, days, message
+):
+    api.protect(lesson, mode="code", access_lists=[course], opens_after=timedelta(days=7))
+    lists = [course.pk] if mode != "members" else []
+    html, data = dialog(
+        admin_client.post(
+            url(lesson),
+            {"restriction_type": mode, "member-access_lists": lists, "member-opens_after": days},
+        )
+    )
+    assert data["step"] == "set_privacy"
+    assert message in html
+    restriction = PageAccessRestriction.objects.get(page=lesson)
+    assert (restriction.mode, restriction.opens_after) == ("code", timedelta(days=7))

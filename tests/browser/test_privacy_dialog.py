@@ -154,3 +154,50 @@ def test_editor_protects_a_page_in_the_privacy_dialog_and_a_buyer_unlocks_it(
     visitor.wait_for_url(url)
     expect(visitor.locator(".body")).to_have_text(BODY)
     screenshot(visitor, "unlocked")
+
+
+def test_the_status_panel_shows_what_the_dialog_saved_without_a_reload(
+    live_server, new_context, admin, lesson
+):
+    """The demo walkthrough found "Who may view" still saying "email code" after switching to
+    a magic link, until a reload. Unsaved edits in the editor survive (no reload)."""
+    pilates = AccessList.objects.get(name="Pilates course")
+    api.protect(lesson, mode="code", access_lists=[pilates])
+    context = new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    sign_in_to_admin(page, live_server.url, "admin", PASSWORD)
+    page.goto(live_server.url + reverse("wagtailadmin_pages:edit", args=[lesson.pk]))
+    page.locator("#id_title").fill("Running course (unsaved)")
+
+    dialog = open_privacy_dialog(page)
+    panel = page.locator("[data-member-access-status]")
+    expect(panel).to_contain_text("Members with an email code — Pilates course")
+    dialog.get_by_role("radio", name="Magic link", exact=True).check()
+    expect(dialog.get_by_label("Opens after (days)")).to_have_value("")
+    dialog.get_by_label("Opens after (days)").fill("5")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(panel).to_contain_text("Members with a magic link — Pilates course")
+    expect(panel).not_to_contain_text("email code")
+    expect(page.get_by_role("heading", name="Page visibility: Private")).to_be_visible()
+    expect(page.locator("#id_title")).to_have_value("Running course (unsaved)")
+    restriction = PageAccessRestriction.objects.get(page=lesson)
+    assert (restriction.mode, restriction.opens_after.days) == ("link", 5)
+
+    # Public: the section goes with Wagtail's "Private"; member access again: it comes back.
+    dialog = open_privacy_dialog(page)
+    expect(dialog.get_by_label("Opens after (days)")).to_have_value("5")
+    dialog.get_by_role("radio", name="Public", exact=True).check()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(panel).to_have_count(0)
+    expect(page.get_by_role("heading", name="Page visibility: Visible to all")).to_be_visible()
+    dialog = open_privacy_dialog(page)
+    dialog.get_by_role("radio", name="One-time email code", exact=True).check()
+    dialog.get_by_role("checkbox", name="Yoga course").check()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(panel).to_contain_text("Members with an email code — Yoga course")
+    expect(panel).to_be_visible()
+    expect(page.get_by_role("heading", name="Page visibility: Private")).to_be_visible()
+    expect(page.locator("#id_title")).to_have_value("Running course (unsaved)")

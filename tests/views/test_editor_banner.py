@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission
 from wagtail.models import GroupPagePermission
+from wagtail.users.models import UserProfile
 
 from tests.factories import UserFactory, make_page
 from wagtail_member_access import api
@@ -94,3 +95,21 @@ def test_preview_always_shows_the_page(protected_page):
     html = response.content.decode()
     assert SECRET in html
     assert BANNER not in html
+
+
+def test_the_banner_speaks_the_editors_admin_language(client, protected_page):
+    """The demo walkthrough found the banner in the browser's language: the editor's admin
+    language (Wagtail's account settings) wins, as in the admin."""
+    editor = page_editor(protected_page)
+    client.force_login(editor)
+    assert "Protected page" in client.get(protected_page.url).content.decode()
+    profile = UserProfile.get_for_user(editor)
+    profile.preferred_language = "de"
+    profile.save()
+    html = client.get(protected_page.url).content.decode()
+    banner = html[html.index("<body>") : html.index("<h1>")]
+    assert "Geschützte Seite" in banner
+    assert "Sie sehen sie, weil Sie sie bearbeiten dürfen." in banner
+    assert "Protected page" not in banner
+    # The page around it is not the banner's business: served as before.
+    assert SECRET in html

@@ -5,6 +5,7 @@ visitor pages (wait times, replaced codes, next through the reset, 429s, noindex
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -123,6 +124,18 @@ def test_sign_out_everywhere_ends_the_other_sessions(member, mailoutbox):
     assert laptop.get(PAGE).status_code == 200
     assert list(MemberSession.objects.values_list("device", flat=True)) == ["Laptop"]
     assert mailoutbox[-1].subject.startswith("You were signed out everywhere on")
+
+
+def test_last_seen_is_a_moment_with_its_zone(signed_in, member):
+    """The demo walkthrough found "Last seen" as "12/07/2026 6:28 a.m." (US format, no zone):
+    it is shown by moments.moment, as every other date on the page."""
+    phone = Client(HTTP_USER_AGENT="Phone")
+    phone.post(url("sign_in_password"), {"email": "ana@example.com", "password": PASSWORD})
+    seen = datetime(2026, 12, 7, 6, 28, tzinfo=UTC)
+    MemberSession.objects.filter(device="Phone").update(last_seen_at=seen)
+    page = signed_in.get(PAGE).content.decode()
+    assert "7 December 2026, 06:28 (UTC)" in page
+    assert "a.m." not in page
 
 
 def test_download_my_data_has_nothing_secret(signed_in, member):

@@ -207,7 +207,7 @@ class PageAccessForm(forms.Form):
         days = data.get("opens_after")
         if days is not None and mode and mode != NONE and "access_lists" in data:
             try:
-                check_opens_after(timedelta(days=days), has_lists=bool(data["access_lists"]))
+                check_opens_after(timedelta(days=days), has_lists=self.names_lists(data))
             except forms.ValidationError as error:
                 self.add_error("opens_after", error)
         return data

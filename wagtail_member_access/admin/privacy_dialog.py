@@ -46,6 +46,7 @@ from .page_access import (
     may_change_member_access,
     page_access_url,
 )
+from .privacy_status import status_html
 
 __all__ = [
     "MemberAccessPageViewSet",
@@ -128,9 +129,6 @@ class DialogAccessForm(PageAccessForm):
         )
         if not may_add_lists:
             del self.fields["new_list"]
-        # Not in the dialog yet: saving keeps the page's drip delay, set in the "Member
-        # access" view (docs/courses-and-teams.md#drip).
-        del self.fields["opens_after"]
 
     def names_lists(self, data) -> bool:
         return bool(data["access_lists"]) or bool(data.get("new_list", "").strip())
@@ -198,6 +196,9 @@ class PrivacyDialogView(SetPrivacyView):
     @cached_property
     def member_form(self) -> DialogAccessForm:
         own = self.state.own
+        initial = initial_values(own.rule if own is not None else None)
+        if own is not None and own.rule.opens_after:
+            initial["opens_after"] = own.rule.opens_after.days
         data = None
         if self.request.method == "POST":
             # The one radio list chooses the mode of both forms.
@@ -209,7 +210,7 @@ class PrivacyDialogView(SetPrivacyView):
             prefix="member",
             page=self.page,
             inherited=bool(self.state.inherited),
-            initial=initial_values(own.rule if own is not None else None),
+            initial=initial,
             may_add_lists=self.may_change
             and list_permission_policy.user_has_permission(self.request.user, "add"),
         )
@@ -247,7 +248,13 @@ class PrivacyDialogView(SetPrivacyView):
             None,
             None,
             None,
-            json_data={"step": "set_privacy_done", "is_public": chosen == NONE},
+            json_data={
+                "step": "set_privacy_done",
+                "is_public": chosen == NONE,
+                # The status side panel's "Who may view", as saved: privacy-dialog.js puts it
+                # in place of the stale one (docs/editor-guide.md#privacy-status).
+                "wma_status_html": status_html(self.page, self.request),
+            },
         )
 
     def protect(self, mode: str) -> None:
@@ -257,17 +264,25 @@ class PrivacyDialogView(SetPrivacyView):
         lists = list(data["access_lists"])
         if data.get("new_list", "").strip():
             lists.append(api.create_access_list(data["new_list"]))
-        own = self.state.own
         api.protect(
             self.page,
             mode=mode,
             access_lists=lists,
             groups=data["groups"],
             user=self.request.user,
-            opens_after=own.rule.opens_after if own is not None else None,
+            opens_after=self.opens_after(),
         )
         if self.restriction is not None:
             self.restriction.delete(user=self.request.user)
+
+    def opens_after(self):
+        """The drip delay to save: the dialog's "Opens after (days)"; a post without that
+        field (a project's own dialog template) keeps the page's delay
+        (docs/editor-guide.md#the-privacy-dialog)."""
+        if self.member_form.add_prefix("opens_after") in self.request.POST:
+            return self.member_form.opens_after_value()
+        own = self.state.own
+        return own.rule.opens_after if own is not None else None
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

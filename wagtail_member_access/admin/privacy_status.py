@@ -46,6 +46,7 @@ __all__ = [
     "page_status",
     "problems",
     "restriction_text",
+    "status_html",
 ]
 
 Mode = PageAccessRestriction.Mode
@@ -67,6 +68,7 @@ WAGTAIL_PRIVACY = {
 
 WAGTAIL_PRIVACY_TEMPLATE = "wagtailadmin/shared/side_panels/includes/status/privacy.html"
 PRIVACY_TEMPLATE = "wagtail_member_access/admin/status_privacy.html"
+STATUS_TEMPLATE = "wagtail_member_access/admin/_status_member_access.html"
 WAGTAIL_PADLOCK_TEMPLATE = "wagtailadmin/pages/listing/_privacy_indicator.html"
 PADLOCK_TEMPLATE = "wagtail_member_access/admin/privacy_indicator.html"
 
@@ -170,18 +172,26 @@ def page_status(page, user) -> dict | None:
     }
 
 
+def status_html(page, request) -> str:
+    """The "Who may view" section of ``page``'s status side panel as it is now ("" when no
+    member access applies): the privacy dialog sends it after saving, so the panel shows the
+    saved state without reloading the editor."""
+    return render_to_string(
+        STATUS_TEMPLATE, {"member_access": page_status(page, request.user)}, request
+    )
+
+
 def _status_context(original):
     def get_context_data(self, parent_context):
         context = original(self, parent_context)
         templates = context.get("status_templates")
         if self.object.pk and templates and WAGTAIL_PRIVACY_TEMPLATE in templates:
-            status = page_status(self.object, self.request.user)
-            if status is not None:
-                context["member_access"] = status
-                context["status_templates"] = [
-                    PRIVACY_TEMPLATE if name == WAGTAIL_PRIVACY_TEMPLATE else name
-                    for name in templates
-                ]
+            # Also for a page without member access: the slot our section goes into when
+            # the privacy dialog sets some (status_html).
+            context["member_access"] = page_status(self.object, self.request.user)
+            context["status_templates"] = [
+                PRIVACY_TEMPLATE if name == WAGTAIL_PRIVACY_TEMPLATE else name for name in templates
+            ]
         return context
 
     return get_context_data

@@ -16,9 +16,9 @@ from .. import access, moments
 from ..access.drip import grant_start
 from ..domains import address_domain, canonical_address
 from ..models import Grant
-from . import common
+from . import common, sessions
 
-__all__ = ["AccessEntry", "Lesson", "lessons_beside", "member_access"]
+__all__ = ["AccessEntry", "Lesson", "browsers", "lessons_beside", "member_access"]
 
 #: The most lessons the "opens on" page lists.
 MAX_LESSONS = 50
@@ -169,3 +169,13 @@ def lessons_beside(user, page, rule, request=None) -> list[Lesson]:
                 )
             )
     return lessons
+
+
+def browsers(request) -> list[dict]:
+    """The member's signed-in browsers for "My access" (:func:`sessions.active_sessions`),
+    each with ``last_seen``: when, in words with the time zone, by ``moments.moment`` like
+    every other date on the page (docs/expiry.md#shown)."""
+    return [
+        {**session, "last_seen": moments.moment(session["last_seen_at"])}
+        for session in sessions.active_sessions(request)
+    ]

@@ -6,7 +6,9 @@ gets a small banner after its ``<body>`` tag saying how the page is protected, w
 its "Member access" view (docs/editor-guide.md#editors-see-the-page). Only those responses get
 it, and they are private and never cached (``views.common.private``), so the banner reaches
 nobody else. Preview in the admin does not pass through the serve hook: it always shows the
-page as it is.
+page as it is. The banner is for the editor, so it speaks their admin language (Wagtail's
+preferred language in their account settings) as the admin and Wagtail's userbar do, whatever
+language the page itself is served in.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import re
 
 from django.template.loader import render_to_string
+from django.utils import translation
+from wagtail.users.models import UserProfile
 
 from .. import access
 
@@ -31,11 +35,13 @@ def _insert(request, page, response):
     if match is None:
         return response
     state = access.path_restrictions(page)
-    banner = render_to_string(
-        TEMPLATE,
-        {"page": page, "restrictions": [*state.inherited, *filter(None, [state.own])]},
-        request=request,
-    ).encode(response.charset)
+    # Only an editor gets here (``access.decide`` said ``by_editor``): signed in.
+    with translation.override(UserProfile.get_for_user(request.user).get_preferred_language()):
+        banner = render_to_string(
+            TEMPLATE,
+            {"page": page, "restrictions": [*state.inherited, *filter(None, [state.own])]},
+            request=request,
+        ).encode(response.charset)
     end = match.end()
     response.content = response.content[:end] + banner + response.content[end:]
     return response

@@ -132,7 +132,7 @@ def _render(
         "delete_form": delete_form or CodeForm(),
         "password_form": password_form or CurrentPasswordForm(user),
         "code_minutes": durations.minutes(app_settings.CODE_VALIDITY),
-        "sessions": sessions.active_sessions(request) if not is_privileged(user) else [],
+        "sessions": access_lists.browsers(request) if not is_privileged(user) else [],
     }
     return member_page(request, "wagtail_member_access/my_access.html", context, status=status)
 

@@ -25,6 +25,7 @@ from wagtail_member_access.models import AccessList, Grant, PageAccessRestrictio
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"  # demo only
+ADMIN_NAME = {"first_name": "Demo", "last_name": "Admin"}
 BUYER_EMAIL = "buyer@example.com"
 BUYER_NAME = "Demo Buyer"
 LIST_NAME = "Course A"
@@ -135,14 +136,29 @@ class Command(BaseCommand):
             self.stdout.write(f"  {verb if changed else 'exists':8} {what}")
 
     def ensure_admin(self) -> None:
+        """The superuser, with a name: Wagtail's Account settings require one, so without it
+        the demo's admin could not save them (e.g. to change the admin language). A demo
+        database seeded before gets the name it lacks; a name set since is kept."""
         User = get_user_model()
         lookup = {User.USERNAME_FIELD: ADMIN_USERNAME}
-        exists = User.objects.filter(**lookup).exists()
-        if not exists:
+        user = User.objects.filter(**lookup).first()
+        if user is None:
             User.objects.create_superuser(
-                **lookup, email="admin@example.com", password=ADMIN_PASSWORD
+                **lookup,
+                email="admin@example.com",
+                password=ADMIN_PASSWORD,
+                **ADMIN_NAME,
             )
-        self.say(not exists, f"superuser {ADMIN_USERNAME} (password {ADMIN_PASSWORD!r})")
+        self.say(user is None, f"superuser {ADMIN_USERNAME} (password {ADMIN_PASSWORD!r})")
+        if user is not None:
+            missing = {
+                field: value for field, value in ADMIN_NAME.items() if not getattr(user, field)
+            }
+            for field, value in missing.items():
+                setattr(user, field, value)
+            if missing:
+                user.save(update_fields=list(missing))
+                self.say(True, f"name of {ADMIN_USERNAME}", verb="named")
 
     def ensure_home(self) -> HomePage:
         home = HomePage.objects.filter(depth=2).first()
