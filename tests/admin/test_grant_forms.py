@@ -4,6 +4,7 @@ changes nothing, and the list's default access period for an empty expiry."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -231,10 +232,87 @@ def test_edit_needs_an_expiry_or_unlimited(editor_client, course, clock):
     assert grant.expires_at is None
 
 
-def test_edit_form_warns_that_saving_restores_a_revoked_grant(editor_client, course, clock):
-    grant = GrantFactory(access_list=course, revoked_at=clock.now)
+def revoked_grant(course, clock):
+    grant = GrantFactory(access_list=course, email="ana@example.com", expires_at=None)
+    grant.revoked_at = clock.now - timedelta(days=1)
+    grant.save()
+    return grant
+
+
+def edit_data(**values):
+    return {"name": "Ana B.", "starts_at": "", "expires_at": "", "unlimited": "on", **values}
+
+
+def test_editing_a_revoked_grant_keeps_it_revoked_without_restore_access(
+    editor_client, editor, course, clock, signals
+):
+    grant = revoked_grant(course, clock)
+    revoked_at = grant.revoked_at
     html = editor_client.get(edit_url(grant)).content.decode()
-    assert "Saving the form restores its access." in html
+    assert "Saving the form keeps it revoked" in html
+    assert "restores its access" not in html
+    assert 'name="restore"' in html and 'name="restore" checked' not in html
+    response = editor_client.post(edit_url(grant), edit_data(note="Name corrected"))
+    assert response.status_code == 302, errors(response)
+    grant.refresh_from_db()
+    assert (grant.name, grant.note, grant.revoked_at) == ("Ana B.", "Name corrected", revoked_at)
+    assert not grant.is_active()
+    assert signals == []  # no access_granted: no access was given
+    entry = ModelLogEntry.objects.get()
+    assert (entry.action, entry.user) == ("wagtail.edit", editor)
+
+
+def test_restore_access_on_a_revoked_grants_form_gives_its_access_back(
+    editor_client, editor, course, clock, signals, django_capture_on_commit_callbacks
+):
+    grant = revoked_grant(course, clock)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(edit_url(grant), edit_data(restore="on"))
+    assert response.status_code == 302, errors(response)
+    grant.refresh_from_db()
+    assert grant.revoked_at is None and grant.is_active()
+    assert len(signals) == 1
+    entry = ModelLogEntry.objects.get()
+    assert (entry.action, entry.user) == ("wagtail_member_access.grant", editor)
+
+
+def test_an_invalid_edit_of_a_revoked_grant_with_restore_changes_nothing(
+    editor_client, course, clock
+):
+    grant = revoked_grant(course, clock)
+    response = editor_client.post(edit_url(grant), edit_data(restore="on", unlimited=""))
+    assert errors(response) == {"expires_at": ["Enter when the access ends, or tick “Unlimited”."]}
+    grant.refresh_from_db()
+    assert grant.revoked_at is not None and grant.name == "Buyer"
+
+
+@pytest.mark.parametrize("revoked", [False, True], ids=["active", "revoked"])
+def test_restore_access_is_only_on_a_revoked_grants_form(editor_client, course, clock, revoked):
+    grant = revoked_grant(course, clock) if revoked else GrantFactory(access_list=course)
+    html = editor_client.get(edit_url(grant)).content.decode()
+    assert ('name="restore"' in html) is revoked
+    assert 'name="restore"' not in editor_client.get(ADD).content.decode()
+    # A "restore" posted to an active grant's form changes nothing about it.
+    if not revoked:
+        editor_client.post(edit_url(grant), edit_data(restore="on"))
+        grant.refresh_from_db()
+        assert grant.revoked_at is None
+
+
+def status_panel(html: str) -> str:
+    """The text of the status side panel's first entry (Wagtail: "Live")."""
+    start = html.index('aria-labelledby="status-sidebar-')
+    return " ".join(re.sub(r"<[^>]+>", " ", html[start : html.index("</section>", start)]).split())
+
+
+def test_the_status_panel_of_a_revoked_grant_says_revoked_not_live(editor_client, course, clock):
+    grant = revoked_grant(course, clock)
+    panel = status_panel(editor_client.get(edit_url(grant)).content.decode())
+    assert "Revoked" in panel and "revoked on" in panel
+    assert "Live" not in panel
+    active = GrantFactory(access_list=course, email="bo@example.com")
+    panel = status_panel(editor_client.get(edit_url(active)).content.decode())
+    assert "Active" in panel and "Unlimited" in panel and "Live" not in panel
 
 
 def test_access_list_form_slug_site_and_default_days(editor_client):
@@ -293,3 +371,7 @@ def test_starts_and_expires_use_wagtails_date_time_picker(editor_client, course,
     # loses focus (the picker would rewrite "2031-01-31" as "2031-01-31 00:00").
     expires_script = html.split('initDateTimeChooser("id_expires_at", ')[1].split(");")[0]
     assert '"validateOnBlur": false' in expires_script
+    # A day picked is written as a date only (the end of that day), never with the clock
+    # time Wagtail's picker would add.
+    assert '"format": "Y-m-d"' in expires_script
+    assert '"timepicker": false' in expires_script

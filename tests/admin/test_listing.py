@@ -218,8 +218,30 @@ def test_a_revoked_grant_shows_when_it_was_revoked_not_unlimited(editor_client, 
     GrantFactory(access_list=course, email="ana@example.com", revoked_at=revoked_at)
     row = listing_row(editor_client.get(GRANTS).content.decode(), "ana@example.com")
     assert "Revoked" in row  # the status
-    assert "revoked on 17 May 2025, 14:05 (UTC)" in row
+    assert "revoked on 17 May 2025, 14:05 (UTC); was unlimited" in row
     assert "Unlimited" not in row
+
+
+def test_a_revoked_grant_also_shows_the_end_it_had(editor_client, course):
+    GrantFactory(
+        access_list=course,
+        email="ana@example.com",
+        expires_at=datetime(2027, 1, 1, tzinfo=UTC),  # until the end of 31 December 2026
+        revoked_at=datetime(2026, 12, 7, 6, 26, tzinfo=UTC),
+    )
+    GrantFactory(
+        access_list=course,
+        email="bo@example.com",
+        expires_at=datetime(2026, 12, 31, 18, 0, tzinfo=UTC),
+        revoked_at=datetime(2026, 12, 7, 6, 26, tzinfo=UTC),
+    )
+    html = editor_client.get(GRANTS).content.decode()
+    assert listing_row(html, "ana@example.com").split("|")[6] == (
+        "revoked on 7 December 2026, 06:26 (UTC); was until the end of 31 December 2026 (UTC)"
+    )
+    assert listing_row(html, "bo@example.com").split("|")[6] == (
+        "revoked on 7 December 2026, 06:26 (UTC); was until 31 December 2026, 18:00 (UTC)"
+    )
 
 
 def test_starts_and_last_access_read_like_the_expiry(editor_client, course):

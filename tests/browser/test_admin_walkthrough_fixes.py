@@ -2,7 +2,7 @@
 addresses in the grants listing are never broken inside, in the light and the dark theme;
 the Member access form's radios sit level with their labels; the grant form's Starts and
 Expires open Wagtail's date-time picker, and an expiry shown as its last day survives the
-picker (focus, then leaving the field)."""
+picker (focus, then leaving the field), and a day picked in it means the end of that day."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_member_access_radios_sit_level_with_their_labels(live_server, new_conte
         assert abs(radio_middle - text_middle) <= 1.5, (index, radio, text)
 
 
-def test_the_grant_form_uses_the_date_time_picker_and_keeps_an_end_of_day_expiry(
+def test_the_grant_form_uses_the_date_time_picker_and_an_expiry_means_a_days_end(
     live_server, new_context, admin
 ):
     course = api.create_access_list("Yoga course")
@@ -89,3 +89,15 @@ def test_the_grant_form_uses_the_date_time_picker_and_keeps_an_end_of_day_expiry
     expect(page.locator(".messages")).to_contain_text("was saved")
     grant.refresh_from_db()
     assert grant.expires_at == datetime(2031, 2, 1, tzinfo=UTC)
+
+    # A day picked means the end of that day: the picker writes the date only (Wagtail's
+    # wrote the clock time with it, "2031-01-15 06:25", ending access that morning).
+    page.goto(live_server.url + reverse("wagtail_member_access_grants:edit", args=[grant.pk]))
+    expires.click()
+    picker = page.locator(".xdsoft_datetimepicker:visible")
+    picker.locator('td.xdsoft_date[data-date="15"][data-month="0"][data-year="2031"]').click()
+    expect(expires).to_have_value("2031-01-15")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("was saved")
+    grant.refresh_from_db()
+    assert grant.expires_at == datetime(2031, 1, 16, tzinfo=UTC)  # the end of 15 January

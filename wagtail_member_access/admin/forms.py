@@ -39,13 +39,21 @@ def end_of_day(day) -> datetime:
 
 
 class ExpiryDateTimeInput(AdminDateTimeInput):
-    """Wagtail's date-time picker for an expiry. An expiry at midnight is shown as the
-    last day it includes, as a date without a time (docs/expiry.md#shown); the picker must
-    leave that date as it is when the field loses focus, since "2031-01-31 00:00" would be
-    the start of that day, a day less of access."""
+    """Wagtail's date-time picker for an expiry, picking days only. A day picked is
+    written as a date without a time, which the form reads as the end of that day;
+    Wagtail's picker would add the current clock time ("2026-12-31 06:25"), ending access
+    that morning (docs/editor-guide.md#adding-and-editing-a-grant). A time can still be
+    typed. An expiry at midnight is shown as the last day it includes (docs/expiry.md#shown);
+    the picker must leave that date, or a typed time, as it is when the field loses focus,
+    since "2031-01-31 00:00" would be the start of that day, a day less of access."""
 
     def get_config(self):
-        return {**super().get_config(), "validateOnBlur": False}
+        return {
+            **super().get_config(),
+            "format": "Y-m-d",
+            "timepicker": False,
+            "validateOnBlur": False,
+        }
 
 
 class AccessListForm(WagtailAdminModelForm):
@@ -88,6 +96,15 @@ class GrantForm(WagtailAdminModelForm):
         ),
     )
 
+    restore = forms.BooleanField(
+        label=_("Restore access"),
+        required=False,
+        help_text=_(
+            "This grant is revoked. Tick to give its access back; saved without, it stays "
+            "revoked (changes to the name, note or dates are saved)."
+        ),
+    )
+
     # A domain (@school.example) is not an email address: checked by clean_email.
     email = forms.CharField(
         label=_("Email"),
@@ -107,6 +124,8 @@ class GrantForm(WagtailAdminModelForm):
         super().__init__(*args, **kwargs)
         self.creating = self.instance.pk is None
         self.fields["starts_at"].help_text = _("Leave empty for access from now on.")
+        if self.creating or self.instance.revoked_at is None:
+            del self.fields["restore"]  # only a revoked grant is restored, and only when ticked
         if self.creating:
             self.fields["expires_at"].help_text = _(
                 "Leave empty for the list's default access period (unlimited if the list has none)."
@@ -218,6 +237,7 @@ class GrantForm(WagtailAdminModelForm):
             "note": data.get("note", ""),
             "notify": bool(data.get("notify")),
             "seats": data.get("seats"),
+            "restore": "restore" not in self.fields or bool(data.get("restore")),
         }
 
 

@@ -19,6 +19,7 @@ from .views import (
     GrantDeleteView,
     GrantEditView,
     GrantIndexView,
+    GrantRevokeView,
     ImportView,
     SeatsView,
 )
@@ -82,6 +83,7 @@ class GrantViewSet(ModelViewSet):
             *super().get_urlpatterns(),
             path("import/", ImportView.as_view(), name="import"),
             path("<int:pk>/seats/", SeatsView.as_view(), name="seats"),
+            path("<int:pk>/revoke/", GrantRevokeView.as_view(), name="revoke"),
         ]
 
 

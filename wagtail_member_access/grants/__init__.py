@@ -79,6 +79,7 @@ def grant(
     notify: bool = False,
     extend_only: bool = False,
     seats: int | None | Unset = UNSET,
+    restore: bool = True,
 ) -> tuple[Grant, bool]:
     """Give ``email`` access to ``access_list``; return ``(grant, created)``.
 
@@ -113,6 +114,9 @@ def grant(
     Also raises ``ValidationError`` (nothing changed) for a malformed domain, ``seats`` for
     an address rather than a domain, ``seats`` below 1, and ``seats`` below the number of
     seats already taken (an editor frees seats first: code ``"seats_taken"``).
+
+    ``restore=False`` (the admin's edit form without "Restore access"): a revoked grant is
+    changed but stays revoked, logged as an edit (``wagtail.edit``) without ``access_granted``.
     """
     email, expires_at = _checked(email, starts_at, expires_at, duration, source)
     check_seats(email, seats)
@@ -149,6 +153,10 @@ def grant(
             obj.reference = reference
         if not created:
             obj.source = source
+        if not restore and obj.revoked_at is not None:
+            obj.save()
+            log(instance=obj, action="wagtail.edit", user=added_by, data=_log_data(obj))
+            return obj, False
         obj.revoked_at = None
         obj.save()
         _record_grant(obj, access_list, created, reference, sold, added_by)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 def optional_fk(to, verbose_name, *, on_delete, **kwargs) -> models.ForeignKey:
@@ -22,7 +22,12 @@ def optional_fk(to, verbose_name, *, on_delete, **kwargs) -> models.ForeignKey:
 def optional_site(**kwargs) -> models.ForeignKey:
     """The site a row belongs to; empty: every site (or, for a challenge, none known). The
     row goes with its site."""
-    return optional_fk("wagtailcore.Site", _("site"), on_delete=models.CASCADE, **kwargs)
+    return optional_fk(
+        "wagtailcore.Site",
+        pgettext_lazy("Wagtail site", "site"),
+        on_delete=models.CASCADE,
+        **kwargs,
+    )
 
 
 def optional_link(to: str, verbose_name) -> models.ForeignKey:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .common import grant_permission_policy, grants_url
 from .csv_import import ImportView
-from .grant_forms import GrantCreateView, GrantDeleteView, GrantEditView
+from .grant_forms import GrantCreateView, GrantDeleteView, GrantEditView, GrantRevokeView
 from .grant_list import GrantIndexView, listing_queryset
 from .lists import AccessListIndexView
 from .seats import SeatsView, seats_label
@@ -16,6 +16,7 @@ __all__ = [
     "GrantDeleteView",
     "GrantEditView",
     "GrantIndexView",
+    "GrantRevokeView",
     "ImportView",
     "SeatsView",
     "grant_permission_policy",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from wagtail.admin.ui.tables import Column
 from wagtail.permission_policies import ModelPermissionPolicy
 
@@ -47,9 +48,14 @@ class MomentColumn(Column):
 class ExpiryColumn(MomentColumn):
     """When access ends, as the emails say it (``moments.expiry``): an expiry at midnight is
     the end of the day before, with the time zone named (docs/expiry.md#shown). A revoked
-    grant's access ended with the revocation: it shows when, never "Unlimited"."""
+    grant's access ended with the revocation: it shows when, and the end it had ("revoked
+    on …; was until the end of 31 December 2026 (UTC)"), never only "Unlimited"."""
 
     def get_value(self, instance):
-        if getattr(instance, "revoked_at", None) is not None:
-            return moments.revoked(instance.revoked_at)
-        return moments.expiry(getattr(instance, self.accessor), empty=self.empty)
+        value = getattr(instance, self.accessor)
+        if getattr(instance, "revoked_at", None) is None:
+            return moments.expiry(value, empty=self.empty)
+        values = {"revoked": moments.revoked(instance.revoked_at), "until": moments.until(value)}
+        if value is None:
+            return _("%(revoked)s; was unlimited") % values
+        return _("%(revoked)s; was %(until)s") % values

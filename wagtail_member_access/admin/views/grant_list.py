@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.http import urlencode
 from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, StatusTagColumn
 from wagtail.admin.views.generic import IndexView
 from wagtail.admin.widgets import HeaderButton
@@ -22,6 +23,7 @@ from ...models.lists import EMPTY_IS_LATEST, listing_order
 from ..exports import COLUMNS, XLSX_MAX_ROWS, csv_response, export_rows, xlsx_response
 from ..filters import STATUS_CHOICES, GrantFilterSet, search_grants, status_of
 from .common import ExpiryColumn, MomentColumn, can_import
+from .grant_forms import revoke_url
 from .seats import seats_label
 
 __all__ = ["GrantIndexView", "listing_queryset"]
@@ -136,6 +138,15 @@ class GrantIndexView(IndexView):
             SeatsColumn("seats", label=_("Seats")),
         ]
         return columns
+
+    def get_list_more_buttons(self, instance):
+        buttons = super().get_list_more_buttons(instance)
+        if self.can_change and instance.revoked_at is None:
+            # Between "Edit" (10) and "Delete" (30); a confirmation page, then grants/.
+            buttons.append(
+                MenuItem(_("Revoke"), url=revoke_url(instance), icon_name="cross", priority=25)
+            )
+        return buttons
 
     def get_table(self, object_list):
         # The seats used of the page's domain grants: one query, none for a page without.

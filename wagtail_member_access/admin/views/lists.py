@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import Column
 from wagtail.admin.views.generic import IndexView
@@ -76,7 +77,7 @@ class AccessListIndexView(IndexView):
             self._get_title_column("name"),
             Column(
                 "site",
-                label=_("Site"),
+                label=pgettext_lazy("Wagtail site", "Site"),
                 accessor=lambda obj: obj.site or _("All sites"),
             ),
             Column(
