@@ -27,6 +27,7 @@ from .rules import (
     _grant_match_params,
     _grant_match_sql,
     _load,
+    _named,
     _q,
     rules_for,
     rules_for_page,
@@ -53,15 +54,16 @@ def _grants_sql(placeholders: int, taking_seat: bool = False) -> str:
     def col(name):
         return f"g.{_q(meta.get_field(name).column)}"
 
-    lists = ", ".join(["%s"] * placeholders)
+    lists = _named("list", range(placeholders))[0]
     last, starts, expires = col("last_access_at"), col("starts_at"), col("expires_at")
     return (
         f"SELECT {col('id')}, {col('access_list')}, "
-        f"CASE WHEN {last} IS NULL OR {last} < %s THEN 1 ELSE 0 END, "
+        f"CASE WHEN {last} IS NULL OR {last} < %(stale_before)s THEN 1 ELSE 0 END, "
         f"COALESCE({starts}, {col('created_at')}) "
         f"FROM {_q(meta.db_table)} g WHERE {_grant_match_sql('g', taking_seat=taking_seat)} "
         f"AND {col('access_list')} IN ({lists}) AND {col('revoked_at')} IS NULL "
-        f"AND ({starts} IS NULL OR {starts} <= %s) AND ({expires} IS NULL OR {expires} > %s)"
+        f"AND ({starts} IS NULL OR {starts} <= %(now)s) "
+        f"AND ({expires} IS NULL OR {expires} > %(now)s)"
     )
 
 
@@ -75,10 +77,12 @@ def _active_grants(
     if not email or not list_ids:
         return []
     adapt = connection.ops.adapt_datetimefield_value
-    stale_before = adapt(at - app_settings.LAST_ACCESS_RESOLUTION)
-    now = adapt(at)
     ids = sorted(list_ids)
-    params = [stale_before, *_grant_match_params(email), *ids, now, now]
+    params = _named("list", ids)[1] | _grant_match_params(email)
+    params |= {
+        "stale_before": adapt(at - app_settings.LAST_ACCESS_RESOLUTION),
+        "now": adapt(at),
+    }
     with connection.cursor() as cursor:
         cursor.execute(_grants_sql(len(ids), taking_seat), params)
         return [
