@@ -24,6 +24,7 @@ from wagtail.log_actions import log
 
 from . import access, compat_documents, email_templates, grants, log_actions, mirror
 from .access import visibility
+from .email_templates import set_email_template
 from .models import (
     AccessList,
     CollectionAccessRestriction,
@@ -281,30 +282,6 @@ def can_view_document(user, document) -> bool:
 
 
 # --- editable emails (docs/member-emails.md) ---------------------------------------------------
-
-
-def set_email_template(
-    kind: str,
-    *,
-    subject: str,
-    text: str,
-    html: str | None = None,
-    site=None,
-    language: str | None = None,
-    user=None,
-):
-    """Replace the email ``kind`` (a key of ``emails.KINDS``) for ``site`` (None: every site)
-    and ``language`` (None: every language) and return the stored ``EmailTemplate``.
-
-    ``html=None`` builds the HTML part from the text. The same validation and storage as the
-    admin's email editor, with a revision and an audit-log entry: raises ``ValidationError``
-    with the admin's message (and changes nothing) for an unknown kind or language, a
-    forbidden tag or filter (``{% load %}``, ``{% include %}``, ``{% extends %}``,
-    ``{% autoescape %}``, ``{% debug %}``, ``|safe``), an unknown or missing required
-    placeholder, a syntax error or a subject of more than one line."""
-    return email_templates.set_template(
-        kind, subject=subject, text=text, html=html, site=site, language=language, user=user
-    )
 
 
 def reset_email_template(kind: str, *, site=None, language: str | None = None, user=None) -> bool:

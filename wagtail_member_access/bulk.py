@@ -38,8 +38,7 @@ from .conf import app_settings
 from .flows import access_ready, email_proof, invitation, password_reset
 from .members import (
     NotAllowed,
-    find_member,
-    is_privileged,
+    find_email_member,
     mask_email,
     normalize_email,
     sign_in_address,
@@ -119,10 +118,8 @@ def _send_one(job: BulkEmailJob, email: str) -> str | None:
         return None if delivery else delivery.error
     if job.kind == Kind.INVITE:
         try:
-            user = find_member(email)
+            find_email_member(email)
         except NotAllowed:
-            return NOT_ELIGIBLE
-        if user is not None and (not user.is_active or is_privileged(user)):
             return NOT_ELIGIBLE
         return None if invitation.send_invitation(email, by=by) else SEND_FAILED
     if sign_in_address(email) is None:

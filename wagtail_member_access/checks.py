@@ -263,6 +263,19 @@ def _reaches(view, marked) -> bool:
     return False
 
 
+def _unmatched(level, cannot: str, hint: str, problems) -> list:
+    """One message of ``level`` per ``(check id, what no longer matches)`` in ``problems``:
+    the same words for every check of Wagtail's internals that the package relies on."""
+    return [
+        level(
+            f"wagtail-member-access cannot {cannot}: {what}.",
+            hint=hint,
+            id=f"wagtail_member_access.{code}",
+        )
+        for code, what in problems
+    ]
+
+
 @checks.register(checks.Tags.compatibility, checks.Tags.urls)
 def check_document_internals(app_configs, **kwargs):
     """The overrides of ``compat_documents`` are in place and Wagtail still asks what they
@@ -304,15 +317,12 @@ def check_document_internals(app_configs, **kwargs):
         v3_permissions.get_restricted_collection_ids
     ):
         problems.append("the documents API v3 no longer asks accept_request")
-    return [
-        checks.Error(
-            f"wagtail-member-access cannot protect documents with Wagtail {wagtail.__version__}: "
-            f"{problem}.",
-            hint="Pin Wagtail 8.0.x or upgrade wagtail-member-access.",
-            id="wagtail_member_access.E012",
-        )
-        for problem in problems
-    ]
+    return _unmatched(
+        checks.Error,
+        f"protect documents with Wagtail {wagtail.__version__}",
+        "Pin Wagtail 8.0.x or upgrade wagtail-member-access.",
+        [("E012", problem) for problem in problems],
+    )
 
 
 # --- password guessing (docs/security.md#password-guessing) ------------------------------------
@@ -378,15 +388,12 @@ def check_wagtail_internals(app_configs, **kwargs):
 
     from . import compat
 
-    return [
-        checks.Error(
-            f"wagtail-member-access cannot keep protected pages private with Wagtail "
-            f"{wagtail.__version__}: {what}.",
-            hint="Pin Wagtail 8.0.x, or upgrade wagtail-member-access.",
-            id=f"wagtail_member_access.{code}",
-        )
-        for code, what in compat.problems()
-    ]
+    return _unmatched(
+        checks.Error,
+        f"keep protected pages private with Wagtail {wagtail.__version__}",
+        "Pin Wagtail 8.0.x, or upgrade wagtail-member-access.",
+        compat.problems(),
+    )
 
 
 def _email_timeout():
@@ -447,12 +454,9 @@ def check_privacy_status(app_configs, **kwargs):
     # (docs/editor-guide.md#privacy-status).
     from .admin import privacy_status
 
-    return [
-        checks.Warning(
-            f"wagtail-member-access cannot show member access in Wagtail's status panel or "
-            f"explorer: {what}.",
-            hint="Upgrade wagtail-member-access; pages stay private meanwhile.",
-            id="wagtail_member_access.W030",
-        )
-        for what in privacy_status.problems()
-    ]
+    return _unmatched(
+        checks.Warning,
+        "show member access in Wagtail's status panel or explorer",
+        "Upgrade wagtail-member-access; pages stay private meanwhile.",
+        [("W030", what) for what in privacy_status.problems()],
+    )

@@ -1,8 +1,9 @@
 """Storing editors' versions of the emails: one path for the admin and the API.
 
-``set_template`` validates (``EmailTemplate.clean``, which runs ``email_syntax.validate``),
-saves, keeps a revision and writes the audit log; ``reset_template`` removes a version, so the
-shipped default (or a wider version) applies again (docs/editing-emails.md#fallback).
+``set_email_template`` (public as ``api.set_email_template``) validates
+(``EmailTemplate.clean``, which runs ``email_syntax.validate``), saves, keeps a revision and
+writes the audit log; ``reset_template`` removes a version, so the shipped default (or a wider
+version) applies again (docs/editing-emails.md#fallback).
 ``default_source`` turns a shipped default into what an editor starts from.
 """
 
@@ -22,7 +23,7 @@ from . import log_actions
 from .email_kinds import KINDS
 from .models import EmailTemplate
 
-__all__ = ["check_kind", "default_source", "reset_template", "set_template"]
+__all__ = ["check_kind", "default_source", "reset_template", "set_email_template"]
 
 _TRANSLATE = re.compile(r'{%\s*translate\s+"((?:[^"\\]|\\.)*)"\s*%}')
 _BLOCK = re.compile(r"{%\s*blocktranslate\s*%}(.*?){%\s*endblocktranslate\s*%}", re.S)
@@ -40,7 +41,7 @@ def check_kind(kind: str) -> None:
         )
 
 
-def set_template(
+def set_email_template(
     kind: str,
     *,
     subject: str,
@@ -50,9 +51,16 @@ def set_template(
     language: str | None = None,
     user=None,
 ) -> EmailTemplate:
-    """Save the editors' version of ``kind`` for ``site`` (None: every site) and ``language``
-    (None: every language) and return it. Raises ``ValidationError`` (and changes nothing)
-    for an unknown kind or language or a template the locked-down engine refuses."""
+    """Replace the email ``kind`` (a key of ``emails.KINDS``) for ``site`` (None: every site)
+    and ``language`` (None: every language) and return the stored ``EmailTemplate``. Public
+    as ``api.set_email_template`` (docs/api.md#set_email_template).
+
+    ``html=None`` builds the HTML part from the text. The same validation and storage as the
+    admin's email editor, with a revision and an audit-log entry: raises ``ValidationError``
+    with the admin's message (and changes nothing) for an unknown kind or language, a
+    forbidden tag or filter (``{% load %}``, ``{% include %}``, ``{% extends %}``,
+    ``{% autoescape %}``, ``{% debug %}``, ``|safe``), an unknown or missing required
+    placeholder, a syntax error or a subject of more than one line."""
     check_kind(kind)
     template = EmailTemplate.objects.filter(
         kind=kind, site=site, language=language or ""

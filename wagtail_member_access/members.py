@@ -23,6 +23,7 @@ from .models import MemberProfile
 
 __all__ = [
     "NotAllowed",
+    "find_email_member",
     "get_or_create_member",
     "is_privileged",
     "mask_email",
@@ -100,6 +101,17 @@ def find_member(email: str):
     return users[0] if users else None
 
 
+def find_email_member(email: str):
+    """:func:`find_member` for a proof by email: the active user whose email is ``email``, or
+    None when there is none. Raises ``NotAllowed`` for a staff or inactive account, who is
+    never signed in by email (docs/security.md#staff-never-by-email), and for an address
+    several accounts share."""
+    user = find_member(email)
+    if user is not None and (not user.is_active or is_privileged(user)):
+        raise NotAllowed("privileged or inactive")
+    return user
+
+
 def sign_in_address(email: str) -> str | None:
     """The address to send a sign-in code or link to, if ``email`` may sign in by email: an
     active member account (never staff), or an active grant on any list (the account is then
@@ -107,12 +119,10 @@ def sign_in_address(email: str) -> str | None:
     from .models import Grant
 
     try:
-        user = find_member(email)
+        user = find_email_member(email)
     except NotAllowed:
         return None
     if user is not None:
-        if not user.is_active or is_privileged(user):
-            return None
         return normalize_email(getattr(user, user.get_email_field_name()))
     grant = Grant.objects.active().filter(email=email).values_list("email", flat=True).first()
     return grant

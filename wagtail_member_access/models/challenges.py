@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import swapper
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import ThrottlingMixin
 
 from ..conf import app_settings
-from .fields import optional_fk, optional_site
+from .fields import optional_fk, optional_site, unsent_index
 
 
 class EmailChallenge(models.Model):
@@ -73,12 +73,7 @@ class EmailChallenge(models.Model):
         verbose_name_plural = _("email challenges")
         indexes = [
             models.Index(fields=["email", "page"], name="wma_challenge_email_page"),
-            # What ``manage.py member_access_retry`` looks for: unsent and not cancelled.
-            models.Index(
-                fields=["next_attempt_at"],
-                condition=Q(sent_at__isnull=True, cancelled_at__isnull=True),
-                name="wma_challenge_unsent",
-            ),
+            unsent_index("wma_challenge_unsent"),
         ]
 
     def __str__(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import pgettext_lazy
 
 
@@ -34,3 +35,13 @@ def optional_link(to: str, verbose_name) -> models.ForeignKey:
     """A reference kept for information (who created it, which list): emptied, not deleted
     with it, when the other row goes."""
     return optional_fk(to, verbose_name, on_delete=models.SET_NULL)
+
+
+def unsent_index(name: str) -> models.Index:
+    """What ``manage.py member_access_retry`` looks for in a table of emails sent by a
+    background task: the rows not sent yet and not cancelled, by when they are due."""
+    return models.Index(
+        fields=["next_attempt_at"],
+        condition=Q(sent_at__isnull=True, cancelled_at__isnull=True),
+        name=name,
+    )

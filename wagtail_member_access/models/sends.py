@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .challenges import EmailChallenge
+from .fields import optional_fk, unsent_index
 
 
 class EmailSend(models.Model):
@@ -23,21 +23,9 @@ class EmailSend(models.Model):
     #: What makes the send unique: a rerun of the job that records it finds the same row.
     key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     email = models.EmailField(_("email"), max_length=254)
-    grant = models.ForeignKey(
-        "wagtail_member_access.Grant",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("grant"),
-    )
-    job = models.ForeignKey(
-        "wagtail_member_access.BulkEmailJob",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("bulk email"),
+    grant = optional_fk("wagtail_member_access.Grant", _("grant"), on_delete=models.CASCADE)
+    job = optional_fk(
+        "wagtail_member_access.BulkEmailJob", _("bulk email"), on_delete=models.CASCADE
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
@@ -56,11 +44,7 @@ class EmailSend(models.Model):
         verbose_name = _("email send")
         verbose_name_plural = _("email sends")
         indexes = [
-            models.Index(
-                fields=["next_attempt_at"],
-                condition=Q(sent_at__isnull=True, cancelled_at__isnull=True),
-                name="wma_send_unsent",
-            ),
+            unsent_index("wma_send_unsent"),
         ]
 
     def __str__(self):
