@@ -17,7 +17,7 @@ from wagtail.models import Collection
 
 from ..conf import app_settings
 from ..domains import seat_keys
-from ..members import NotAllowed, find_member, is_privileged
+from ..members import NotAllowed, find_email_member, is_privileged
 from ..models import Grant, PageAccessRestriction
 from ..permission_policies import document_policy
 from .drip import opens_at, to_moment
@@ -260,10 +260,8 @@ def member_may_view(
     if not rules:
         return None
     try:
-        user = find_member(email)
+        user = find_email_member(email)
     except NotAllowed:
-        return None
-    if user is not None and (not user.is_active or is_privileged(user)):
         return None
     at = timezone.now()
     failed, grants, opening = _evaluate(
