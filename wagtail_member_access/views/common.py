@@ -43,8 +43,12 @@ __all__ = [
 
 
 def private(response):
-    """Protected, unlock and token responses: never cached, varied on the session cookie."""
-    add_never_cache_headers(response)
+    """Protected, unlock and token responses: never cached, varied on the session cookie.
+
+    A protected page's response already has Wagtail's never-cache headers (its privacy check
+    adds them for our row too); they are not computed twice (docs/performance.md)."""
+    if "no-store" not in response.get("Cache-Control", ""):
+        add_never_cache_headers(response)
     patch_vary_headers(response, ["Cookie"])
     return response
 
