@@ -121,16 +121,17 @@ def test_a_database_that_applied_the_development_migrations_migrates_nothing():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_site_upgrading_from_0_1_0_gets_its_data_migrated(home):
+def test_a_site_upgrading_from_0_1_0_gets_its_data_migrated():
     """0.1.0's last migration is 0003: the release's migration gives its protected pages their
     mirror rows, renames the old sign-in link kind and gives publishers the new permission."""
     from django.contrib.auth.models import Group, Permission
     from wagtail.models import GroupPagePermission, PageViewRestriction
 
-    from tests.factories import make_page
+    from tests.factories import ensure_default_home, make_page
     from wagtail_member_access.models import BulkEmailJob
 
     app = "wagtail_member_access"
+    home = ensure_default_home()  # a transactional test before this one may have emptied it
     page = make_page(home, title="Lesson", slug="lesson")
     publishers = Group.objects.create(name="Publishers")
     writers = Group.objects.create(name="Writers")
