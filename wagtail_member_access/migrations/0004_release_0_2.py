@@ -3,8 +3,9 @@ what a site upgrading from 0.1.0 runs. It replaces the eleven migrations written
 developed (0004_bulk_kind_sign_in_link ... 0014_domain_grants), so a database that applied
 those counts this one as applied and runs nothing.
 
-Schema first, grouped by model; then the three data steps of an upgrade (they touch no table
-this migration alters afterwards, which PostgreSQL refuses in one transaction)."""
+Schema first, grouped by model; then the three data steps of an upgrade, last, so that no
+table is altered after rows were written to it in the same transaction (PostgreSQL refuses
+that while the rows' deferred foreign key checks are pending)."""
 
 import django.core.validators
 import django.db.models.deletion
