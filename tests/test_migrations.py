@@ -1,5 +1,7 @@
 """The migrations follow Wagtail 8's swappable page model (``WAGTAIL_PAGE_MODEL``, through
-swapper), so a site with its own page model can install the package."""
+swapper), so a site with its own page model can install the package; the release's migration
+(0004_release_0_2) upgrades 0.1.0's data and stands for the development migrations it
+replaces."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import importlib
 
 import pytest
 import swapper
-from django.db import migrations
+from django.db import connection, migrations
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
 from wagtail.models import Page
 
 from wagtail_member_access.models import EmailChallenge, PageAccessRestriction
@@ -42,7 +46,7 @@ def test_the_models_page_fields_follow_wagtail_page_model(model):
     assert getattr(field.deconstruct()[3]["to"], "setting_name", None) == "WAGTAIL_PAGE_MODEL"
 
 
-RENAME = importlib.import_module("wagtail_member_access.migrations.0004_bulk_kind_sign_in_link")
+RELEASE = importlib.import_module("wagtail_member_access.migrations.0004_release_0_2")
 
 
 @pytest.mark.django_db
@@ -53,16 +57,11 @@ def test_bulk_jobs_of_the_old_sign_in_kind_become_sign_in_link():
 
     old = BulkEmailJob.objects.create(kind="sign_in", recipients=["ana@example.com"], total=1)
     other = BulkEmailJob.objects.create(kind="reset", recipients=["ben@example.com"], total=1)
-    RENAME.rename_forward(apps, None)
+    RELEASE.rename_forward(apps, None)
     assert BulkEmailJob.objects.get(pk=old.pk).kind == "sign_in_link"
     assert BulkEmailJob.objects.get(pk=other.pk).kind == "reset"
-    RENAME.rename_backward(apps, None)
+    RELEASE.rename_backward(apps, None)
     assert BulkEmailJob.objects.get(pk=old.pk).kind == "sign_in"
-
-
-PERMISSION = importlib.import_module(
-    "wagtail_member_access.migrations.0011_change_member_access_permission"
-)
 
 
 @pytest.mark.django_db
@@ -79,9 +78,84 @@ def test_groups_that_may_publish_pages_keep_changing_member_access(home):
         GroupPagePermission.objects.create(
             group=group, page=home, permission=Permission.objects.get(codename=codename)
         )
-    PERMISSION.give_to_publishers(apps, None)
-    PERMISSION.give_to_publishers(apps, None)  # again: nothing twice
+    RELEASE.give_to_publishers(apps, None)
+    RELEASE.give_to_publishers(apps, None)  # again: nothing twice
     holders = Permission.objects.get(codename="change_member_access").group_set.all()
     assert publishers in holders
     assert writers not in holders
     assert list(holders.filter(pk=publishers.pk)) == [publishers]
+
+
+DEVELOPMENT_MIGRATIONS = [
+    "0004_bulk_kind_sign_in_link",
+    "0005_mirror_rows",
+    "0006_collection_access",
+    "0007_email_templates",
+    "0008_grant_indexes",
+    "0009_member_accounts",
+    "0010_challenge_send_retries",
+    "0011_change_member_access_permission",
+    "0012_email_sends",
+    "0013_drip",
+    "0014_domain_grants",
+]
+
+
+def test_the_release_migration_replaces_the_development_ones():
+    assert RELEASE.Migration.replaces == [
+        ("wagtail_member_access", name) for name in DEVELOPMENT_MIGRATIONS
+    ]
+    assert swapper.dependency("wagtailcore", "Page") in RELEASE.Migration.dependencies
+
+
+@pytest.mark.django_db
+def test_a_database_that_applied_the_development_migrations_migrates_nothing():
+    app = "wagtail_member_access"
+    recorder = MigrationRecorder(connection)
+    recorder.migration_qs.filter(app=app, name="0004_release_0_2").delete()
+    for name in DEVELOPMENT_MIGRATIONS:
+        recorder.record_applied(app, name)
+    executor = MigrationExecutor(connection)
+    assert (app, "0004_release_0_2") in executor.loader.applied_migrations
+    assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_site_upgrading_from_0_1_0_gets_its_data_migrated():
+    """0.1.0's last migration is 0003: the release's migration gives its protected pages their
+    mirror rows, renames the old sign-in link kind and gives publishers the new permission."""
+    from django.contrib.auth.models import Group, Permission
+    from wagtail.models import GroupPagePermission, PageViewRestriction
+
+    from tests.factories import ensure_default_home, make_page
+    from wagtail_member_access.models import BulkEmailJob
+
+    app = "wagtail_member_access"
+    home = ensure_default_home()  # a transactional test before this one may have emptied it
+    page = make_page(home, title="Lesson", slug="lesson")
+    publishers = Group.objects.create(name="Publishers")
+    writers = Group.objects.create(name="Writers")
+    for group, codename in ((publishers, "publish_page"), (writers, "change_page")):
+        GroupPagePermission.objects.create(
+            group=group, page=home, permission=Permission.objects.get(codename=codename)
+        )
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([(app, "0003_grant_references")])
+        Permission.objects.filter(codename="change_member_access").delete()  # 0.1.0 had none
+        old = (
+            MigrationExecutor(connection).loader.project_state((app, "0003_grant_references")).apps
+        )
+        old.get_model(app, "PageAccessRestriction").objects.create(page_id=page.pk, mode="code")
+        job = old.get_model(app, "BulkEmailJob").objects.create(kind="sign_in", total=1)
+        executor = MigrationExecutor(connection)
+        executor.migrate([(app, "0004_release_0_2")])
+        rows = PageViewRestriction.objects.filter(restriction_type="member_access")
+        assert list(rows.values_list("page_id", flat=True)) == [page.pk]
+        assert BulkEmailJob.objects.get(pk=job.pk).kind == "sign_in_link"
+        holders = Permission.objects.get(codename="change_member_access").group_set.all()
+        assert publishers in holders
+        assert writers not in holders
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes(app))

@@ -1,7 +1,7 @@
 """The grants listing at scale: the export streams every row once in chunks and says where the
 file ends (or that it stopped); invalid filters give a clear error and select nothing; the
-search finds grants by the start of the email address; migration 0008 adds the indexes the
-search and the sort orders use."""
+search finds grants by the start of the email address; the release's migration
+(0004_release_0_2) adds the indexes the search and the sort orders use."""
 
 from __future__ import annotations
 
@@ -205,15 +205,15 @@ def _grant_indexes() -> set[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_migration_0008_adds_the_listing_indexes():
+def test_the_release_migration_adds_the_listing_indexes():
     app = "wagtail_member_access"
     executor = MigrationExecutor(connection)
     assert _grant_indexes() >= LISTING_INDEXES
     try:
-        executor.migrate([(app, "0004_bulk_kind_sign_in_link")])
+        executor.migrate([(app, "0003_grant_references")])  # 0.1.0
         assert not LISTING_INDEXES & _grant_indexes()
         executor = MigrationExecutor(connection)
-        executor.migrate([(app, "0008_grant_indexes")])
+        executor.migrate([(app, "0004_release_0_2")])
         assert _grant_indexes() >= LISTING_INDEXES
     finally:
         executor = MigrationExecutor(connection)
