@@ -228,6 +228,30 @@ def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
     )
 
 
+def _gather(rows) -> list[Rule]:
+    """One :class:`Rule` per restriction, in the order first seen, from rows of
+    ``(restriction id, its other fields, list id, group id, named list id)``: a restriction
+    comes back once per list and group it names (None where it names none)."""
+    entries: dict[int, tuple[dict, set, set, set]] = {}
+    for rid, fields, *ids in rows:
+        entry = entries.get(rid)
+        if entry is None:
+            entry = entries[rid] = (fields, set(), set(), set())
+        for found, value in zip(entry[1:], ids, strict=True):
+            if value is not None:
+                found.add(value)
+    return [
+        Rule(
+            id=rid,
+            list_ids=frozenset(lists),
+            group_ids=frozenset(groups),
+            named_list_ids=frozenset(named),
+            **fields,
+        )
+        for rid, (fields, lists, groups, named) in entries.items()
+    ]
+
+
 def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...], list]:
     """The rules on ``page``'s path (with translations and alias sources) and, for a non-empty
     ``email``, its active grants on their lists, as ``_active_grants`` returns them (with
@@ -244,39 +268,21 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
     with connection.cursor() as cursor:
         cursor.execute(_rules_sql(len(paths), translations, bool(email)), params)
         rows = cursor.fetchall()
-    collected: dict[int, dict] = {}
     grants: dict[int, tuple] = {}
     sources: set[int] = set()
-    for rid, page_id, depth, mode, delay, list_id, group_id, linked, grant_id, stale, start in rows:
-        if rid is None:
-            sources.add(page_id)
-            continue
-        entry = collected.setdefault(
-            rid,
-            {"page_id": page_id, "depth": depth, "mode": mode, "delay": to_duration(delay)}
-            | {"lists": set(), "groups": set(), "named": set()},
-        )
-        if list_id is not None:
-            entry["lists"].add(list_id)
-        if linked is not None:
-            entry["named"].add(linked)
-        if group_id is not None:
-            entry["groups"].add(group_id)
-        if grant_id is not None:
-            grants[grant_id] = (grant_id, list_id, bool(stale), to_moment(start))
-    rules = [
-        Rule(
-            id=rid,
-            page_id=e["page_id"],
-            depth=e["depth"],
-            mode=e["mode"],
-            list_ids=frozenset(e["lists"]),
-            group_ids=frozenset(e["groups"]),
-            named_list_ids=frozenset(e["named"]),
-            opens_after=e["delay"],
-        )
-        for rid, e in collected.items()
-    ]
+
+    def restriction_rows():
+        for rid, page_id, depth, mode, delay, list_id, group_id, named, *grant in rows:
+            if rid is None:
+                sources.add(page_id)
+                continue
+            if grant[0] is not None:
+                grant_id, stale, start = grant
+                grants[grant_id] = (grant_id, list_id, bool(stale), to_moment(start))
+            fields = {"page_id": page_id, "depth": depth, "mode": mode}
+            yield rid, fields | {"opens_after": to_duration(delay)}, list_id, group_id, named
+
+    rules = _gather(restriction_rows())
     grant_rows = list(grants.values())
     # An alias is protected as its source is (docs/protected-channels.md#aliases): only pages
     # with an alias on their path pay for this, one query per source (and only they build
@@ -376,34 +382,12 @@ def rules_for_collection(collection) -> tuple[Rule, ...]:
         .order_by("collection__depth", "pk")
         .values_list("pk", "collection_id", "collection__depth", "mode", "access_lists", "groups")
     )
-    collected: dict[int, dict] = {}
-    for rid, collection_id, depth, mode, list_id, group_id in rows:
-        entry = collected.setdefault(
-            rid,
-            {
-                "collection_id": collection_id,
-                "depth": depth,
-                "mode": mode,
-                "lists": set(),
-                "groups": set(),
-            },
-        )
-        if list_id is not None:
-            entry["lists"].add(list_id)
-        if group_id is not None:
-            entry["groups"].add(group_id)
+    # Every list named opens it: the named lists are the lists.
     return tuple(
-        Rule(
-            id=rid,
-            page_id=None,
-            depth=e["depth"],
-            mode=e["mode"],
-            list_ids=frozenset(e["lists"]),
-            group_ids=frozenset(e["groups"]),
-            named_list_ids=frozenset(e["lists"]),
-            collection_id=e["collection_id"],
+        _gather(
+            (rid, {"page_id": None, "collection_id": cid, "depth": d, "mode": mode}, *ids, ids[0])
+            for rid, cid, d, mode, *ids in rows
         )
-        for rid, e in collected.items()
     )
 
 
