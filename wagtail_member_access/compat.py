@@ -31,16 +31,20 @@ from . import mirror
 __all__ = [
     "HIDE_MEMBER_ROWS",
     "MEMBER_ACCESS",
+    "OVERRIDE_MARK",
     "code_names",
     "install",
     "privacy_dialog",
     "privacy_view_replaceable",
     "problems",
+    "without_member_rows",
     "public_pages_api",
     "wrap",
 ]
 
 MEMBER_ACCESS = mirror.MEMBER_ACCESS
+#: The attribute every override carries (the system checks look for it).
+OVERRIDE_MARK = "_wma_override"
 
 #: True while a privacy dialog runs: ``get_view_restrictions`` leaves our rows out.
 HIDE_MEMBER_ROWS = contextvars.ContextVar("wagtail_member_access_hide_rows", default=False)
@@ -52,12 +56,12 @@ def wrap(owner, name: str, make):
     class or a module; the original is looked up in ``owner.__dict__`` first, so an inherited
     method is wrapped on ``owner`` only, leaving the base class alone."""
     original = owner.__dict__.get(name, getattr(owner, name))
-    if getattr(original, "_wma_override", False):
+    if getattr(original, OVERRIDE_MARK, False):
         return original
     raw = original.__func__ if isinstance(original, classmethod | staticmethod) else original
     wrapper = functools.wraps(raw)(make(raw))
     wrapper.__wrapped__ = raw
-    wrapper._wma_override = True
+    setattr(wrapper, OVERRIDE_MARK, True)
     setattr(owner, name, wrapper)
     return wrapper
 
@@ -71,7 +75,10 @@ def _accept_request(original):
     return accept_request
 
 
-def _without_member_rows(original):
+def without_member_rows(original):
+    """``get_view_restrictions`` (of pages or collections) without our rows while a privacy
+    dialog runs (:data:`HIDE_MEMBER_ROWS`)."""
+
     def get_view_restrictions(self):
         restrictions = original(self)
         if HIDE_MEMBER_ROWS.get():
@@ -157,7 +164,7 @@ def install() -> None:
 
     wrap(PageViewRestriction, "accept_request", _accept_request)
     wrap(
-        _page_class_defining("get_view_restrictions"), "get_view_restrictions", _without_member_rows
+        _page_class_defining("get_view_restrictions"), "get_view_restrictions", without_member_rows
     )
     wrap(*privacy_dialog(page_privacy), hiding_member_rows)
     wrap(CopyPageAction, "_copy_page", _copy_page)

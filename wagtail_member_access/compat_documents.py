@@ -7,9 +7,9 @@ A collection with member access carries one ``CollectionViewRestriction`` row of
 one decision. What protects a collection is never read from the rows: they are hints for
 Wagtail, kept in step by :func:`sync_collections`.
 
-The overrides, installed once by :func:`install` from ``AppConfig.ready()``, each marked with
-``_wma_override`` (as ``compat.wrap`` marks the pages' overrides) so that
-``checks.check_document_internals`` sees them:
+The overrides, installed once by :func:`install` from ``AppConfig.ready()`` through
+``compat.wrap`` (as the pages' overrides are: once, marked ``_wma_override``, the original in
+``__wrapped__``), so that ``checks.check_document_internals`` sees them:
 
 1. ``CollectionViewRestriction.accept_request``: our rows answer by :func:`accepts_row`,
    Wagtail's own rows exactly as before;
@@ -37,7 +37,7 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.functional import cached_property
 from wagtail.models import Collection, CollectionViewRestriction
 
-from . import access, mirror
+from . import access, compat, mirror
 from .models import CollectionAccessRestriction
 
 __all__ = [
@@ -54,9 +54,8 @@ __all__ = [
 MEMBER_ACCESS = mirror.MEMBER_ACCESS
 #: The attribute each override carries (checked by ``checks.check_document_internals``), the
 #: same mark as the pages' overrides (``compat.wrap``).
-OVERRIDE_MARK = "_wma_override"
+OVERRIDE_MARK = compat.OVERRIDE_MARK
 
-_HIDE_MEMBER_ROWS = contextvars.ContextVar("wagtail_member_access_hide_rows", default=False)
 _SYNCING = contextvars.ContextVar("wagtail_member_access_syncing", default=False)
 _MEMO = "_wagtail_member_access_collection_rows"
 _PRIVATE = "_wagtail_member_access_private_document"
@@ -143,52 +142,27 @@ def accepts_row(row, request) -> bool:
 # --- installing --------------------------------------------------------------------------------
 
 
-def _mark(function, original):
-    function.__wrapped__ = original
-    setattr(function, OVERRIDE_MARK, True)
-    return function
-
-
 def _accept_request(original):
     def accept_request(self, request):
         if self.restriction_type == MEMBER_ACCESS:
             return accepts_row(self, request)
         return original(self, request)
 
-    return _mark(accept_request, original)
-
-
-def _get_view_restrictions(original):
-    def get_view_restrictions(self):
-        rows = original(self)
-        return rows.exclude(restriction_type=MEMBER_ACCESS) if _HIDE_MEMBER_ROWS.get() else rows
-
-    return _mark(get_view_restrictions, original)
-
-
-def _hiding(view):
-    @functools.wraps(view)
-    def hiding_member_rows(*args, **kwargs):
-        token = _HIDE_MEMBER_ROWS.set(True)
-        try:
-            return view(*args, **kwargs)
-        finally:
-            _HIDE_MEMBER_ROWS.reset(token)
-
-    return _mark(hiding_member_rows, view)
+    return accept_request
 
 
 def _header_more_buttons(original, buttons_for):
     def header_more_buttons(self):
         return [*original.func(self), *buttons_for(self.object, self.request.user)]
 
-    prop = cached_property(_mark(header_more_buttons, original.func))
+    header_more_buttons.__wrapped__ = original.func
+    setattr(header_more_buttons, OVERRIDE_MARK, True)
+    prop = cached_property(header_more_buttons)
     setattr(prop, OVERRIDE_MARK, True)
     return prop
 
 
 def _private_serve(view):
-    @functools.wraps(view)
     def serve(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
         if request.__dict__.get(_PRIVATE):
@@ -197,7 +171,7 @@ def _private_serve(view):
             patch_vary_headers(response, ["Cookie"])
         return response
 
-    return _mark(serve, view)
+    return serve
 
 
 def connect_signals(app_config) -> None:
@@ -229,16 +203,10 @@ def install(collection_buttons) -> None:
     from wagtail.admin.views import collection_privacy, collections
     from wagtail.documents.views import serve
 
-    if not getattr(CollectionViewRestriction.accept_request, OVERRIDE_MARK, False):
-        CollectionViewRestriction.accept_request = _accept_request(
-            CollectionViewRestriction.accept_request
-        )
-    if not getattr(Collection.get_view_restrictions, OVERRIDE_MARK, False):
-        Collection.get_view_restrictions = _get_view_restrictions(Collection.get_view_restrictions)
-    if not getattr(serve.serve, OVERRIDE_MARK, False):
-        serve.serve = _private_serve(serve.serve)
-    if not getattr(collection_privacy.set_privacy, OVERRIDE_MARK, False):
-        collection_privacy.set_privacy = _hiding(collection_privacy.set_privacy)
+    compat.wrap(CollectionViewRestriction, "accept_request", _accept_request)
+    compat.wrap(Collection, "get_view_restrictions", compat.without_member_rows)
+    compat.wrap(serve, "serve", _private_serve)
+    compat.wrap(collection_privacy, "set_privacy", compat.hiding_member_rows)
     current = collections.Edit.__dict__.get("header_more_buttons")
     if not getattr(current, OVERRIDE_MARK, False):
         original = collections.Edit.header_more_buttons
