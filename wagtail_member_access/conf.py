@@ -1,8 +1,7 @@
 """Every setting of wagtail-member-access, with its default, read in one place.
 
-Settings are read lazily and kept until a setting changes (Django's ``setting_changed``
-signal), so ``override_settings`` (and pytest-django's ``settings`` fixture) work. No other
-module reads our settings from ``django.conf.settings``.
+Settings are read lazily on each access, so ``override_settings`` (and pytest-django's
+``settings`` fixture) work. No other module reads our settings from ``django.conf.settings``.
 Each setting is ``WAGTAIL_MEMBER_ACCESS_<NAME>`` in the project's settings.
 """
 
@@ -13,8 +12,6 @@ from datetime import timedelta
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 __all__ = ["app_settings", "split_rate"]
 
@@ -23,31 +20,6 @@ PREFIX = "WAGTAIL_MEMBER_ACCESS_"
 _ZERO = timedelta(0)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE_RE = re.compile(r"(\d+)/(\d*)([smhd])")
-
-
-#: The values read from Django's settings, by name, for the settings object they were read
-#: from: a setting left at its default is otherwise an ``AttributeError`` raised and caught
-#: inside Django's ``LazySettings`` on every read, several times per protected page
-#: (docs/performance.md). ``override_settings`` puts another settings object in place (and
-#: sends ``setting_changed``): either empties it.
-_read: dict[str, object] = {}
-_MISSING = object()
-_HOLDER = "wagtail_member_access:settings"
-
-
-def _setting(name: str, default):
-    if _read.get(_HOLDER) is not django_settings._wrapped:
-        _forget_read_settings()
-    value = _read.get(name, _MISSING)
-    if value is _MISSING:
-        value = _read[name] = getattr(django_settings, name, _MISSING)
-    return default if value is _MISSING else value
-
-
-@receiver(setting_changed)
-def _forget_read_settings(**kwargs) -> None:
-    _read.clear()
-    _read[_HOLDER] = django_settings._wrapped
 
 
 def split_rate(name: str, rate) -> tuple[int, int]:
@@ -75,7 +47,7 @@ class AppSettings:
     """Typed, documented access to our settings. See docs/settings.md."""
 
     def _get(self, name: str, default):
-        return _setting(PREFIX + name, default)
+        return getattr(django_settings, PREFIX + name, default)
 
     # Each reader validates the value: ``ImproperlyConfigured`` names the setting and the rule
     # (the system check ``check_settings`` reports every one that is wrong).
@@ -195,13 +167,13 @@ class AppSettings:
     def RATELIMIT_CACHE(self) -> str:
         """The cache alias counting rate limits: django-ratelimit's own ``RATELIMIT_USE_CACHE``
         (default ``"default"``). It must be shared between processes in production."""
-        return _setting("RATELIMIT_USE_CACHE", "default")
+        return getattr(django_settings, "RATELIMIT_USE_CACHE", "default")
 
     @property
     def RATELIMIT_ENABLE(self) -> bool:
         """django-ratelimit's own switch ``RATELIMIT_ENABLE`` (default ``True``): our password
         counters follow it too, so one setting turns every limit off (in tests, say)."""
-        return bool(_setting("RATELIMIT_ENABLE", True))
+        return bool(getattr(django_settings, "RATELIMIT_ENABLE", True))
 
     # --- templates and email ----------------------------------------------------------------
 
@@ -214,7 +186,7 @@ class AppSettings:
     @property
     def FROM_EMAIL(self) -> str | None:
         """Sender of our emails (default: ``DEFAULT_FROM_EMAIL``)."""
-        return self._get("FROM_EMAIL", None) or _setting("DEFAULT_FROM_EMAIL", None)
+        return self._get("FROM_EMAIL", None) or django_settings.DEFAULT_FROM_EMAIL
 
     @property
     def TASK_BACKEND(self) -> str:
@@ -408,19 +380,19 @@ class AppSettings:
     def WAGTAIL_FRONTEND_LOGIN_URL(self) -> str | None:
         """Wagtail's own ``WAGTAIL_FRONTEND_LOGIN_URL`` (default ``None``): where signed-out
         visitors go when ``LOGIN_URL`` is not set."""
-        return _setting("WAGTAIL_FRONTEND_LOGIN_URL", None) or None
+        return getattr(django_settings, "WAGTAIL_FRONTEND_LOGIN_URL", None) or None
 
     @property
     def WAGTAILDOCS_SERVE_METHOD(self) -> str | None:
         """Wagtail's own ``WAGTAILDOCS_SERVE_METHOD`` (default ``None``: Wagtail picks
         ``serve_view`` for local files, ``redirect`` for storages without a local path)."""
-        return _setting("WAGTAILDOCS_SERVE_METHOD", None) or None
+        return getattr(django_settings, "WAGTAILDOCS_SERVE_METHOD", None) or None
 
     @property
     def WAGTAILADMIN_BASE_URL(self) -> str:
         """Wagtail's own ``WAGTAILADMIN_BASE_URL`` (default ``""``): the address emailed links
         are built on when no Wagtail site is configured."""
-        return _setting("WAGTAILADMIN_BASE_URL", "") or ""
+        return getattr(django_settings, "WAGTAILADMIN_BASE_URL", "") or ""
 
     @property
     def INVITATION_VALIDITY(self) -> timedelta:
