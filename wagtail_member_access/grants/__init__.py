@@ -83,40 +83,33 @@ def grant(
 ) -> tuple[Grant, bool]:
     """Give ``email`` access to ``access_list``; return ``(grant, created)``.
 
-    ``email`` may be a domain (``"@school.example"``): a domain grant, stored under its
-    canonical form (``domains.normalize_domain``), opens the list to every member who proves
-    an address at exactly that domain, each taking one of its ``seats`` (None: no limit;
-    left out: an existing grant keeps its number). ``notify`` does nothing for a domain
-    grant (there is no one address to write to).
+    ``email`` may be a domain (``"@school.example"``, stored as ``domains.normalize_domain``
+    gives it): every member who proves an address at exactly that domain gets access, each
+    taking one of its ``seats`` (None: no limit). ``notify`` (email the member that their
+    access is ready) does nothing for a domain grant.
 
-    One grant per (email, list): granting again updates the grant and restores it if it was
-    revoked. A non-empty ``reference`` (an order id) is an idempotency key: if it already
-    granted access on the list (also if a later order has updated the grant since), that
-    grant is returned unchanged.
+    One grant per (email, list): granting again updates it and restores it if it was revoked
+    (``restore=False``, the admin's edit form without "Restore access": it is changed but
+    stays revoked, logged as an edit without ``access_granted``). A non-empty ``reference``
+    (an order id) is an idempotency key: if it already granted access on the list, even if a
+    later order updated the grant since, that grant is returned unchanged.
 
-    Left out (:data:`UNSET`), an argument leaves an existing grant's value as it is: ``name``
-    and ``note`` (also when ``None``), ``starts_at`` and ``expires_at``. A *new* grant then
-    has no start, and the list's default period (:func:`default_expiry` from its start or
-    now; unlimited when the list has none). ``starts_at=None``: no start (from now on);
-    ``expires_at=None``: unlimited. ``duration`` sets ``expires_at`` to the start (or now) +
-    duration. A changed expiry clears ``reminder_sent_at`` and ``expiry_recorded_at``, so the
-    expiry reminder and the expiry record follow the new date. Raises ``ValidationError`` for
-    a malformed email, an expiry before the start (also the grant's existing start), both
-    ``expires_at`` and ``duration``, or an unknown ``source``, and changes nothing then.
+    Left out (:data:`UNSET`), ``name``, ``note`` (also when ``None``), ``starts_at``,
+    ``expires_at`` and ``seats`` keep an existing grant's values; a *new* grant then has no
+    start, the list's default period (:func:`default_expiry`) and no seat limit.
+    ``starts_at=None``: no start; ``expires_at=None``: unlimited; ``duration``: the start (or
+    now) + duration. A changed expiry clears ``reminder_sent_at`` and ``expiry_recorded_at``.
 
-    ``extend_only`` (a purchase): a *running* grant (not revoked, not ended) keeps its expiry
-    when the new one would end earlier, and stays unlimited; decided under the grant's row
-    lock; an ended or revoked grant it restores starts again now (``starts_at``), so pages
-    that drip count from the purchase. With a ``reference``, the end this call asked for is
-    recorded with the reference (:class:`GrantReference`), so that :func:`refund` can take
-    back exactly that period.
+    ``extend_only`` (a purchase): a *running* grant keeps its expiry when the new one would
+    end earlier, and stays unlimited (decided under the grant's row lock); an ended or
+    revoked grant it restores starts again now, so pages that drip count from the purchase.
+    With a ``reference``, the end asked for is recorded with it (:class:`GrantReference`) so
+    that :func:`refund` takes back exactly that period.
 
-    Also raises ``ValidationError`` (nothing changed) for a malformed domain, ``seats`` for
-    an address rather than a domain, ``seats`` below 1, and ``seats`` below the number of
-    seats already taken (an editor frees seats first: code ``"seats_taken"``).
-
-    ``restore=False`` (the admin's edit form without "Restore access"): a revoked grant is
-    changed but stays revoked, logged as an edit (``wagtail.edit``) without ``access_granted``.
+    Raises ``ValidationError`` and changes nothing for a malformed email or domain, an expiry
+    before the start (also the grant's existing start), both ``expires_at`` and
+    ``duration``, an unknown ``source``, ``seats`` for an address, below 1 or below the seats
+    already taken (code ``"seats_taken"``), and an order of a deleted account (``"forgotten"``).
     """
     email, expires_at = _checked(email, starts_at, expires_at, duration, source)
     check_seats(email, seats)
@@ -126,33 +119,20 @@ def grant(
             code="forgotten",
         )
     with transaction.atomic():
-        if reference:
-            existing = by_reference(access_list, reference)
-            if existing is not None:
-                return existing, False
-        obj, created = _lock(email, access_list, source, added_by)
-        if reference and not created:
+        existing = by_reference(access_list, reference) if reference else None
+        if existing is None:
+            obj, created = _lock(email, access_list, source, added_by)
             # Again under the grant's row lock: a concurrent call with the same reference may
             # have committed while this one waited for the lock.
-            existing = by_reference(access_list, reference)
-            if existing is not None:
-                return existing, False
-        sold = _change(
-            obj,
-            access_list,
-            created,
-            name=name,
-            note=note,
-            starts_at=starts_at,
-            expires_at=expires_at,
-            extend_only=extend_only,
-        )
+            existing = by_reference(access_list, reference) if reference and not created else None
+        if existing is not None:
+            return existing, False
+        changes = {"name": name, "note": note, "starts_at": starts_at, "expires_at": expires_at}
+        sold = _change(obj, access_list, created, extend_only=extend_only, **changes)
         if seats is not UNSET:
             set_seats(obj, created, seats)
-        if reference:
-            obj.reference = reference
-        if not created:
-            obj.source = source
+        obj.reference = reference or obj.reference
+        obj.source = source
         if not restore and obj.revoked_at is not None:
             obj.save()
             log(instance=obj, action="wagtail.edit", user=added_by, data=_log_data(obj))
