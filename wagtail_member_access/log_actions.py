@@ -121,82 +121,86 @@ class _Formatter(LogFormatter):
             return self.label
 
 
+#: Each action: its name, its label in the audit log's filter, and its message.
+_ACTIONS = [
+    (PROTECT, _("Set member access"), _("Member access set to “%(mode)s”")),
+    (UNPROTECT, _("Remove member access"), _("Member access removed")),
+    (
+        DRIP,
+        _("Change when pages open"),
+        _("Pages open %(days)s days after a member's access starts"),
+    ),
+    (GRANT, _("Grant access"), _("Access granted to %(email)s on “%(list)s”")),
+    (REVOKE, _("Revoke access"), _("Access revoked for %(email)s on “%(list)s”")),
+    (
+        IMPORT,
+        _("Import grants"),
+        _("Imported %(created)s new, %(updated)s updated grants into “%(list)s”"),
+    ),
+    (
+        EXTEND,
+        _("Change access period"),
+        _("Access of %(email)s on “%(list)s” now lasts %(expires_at)s"),
+    ),
+    (EXPIRE, _("Access expired"), _("Access of %(email)s on “%(list)s” expired")),
+    (
+        REMIND,
+        _("Expiry reminder sent"),
+        _("Expiry reminder sent to %(email)s for “%(list)s”"),
+    ),
+    (INVITE, _("Invite member"), _("Invitation sent to %(email)s")),
+    (RESET_SENT, _("Password reset sent"), _("Password reset email sent to %(email)s")),
+    (PASSWORD_CHANGED, _("Password changed"), _("Password of %(email)s changed")),
+    (
+        BULK_EMAIL,
+        _("Bulk email"),
+        _("%(kind)s emails: %(sent)s sent, %(failed)s failed of %(total)s"),
+    ),
+    (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an emailed %(method)s")),
+    (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),
+    (
+        EMAIL_RESET,
+        _("Email reset to default"),
+        _("%(email_kind)s email reset to the default"),
+    ),
+    (
+        EMAIL_MOVED,
+        _("Email address changed"),
+        _("Access on “%(list)s” moved from %(old_email)s to %(email)s"),
+    ),
+    (EMAIL_CHANGED, _("Email address changed"), _("Email address changed to %(email)s")),
+    (
+        ACCOUNT_DELETED,
+        _("Member account deleted"),
+        _("A member deleted their account (%(grants)s grants)"),
+    ),
+    (SESSIONS_ENDED, _("Signed out everywhere"), _("%(email)s signed out everywhere")),
+    (
+        SEND_FAILED,
+        _("Email not sent"),
+        _("%(email_kind)s email to %(email)s could not be sent (%(error)s)"),
+    ),
+    (
+        SEAT_TAKEN,
+        _("Seat taken"),
+        _("%(email)s took a seat of %(domain)s on “%(list)s”"),
+    ),
+    (
+        SEAT_FREED,
+        _("Seat freed"),
+        _("Seat of %(email)s freed on %(domain)s for “%(list)s”"),
+    ),
+    (
+        SEND_GAVE_UP,
+        _("Email failed for good"),
+        _("%(purpose)s email to %(email)s not sent after %(attempts)s attempts: gave up"),
+    ),
+]
+
+
 def register(actions) -> None:
     """Called by the ``register_log_actions`` hook."""
-    for action, label, message in [
-        (PROTECT, _("Set member access"), _("Member access set to “%(mode)s”")),
-        (UNPROTECT, _("Remove member access"), _("Member access removed")),
-        (
-            DRIP,
-            _("Change when pages open"),
-            _("Pages open %(days)s days after a member's access starts"),
-        ),
-        (GRANT, _("Grant access"), _("Access granted to %(email)s on “%(list)s”")),
-        (REVOKE, _("Revoke access"), _("Access revoked for %(email)s on “%(list)s”")),
-        (
-            IMPORT,
-            _("Import grants"),
-            _("Imported %(created)s new, %(updated)s updated grants into “%(list)s”"),
-        ),
-        (
-            EXTEND,
-            _("Change access period"),
-            _("Access of %(email)s on “%(list)s” now lasts %(expires_at)s"),
-        ),
-        (EXPIRE, _("Access expired"), _("Access of %(email)s on “%(list)s” expired")),
-        (
-            REMIND,
-            _("Expiry reminder sent"),
-            _("Expiry reminder sent to %(email)s for “%(list)s”"),
-        ),
-        (INVITE, _("Invite member"), _("Invitation sent to %(email)s")),
-        (RESET_SENT, _("Password reset sent"), _("Password reset email sent to %(email)s")),
-        (PASSWORD_CHANGED, _("Password changed"), _("Password of %(email)s changed")),
-        (
-            BULK_EMAIL,
-            _("Bulk email"),
-            _("%(kind)s emails: %(sent)s sent, %(failed)s failed of %(total)s"),
-        ),
-        (UNLOCK, _("Member unlock"), _("Unlocked by %(email)s with an emailed %(method)s")),
-        (UNLOCK_FAILED, _("Failed unlock"), _("Failed unlock attempt (%(reason)s) for %(email)s")),
-        (
-            EMAIL_RESET,
-            _("Email reset to default"),
-            _("%(email_kind)s email reset to the default"),
-        ),
-        (
-            EMAIL_MOVED,
-            _("Email address changed"),
-            _("Access on “%(list)s” moved from %(old_email)s to %(email)s"),
-        ),
-        (EMAIL_CHANGED, _("Email address changed"), _("Email address changed to %(email)s")),
-        (
-            ACCOUNT_DELETED,
-            _("Member account deleted"),
-            _("A member deleted their account (%(grants)s grants)"),
-        ),
-        (SESSIONS_ENDED, _("Signed out everywhere"), _("%(email)s signed out everywhere")),
-        (
-            SEND_FAILED,
-            _("Email not sent"),
-            _("%(email_kind)s email to %(email)s could not be sent (%(error)s)"),
-        ),
-        (
-            SEAT_TAKEN,
-            _("Seat taken"),
-            _("%(email)s took a seat of %(domain)s on “%(list)s”"),
-        ),
-        (
-            SEAT_FREED,
-            _("Seat freed"),
-            _("Seat of %(email)s freed on %(domain)s for “%(list)s”"),
-        ),
-        (
-            SEND_GAVE_UP,
-            _("Email failed for good"),
-            _("%(purpose)s email to %(email)s not sent after %(attempts)s attempts: gave up"),
-        ),
-    ]:
+    for action, label, message in _ACTIONS:
         attrs = {"label": label, "message": message}
         if action == GRANT:
             attrs["update_message"] = _(

@@ -94,26 +94,11 @@ def import_grants(
             rows.clear()
             return new, updated, unchanged
         _Writer(access_list, fields, added_by).write(rows, to_update, batch_size)
-        log(
-            instance=access_list,
-            action=log_actions.IMPORT,
-            user=added_by,
-            data={
-                "list": access_list.name,
-                "list_id": access_list.pk,
-                "created": new,
-                "updated": updated,
-                "unchanged": unchanged,
-                "file": file_name,
-            },
-        )
-    logger.info(
-        "Imported %s new and %s updated grants into list %s (%s unchanged).",
-        new,
-        updated,
-        access_list.pk,
-        unchanged,
-    )
+        data = {"list": access_list.name, "list_id": access_list.pk, "file": file_name}
+        data |= {"created": new, "updated": updated, "unchanged": unchanged}
+        log(instance=access_list, action=log_actions.IMPORT, user=added_by, data=data)
+    message = "Imported %s new and %s updated grants into list %s (%s unchanged)."
+    logger.info(message, new, updated, access_list.pk, unchanged)
     return new, updated, unchanged
 
 
