@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.urls import reverse
 from wagtail.log_actions import registry
 from wagtail.models import ModelLogEntry
 
@@ -16,14 +17,19 @@ from wagtail_member_access.signals import access_granted, access_revoked
 
 pytestmark = pytest.mark.django_db
 
-BULK = "/admin/bulk/wagtail_member_access/grant/"
-NEXT = "/admin/member-access/grants/"
+
+def bulk(action: str) -> str:
+    return reverse("wagtail_bulk_action", args=("wagtail_member_access", "grant", action))
+
+
+def grants_listing() -> str:
+    return reverse("wagtail_member_access_grants:index")
 
 
 def url(action, *grants, **params):
     query = "&".join(f"id={g.pk}" for g in grants)
     extra = "&".join(f"{k}={v}" for k, v in params.items())
-    return f"{BULK}{action}/?{query}&next={NEXT}" + (f"&{extra}" if extra else "")
+    return f"{bulk(action)}?{query}&next={grants_listing()}" + (f"&{extra}" if extra else "")
 
 
 def messages(response):
@@ -81,7 +87,7 @@ def test_extend_by_days(
     assert "3 grants selected:" in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         response = editor_client.post(url("extend", *selection), {"days": "10", "until": ""})
-    assert response.status_code == 302 and response.url == NEXT
+    assert response.status_code == 302 and response.url == grants_listing()
     a, b, c = (g.__class__.objects.get(pk=g.pk) for g in selection)
     assert a.expires_at == clock.now + timedelta(days=12)  # from its end
     assert b.expires_at == clock.now + timedelta(days=10)  # ended: from now
@@ -195,7 +201,7 @@ def test_resend_emails_only_active_grants(
 def test_select_all_in_listing_acts_on_the_filtered_set(editor_client, course, selection, clock):
     # "Select all" sends the listing's query (filters, search) with id=all.
     response = editor_client.post(
-        f"{BULK}revoke/?id=all&access_list={course.pk}&status=expired&next={NEXT}"
+        f"{bulk('revoke')}?id=all&access_list={course.pk}&status=expired&next={grants_listing()}"
     )
     assert messages(response) == ["Access revoked for 1 of 1 selected grant."]
     assert [g.email for g in course.grants.filter(revoked_at__isnull=False)] == ["b@example.com"]
