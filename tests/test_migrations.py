@@ -159,3 +159,28 @@ def test_a_site_upgrading_from_0_1_0_gets_its_data_migrated():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes(app))
+
+
+@pytest.mark.django_db
+def test_columns_added_to_0_1_0_tables_have_database_defaults():
+    """During a rolling upgrade 0.1.0 code still runs after ``migrate``: its inserts into
+    its tables leave out the columns this release added, so a column that is NOT NULL has a
+    default in the database (docs/deployment.md#upgrades-with-migrations)."""
+    release = importlib.import_module("wagtail_member_access.migrations.0004_release_0_2").Migration
+    added = [op for op in release.operations if isinstance(op, migrations.AddField)]
+    required = [op for op in added if not op.field.null and not op.field.many_to_many]
+    assert {(op.model_name, op.name) for op in required} == {
+        ("emailchallenge", "send_attempts"),
+        ("memberprofile", "language"),
+    }
+    from django.apps import apps
+
+    with connection.cursor() as cursor:
+        for op in required:
+            model = apps.get_model("wagtail_member_access", op.model_name)
+            column = model._meta.get_field(op.name).column
+            description = connection.introspection.get_table_description(
+                cursor, model._meta.db_table
+            )
+            default = next(info.default for info in description if info.name == column)
+            assert default is not None, (model._meta.db_table, column)

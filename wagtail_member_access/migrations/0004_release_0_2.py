@@ -134,7 +134,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='emailchallenge',
             name='send_attempts',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='send attempts'),
+            field=models.PositiveSmallIntegerField(db_default=0, default=0, verbose_name='send attempts'),
         ),
         migrations.AddField(
             model_name='emailchallenge',
@@ -210,7 +210,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='memberprofile',
             name='language',
-            field=models.CharField(blank=True, max_length=16, verbose_name='language'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=16, verbose_name='language'),
         ),
         # --- PageAccessRestriction: drip delay, and the permission to change member access
         # (docs/editor-guide.md#who-may-change-member-access).

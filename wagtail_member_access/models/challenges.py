@@ -64,7 +64,9 @@ class EmailChallenge(models.Model):
     # Delivery by the background task (docs/security.md#mail-retries): attempts so far, when
     # the next one is due (the back-off after a failure, or the lease of the attempt under
     # way: past it, the attempt counts as lost), and when the email was sent.
-    send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    # A database default too: 0.1.0 code, still running during a rolling upgrade, inserts
+    # challenges without this column (docs/deployment.md#upgrades-with-migrations).
+    send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0, db_default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 

@@ -20,7 +20,9 @@ class MemberProfile(models.Model):
     terms_accepted_at = models.DateTimeField(_("terms accepted"), null=True, blank=True)
     # The language the member last used on the site: their emails are written in it
     # (docs/editing-emails.md#language).
-    language = models.CharField(_("language"), max_length=16, blank=True)
+    # A database default too: 0.1.0 code, still running during a rolling upgrade, creates
+    # profiles without this column (docs/deployment.md#upgrades-with-migrations).
+    language = models.CharField(_("language"), max_length=16, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("member profile")
