@@ -1,5 +1,7 @@
 import pytest
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from wagtail import hooks
 
 from tests.conftest import code_from
 from tests.task_settings import DUMMY, task_backends
@@ -341,6 +343,31 @@ def test_all_our_responses_are_private(client, protected_page, buyer, mailoutbox
     assert_private(client.post(verify_url(protected_page), {"code": "12"}))
     assert_private(client.post(verify_url(protected_page), {"code": code_from(mailoutbox[0])}))
     assert_private(client.get(protected_page.url))  # unlocked content too
+
+
+def test_a_site_hook_that_makes_pages_public_cannot_make_an_unlocked_page_public(
+    client, protected_page, buyer, mailoutbox
+):
+    """A site's own ``on_serve_page`` hook between ours and Wagtail's check (a "let the CDN
+    cache pages" hook) marks the response public: ours makes it private again."""
+
+    def cdn_hook(callback):
+        def inner(page, request, serve_args, serve_kwargs):
+            response = callback(page, request, serve_args, serve_kwargs)
+            patch_cache_control(response, public=True, max_age=600)
+            return response
+
+        return inner
+
+    ask(client, protected_page, "ana@example.com")
+    client.post(verify_url(protected_page), {"code": code_from(mailoutbox[0])})
+    with hooks.register_temporarily("on_serve_page", cdn_hook, order=-1):
+        response = client.get(protected_page.url)
+    assert "Secret body" in response.content.decode()
+    directives = {d.strip().split("=")[0] for d in response["Cache-Control"].split(",")}
+    assert {"private", "no-store", "no-cache", "must-revalidate"} <= directives
+    assert "public" not in directives and "max-age=0" in response["Cache-Control"]
+    assert response.has_header("Expires") and "Cookie" in response["Vary"]
 
 
 def test_public_page_is_not_made_private_or_session_touched(client, home, protected_page):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import wraps
+from functools import cache, wraps
 
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -42,12 +42,22 @@ __all__ = [
 ]
 
 
+@cache
+def _never_cached() -> str:
+    """The ``Cache-Control`` that ``add_never_cache_headers`` writes (Django's own words)."""
+    response = HttpResponse()
+    add_never_cache_headers(response)
+    return response["Cache-Control"]
+
+
 def private(response):
     """Protected, unlock and token responses: never cached, varied on the session cookie.
 
-    A protected page's response already has Wagtail's never-cache headers (its privacy check
-    adds them for our row too); they are not computed twice (docs/performance.md)."""
-    if "no-store" not in response.get("Cache-Control", ""):
+    A protected page's response usually has Wagtail's never-cache headers already (its
+    privacy check adds them for our row too): exactly those are not computed a second time
+    (docs/performance.md). Anything else, such as a site's hook that made the page
+    ``public`` in between, is overridden."""
+    if response.get("Cache-Control") != _never_cached() or not response.has_header("Expires"):
         add_never_cache_headers(response)
     patch_vary_headers(response, ["Cookie"])
     return response
