@@ -402,3 +402,17 @@ def test_multi_site_rules_still_cost_one_query(
     api.protect(page, mode="code", access_lists=[shop])
     with django_assert_num_queries(1):
         access.decide(get(page, AnonymousUser()), page)
+
+
+def test_the_access_queries_named_parameters_never_share_a_name():
+    """The hand-written access queries take one mapping of named parameters, merged from
+    several parts: a name used by two parts would silently replace a value."""
+    from wagtail_member_access.access.rules import _grant_match_params, _named
+
+    parts = [
+        set(_named("path", ["0001", "00010001", "000100010001"])[1]),
+        set(_named("list", [3, 1, 2])[1]),
+        set(_grant_match_params("ana@school.example")),
+        {"stale_before", "now"},
+    ]
+    assert sum(len(part) for part in parts) == len(set().union(*parts))

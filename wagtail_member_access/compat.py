@@ -33,12 +33,13 @@ __all__ = [
     "MEMBER_ACCESS",
     "OVERRIDE_MARK",
     "code_names",
+    "hiding_member_rows",
     "install",
     "privacy_dialog",
     "privacy_view_replaceable",
     "problems",
-    "without_member_rows",
     "public_pages_api",
+    "without_member_rows",
     "wrap",
 ]
 

@@ -367,7 +367,7 @@ class Migration(migrations.Migration):
         # --- Data of a site upgrading from 0.1.0.
         migrations.RunPython(rename_forward, rename_backward),
         migrations.RunPython(create_mirror_rows, delete_mirror_rows),
-        # Not elidable (as it was in 0011): a squash that dropped it would take the ability to
-        # change member access from publishers of every site upgrading from 0.1.0.
+        # 0011 marked it elidable; it no longer is: a squash that dropped it would take the
+        # ability to change member access from publishers of every site upgrading from 0.1.0.
         migrations.RunPython(give_to_publishers, migrations.RunPython.noop),
     ]
