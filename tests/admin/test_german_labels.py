@@ -46,3 +46,12 @@ def test_unlimited_access_is_unbefristet_in_german():
         html = render_to_string("wagtail_member_access/_access_entries.html", {"entries": entries})
     assert "(unbefristet)" in html
     assert "unbegrenzt" not in html
+
+
+def test_the_grants_listing_add_button_is_short_in_german(german_editor_client, course):
+    """Wagtail's "Add %(model_name)s" reads "Zugangsberechtigung hinzufügen" and squeezed the
+    listing's title beside "CSV importieren"; the button says "Zugang hinzufügen"."""
+    html = german_editor_client.get(reverse("wagtail_member_access_grants:index")).content
+    html = " ".join(html.decode().split())
+    assert "Zugang hinzufügen" in html and "CSV importieren" in html
+    assert "Zugangsberechtigung hinzufügen" not in html

@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.http import urlencode
 from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, StatusTagColumn
 from wagtail.admin.views.generic import IndexView
@@ -102,6 +103,12 @@ class GrantIndexView(IndexView):
     @cached_property
     def can_change(self):
         return self.user_has_permission("change")
+
+    @cached_property
+    def add_item_label(self):
+        # Wagtail's "Add %(model_name)s" is long in German ("Zugangsberechtigung hinzufügen")
+        # and squeezed the listing's title beside "Import CSV"; the button has its own words.
+        return pgettext_lazy("grants listing header button", "Add grant")
 
     @cached_property
     def filtered_list(self) -> AccessList | None:
