@@ -15,7 +15,6 @@ from django.utils import timezone
 from wagtail.documents.models import AbstractDocument
 from wagtail.models import Collection
 
-from ..conf import app_settings
 from ..domains import seat_keys
 from ..members import NotAllowed, find_email_member, is_privileged
 from ..models import Grant, PageAccessRestriction
@@ -24,10 +23,11 @@ from .drip import opens_at, to_moment
 from .rules import (
     Decision,
     Rule,
-    _grant_match_params,
     _grant_match_sql,
+    _grant_params,
     _load,
-    _named,
+    _params,
+    _placeholders,
     _q,
     rules_for,
     rules_for_page,
@@ -54,7 +54,7 @@ def _grants_sql(placeholders: int, taking_seat: bool = False) -> str:
     def col(name):
         return f"g.{_q(meta.get_field(name).column)}"
 
-    lists = _named("list", range(placeholders))[0]
+    lists = _placeholders("list", placeholders)
     last, starts, expires = col("last_access_at"), col("starts_at"), col("expires_at")
     return (
         f"SELECT {col('id')}, {col('access_list')}, "
@@ -76,13 +76,8 @@ def _active_grants(
     index lookup on (email, access_list)."""
     if not email or not list_ids:
         return []
-    adapt = connection.ops.adapt_datetimefield_value
     ids = sorted(list_ids)
-    params = _named("list", ids)[1] | _grant_match_params(email)
-    params |= {
-        "stale_before": adapt(at - app_settings.LAST_ACCESS_RESOLUTION),
-        "now": adapt(at),
-    }
+    params = _params("list", ids) | _grant_params(email, at)
     with connection.cursor() as cursor:
         cursor.execute(_grants_sql(len(ids), taking_seat), params)
         return [

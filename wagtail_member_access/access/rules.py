@@ -134,15 +134,30 @@ def _grant_match_params(email: str) -> dict[str, str]:
     return {"email": email, "domain": domain, "address": address}
 
 
-def _named(prefix: str, values) -> tuple[str, dict]:
-    """``%(prefix0)s, %(prefix1)s, …`` for ``values`` and the parameters that fill them.
+def _placeholders(prefix: str, count: int) -> str:
+    """``%(prefix0)s, %(prefix1)s, …``: ``count`` named parameters, filled by :func:`_params`.
 
     The hand-written queries take named parameters: Django's SQLite backend turns positional
     ``%s`` into ``?`` with a regular expression over the whole statement, which cost more
     than running our query; named ones it fills with one string formatting (measured with
     ``valgrind --tool=callgrind``, docs/performance.md). A value used twice is passed once."""
-    names = [f"{prefix}{i}" for i in range(len(values))]
-    return ", ".join(f"%({name})s" for name in names), dict(zip(names, values, strict=True))
+    return ", ".join(f"%({prefix}{i})s" for i in range(count))
+
+
+def _params(prefix: str, values) -> dict:
+    """The parameters of :func:`_placeholders` with the same ``prefix``, filled by ``values``."""
+    return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+def _grant_params(email: str, at: datetime) -> dict:
+    """The named parameters of the member's grant lookup at ``at``: who the member is
+    (:func:`_grant_match_params`), ``stale_before`` (a last access older than this is
+    written again) and ``now``."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return _grant_match_params(email) | {
+        "stale_before": adapt(at - app_settings.LAST_ACCESS_RESOLUTION),
+        "now": adapt(at),
+    }
 
 
 @functools.cache
@@ -177,7 +192,7 @@ def _rules_sql(placeholders: int, translations: bool, with_grants: bool) -> str:
         _q("translation_key"),
         _q(page.get_field("alias_of").column),
     )
-    paths = _named("path", range(placeholders))[0]
+    paths = _placeholders("path", placeholders)
     where = f"p.{p_path} IN ({paths})"
     if translations:
         # The pages on the path are among the pages with their keys: one indexed IN, no OR.
@@ -258,13 +273,7 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
     each grant's start, for drip)."""
     paths = _ancestor_paths(page)
     translations = app_settings.PROTECT_TRANSLATIONS
-    params = _named("path", paths)[1]
-    if email:
-        adapt = connection.ops.adapt_datetimefield_value
-        params |= _grant_match_params(email) | {
-            "stale_before": adapt(at - app_settings.LAST_ACCESS_RESOLUTION),
-            "now": adapt(at),
-        }
+    params = _params("path", paths) | (_grant_params(email, at) if email else {})
     with connection.cursor() as cursor:
         cursor.execute(_rules_sql(len(paths), translations, bool(email)), params)
         rows = cursor.fetchall()
@@ -279,8 +288,9 @@ def _load(page, *, email: str = "", at=None, seen=None) -> tuple[tuple[Rule, ...
             if grant[0] is not None:
                 grant_id, stale, start = grant
                 grants[grant_id] = (grant_id, list_id, bool(stale), to_moment(start))
-            fields = {"page_id": page_id, "depth": depth, "mode": mode}
-            yield rid, fields | {"opens_after": to_duration(delay)}, list_id, group_id, named
+            delay = to_duration(delay)
+            fields = {"page_id": page_id, "depth": depth, "mode": mode, "opens_after": delay}
+            yield rid, fields, list_id, group_id, named
 
     rules = _gather(restriction_rows())
     grant_rows = list(grants.values())
