@@ -35,6 +35,7 @@ __all__ = [
     "code_names",
     "hiding_member_rows",
     "install",
+    "mark",
     "privacy_dialog",
     "privacy_view_replaceable",
     "problems",
@@ -60,10 +61,17 @@ def wrap(owner, name: str, make):
     if getattr(original, OVERRIDE_MARK, False):
         return original
     raw = original.__func__ if isinstance(original, classmethod | staticmethod) else original
-    wrapper = functools.wraps(raw)(make(raw))
-    wrapper.__wrapped__ = raw
-    setattr(wrapper, OVERRIDE_MARK, True)
+    wrapper = mark(functools.wraps(raw)(make(raw)), raw)
     setattr(owner, name, wrapper)
+    return wrapper
+
+
+def mark(wrapper, original):
+    """Mark ``wrapper`` as an override of ``original`` (kept in ``__wrapped__``), as the system
+    checks look for it; returns ``wrapper``. :func:`wrap` marks what it installs; an override
+    it cannot install (a ``cached_property``) is marked by hand."""
+    wrapper.__wrapped__ = original
+    setattr(wrapper, OVERRIDE_MARK, True)
     return wrapper
 
 

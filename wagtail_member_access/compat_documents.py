@@ -155,9 +155,7 @@ def _header_more_buttons(original, buttons_for):
     def header_more_buttons(self):
         return [*original.func(self), *buttons_for(self.object, self.request.user)]
 
-    header_more_buttons.__wrapped__ = original.func
-    setattr(header_more_buttons, OVERRIDE_MARK, True)
-    prop = cached_property(header_more_buttons)
+    prop = cached_property(compat.mark(header_more_buttons, original.func))
     setattr(prop, OVERRIDE_MARK, True)
     return prop
 
