@@ -350,6 +350,11 @@ class PathRestrictions:
     #: The ancestors' restrictions, outermost first.
     inherited: tuple[PathRestriction, ...]
 
+    @property
+    def on_path(self) -> tuple[PathRestriction, ...]:
+        """Every restriction, outermost first, the page's own last."""
+        return (*self.inherited, *filter(None, [self.own]))
+
 
 def path_restrictions(page) -> PathRestrictions:
     """The restrictions on ``page`` and its ancestors, read by :func:`rules_for_page`, with the

@@ -32,7 +32,7 @@ from wagtail.admin.ui.tables.pages import PageTitleColumn
 from wagtail.models import BaseViewRestriction, PageViewRestriction
 
 from .. import access, mirror
-from ..compat import code_names, wrap
+from ..compat import OVERRIDE_MARK, code_names, wrap
 from ..models import PageAccessRestriction
 from . import page_filters
 from .page_access import may_set_member_access, page_access_url
@@ -80,10 +80,12 @@ def restriction_text(mode: str, lists=(), groups=()) -> str:
     names += [gettext("group %(name)s") % {"name": name} for name in groups]
     if not names:
         return gettext("Any signed-in member") if mode == Mode.MEMBERS else str(AUDIENCE[mode])
-    return gettext("%(audience)s — %(names)s") % {
-        "audience": AUDIENCE[mode],
-        "names": ", ".join(names),
-    }
+    return _audience_of(AUDIENCE[mode], names)
+
+
+def _audience_of(audience, names) -> str:
+    """Who, with the lists or groups: "Members with an email code — Course A, Course B"."""
+    return gettext("%(audience)s — %(names)s") % {"audience": audience, "names": ", ".join(names)}
 
 
 def _words(restriction) -> str:
@@ -93,11 +95,6 @@ def _words(restriction) -> str:
         [al.name for al in restriction.access_lists],
         [group.name for group in restriction.groups],
     )
-
-
-def _on_path(state: access.PathRestrictions) -> list[access.PathRestriction]:
-    """The restrictions of ``state``, outermost first, the page's own last."""
-    return [*state.inherited, *filter(None, [state.own])]
 
 
 # --- the status side panel --------------------------------------------------------------------
@@ -134,7 +131,7 @@ def page_status(page, user) -> dict | None:
     and its ``url`` ("" when ``user`` may not open it); ``details_url``: the page's Member
     access view when ``user`` may use it. A few queries: ``access.path_restrictions`` and one
     for Wagtail's rows."""
-    ours = _on_path(access.path_restrictions(page))
+    ours = access.path_restrictions(page).on_path
     if not ours:
         return None
     entries = []
@@ -153,10 +150,7 @@ def page_status(page, user) -> dict | None:
         if text is None:  # Public: Wagtail writes no row for it
             continue
         if row.restriction_type == BaseViewRestriction.GROUPS:
-            text = gettext("%(audience)s — %(names)s") % {
-                "audience": text,
-                "names": ", ".join(group.name for group in row.groups.all()),
-            }
+            text = _audience_of(text, [group.name for group in row.groups.all()])
         own = row.page_id == page.pk
         entries.append(
             {
@@ -233,7 +227,7 @@ class _Restrictions:
         lines = [text for path, text in self.ours if page.path.startswith(path)]
         if not lines:
             # Protected through a translation or an alias's source: ask the one reader.
-            lines = [_words(r) for r in _on_path(access.path_restrictions(page))]
+            lines = [_words(r) for r in access.path_restrictions(page).on_path]
         lines += [
             str(WAGTAIL_PRIVACY[kind]) for path, kind in self.wagtail if page.path.startswith(path)
         ]
@@ -296,7 +290,7 @@ def problems() -> list[str]:
     empty when all match (system check ``wagtail_member_access.W030``)."""
     found = []
     for owner, name, _make in _targets():
-        if not getattr(owner.__dict__.get(name), "_wma_override", False):
+        if not getattr(owner.__dict__.get(name), OVERRIDE_MARK, False):
             found.append(f"{owner.__name__}.{name} is not the package's override")
     if "get_status_templates" not in code_names(PageStatusSidePanel.get_context_data):
         found.append("the status side panel no longer lists its templates")

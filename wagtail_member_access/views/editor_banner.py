@@ -34,13 +34,11 @@ def _insert(request, page, response):
     match = _BODY.search(response.content)
     if match is None:
         return response
-    state = access.path_restrictions(page)
+    restrictions = access.path_restrictions(page).on_path
     # Only an editor gets here (``access.decide`` said ``by_editor``): signed in.
     with translation.override(UserProfile.get_for_user(request.user).get_preferred_language()):
         banner = render_to_string(
-            TEMPLATE,
-            {"page": page, "restrictions": [*state.inherited, *filter(None, [state.own])]},
-            request=request,
+            TEMPLATE, {"page": page, "restrictions": restrictions}, request=request
         ).encode(response.charset)
     end = match.end()
     response.content = response.content[:end] + banner + response.content[end:]
