@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -80,14 +81,58 @@ def site_root(transactional_db, live_server):
     return home
 
 
+class _InFlight:
+    """The live server's WSGI application, counting the requests it is still answering, so a
+    test's teardown can wait for them before the database is emptied."""
+
+    def __init__(self, application):
+        self.application = application
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.changed:
+            self.count += 1
+        try:
+            response = self.application(environ, start_response)
+            try:
+                yield from response
+            finally:
+                if hasattr(response, "close"):  # WSGI: the server closes what the app returned
+                    response.close()
+        finally:
+            with self.changed:
+                self.count -= 1
+                self.changed.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.count == 0, timeout):
+                pytest.fail(f"The live server still answers {self.count} request(s)")
+
+
+def _in_flight(live_server) -> _InFlight:
+    httpd = live_server.thread.httpd
+    if not isinstance(httpd.application, _InFlight):
+        httpd.set_app(_InFlight(httpd.application))
+    return httpd.application
+
+
 @pytest.fixture
-def new_context(browser, request):
+def new_context(browser, transactional_db, live_server, request):
     """Factory for a fresh browser context (own cookies), closed after the test.
 
     ``/favicon.ico`` is answered by the browser itself: the live server shares one in-memory
     SQLite connection between its threads, and a favicon request racing a form post through
     Wagtail's serve view is a source of flakiness that has nothing to do with the flow.
+
+    The contexts close, and the live server finishes what they asked of it, before the
+    database is emptied: depending on ``transactional_db`` puts its flush after this teardown.
+    An editor's page left open keeps asking (Wagtail's editing-session ping), and a request
+    answered during the flush made it fail ("couldn't be flushed") and left the test's rows
+    to the next test.
     """
+    in_flight = _in_flight(live_server)
     contexts = []
 
     def make(**options):
@@ -100,6 +145,7 @@ def new_context(browser, request):
     yield make
     for context in contexts:
         context.close()
+    in_flight.wait_idle()
 
 
 @pytest.fixture
