@@ -108,6 +108,24 @@ def test_from_email_falls_back_to_default_from_email(settings, value):
     assert app_settings.FROM_EMAIL == "noreply@example.org"
 
 
+#: Wagtail's own settings the package reads through ``app_settings``: (name, default, a value)
+WAGTAIL_SETTINGS = [
+    ("WAGTAIL_FRONTEND_LOGIN_URL", None, "/login/"),
+    ("WAGTAILDOCS_SERVE_METHOD", None, "serve_view"),
+    ("WAGTAILADMIN_BASE_URL", "", "https://example.org"),
+    ("WAGTAIL_I18N_ENABLED", False, True),
+]
+
+
+@pytest.mark.parametrize(("name", "default", "value"), WAGTAIL_SETTINGS)
+def test_wagtails_own_settings_are_read_under_their_own_names(settings, name, default, value):
+    if hasattr(settings, name):
+        delattr(settings, name)
+    assert getattr(app_settings, name) == default
+    setattr(settings, name, value)
+    assert getattr(app_settings, name) == value
+
+
 def test_settings_are_read_on_each_access(settings):
     settings.WAGTAIL_MEMBER_ACCESS_CODE_LENGTH = 7
     assert app_settings.CODE_LENGTH == 7

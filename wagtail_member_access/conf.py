@@ -389,6 +389,12 @@ class AppSettings:
         return getattr(django_settings, "WAGTAILDOCS_SERVE_METHOD", None) or None
 
     @property
+    def WAGTAIL_I18N_ENABLED(self) -> bool:
+        """Wagtail's own ``WAGTAIL_I18N_ENABLED`` (default ``False``): pages have locales, so
+        translations can follow their page's member access and emails its language."""
+        return bool(getattr(django_settings, "WAGTAIL_I18N_ENABLED", False))
+
+    @property
     def WAGTAILADMIN_BASE_URL(self) -> str:
         """Wagtail's own ``WAGTAILADMIN_BASE_URL`` (default ``""``): the address emailed links
         are built on when no Wagtail site is configured."""

@@ -165,7 +165,7 @@ def email_language(to: str, *, page=None, language: str | None = None) -> str:
     member = find_member_quietly(to)
     profile = getattr(member, "member_access_profile", None) if member else None
     candidates = [getattr(profile, "language", "")]
-    if page is not None and getattr(settings, "WAGTAIL_I18N_ENABLED", False):
+    if page is not None and app_settings.WAGTAIL_I18N_ENABLED:
         candidates.append(page.locale.language_code)
     candidates += [language, settings.LANGUAGE_CODE, "en"]
     known = {code.lower() for code, _name in settings.LANGUAGES}

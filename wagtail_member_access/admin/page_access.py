@@ -19,7 +19,6 @@ from datetime import timedelta
 
 import swapper
 from django import forms
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -53,11 +52,6 @@ __all__ = [
 ]
 
 Mode = PageAccessRestriction.Mode
-
-
-def _i18n_enabled() -> bool:
-    """Wagtail's internationalisation is on (``WAGTAIL_I18N_ENABLED``)."""
-    return bool(getattr(settings, "WAGTAIL_I18N_ENABLED", False))
 
 
 #: What each mode means for a visitor, shown beside the form.
@@ -333,7 +327,8 @@ class PageAccessView(AccessFormPostMixin, WagtailAdminTemplateMixin, View):
             if self.state.own or self.state.inherited
             else [],
             # docs/protected-channels.md#translations: say that translations follow.
-            translations_follow=app_settings.PROTECT_TRANSLATIONS and _i18n_enabled(),
+            translations_follow=app_settings.PROTECT_TRANSLATIONS
+            and app_settings.WAGTAIL_I18N_ENABLED,
         )
         return TemplateResponse(self.request, self.template_name, context, status=status)
 
