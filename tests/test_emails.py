@@ -92,7 +92,7 @@ def test_unlock_code_email():
         "    012345\n\n"
         "Enter it on the page where you asked for it. It is valid for 10 minutes and works once."
         "\n\nhttp://localhost/lesson/\n\n"
-        "If you did not ask for this code, you can ignore this email: nobody can open the page "
+        'If you did not ask for this code, you can ignore this email: nobody can open "Lesson" '
         "without it.\n\n"
     )
 

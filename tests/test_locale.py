@@ -290,7 +290,7 @@ def test_code_email_in_german():
     )
     assert (
         "Wenn Sie diesen Code nicht angefordert haben, können Sie diese E-Mail einfach "
-        "ignorieren: Ohne den Code kann niemand die Seite öffnen." in email.text
+        "ignorieren: Ohne den Code kann niemand „Lektion 1“ öffnen." in email.text
     )
     assert "<p>Hallo,</p>" in email.html
     assert "<p>Ihr Code zum Freischalten von „Lektion 1“ auf Kursseite lautet:</p>" in email.html

@@ -70,6 +70,9 @@ def test_stranger_unlocks_with_the_emailed_code_and_gets_the_file(
     message = mailoutbox[0]
     assert message.to == ["ana@example.com"]
     assert 'Your code to open "Workbook" on ' in message.body
+    # The file is named, never called a page.
+    assert 'nobody can open "Workbook" without it.' in message.body
+    assert "page without it" not in message.body
     assert f"http://localhost{document.url}" in message.body.splitlines()
     response = client.post(verify_url(document), {"code": code_from(message), "next": document.url})
     assert (response.status_code, response["Location"]) == (303, document.url)
