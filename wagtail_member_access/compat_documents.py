@@ -33,12 +33,12 @@ import functools
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
-from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.functional import cached_property
 from wagtail.models import Collection, CollectionViewRestriction
 
 from . import access, compat, mirror
 from .models import CollectionAccessRestriction
+from .responses import private
 
 __all__ = [
     "MEMBER_ACCESS",
@@ -164,9 +164,7 @@ def _private_serve(view):
     def serve(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
         if request.__dict__.get(_PRIVATE):
-            # As views.common.private does for protected pages.
-            add_never_cache_headers(response)
-            patch_vary_headers(response, ["Cookie"])
+            private(response)
         return response
 
     return serve

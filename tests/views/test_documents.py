@@ -80,6 +80,7 @@ def test_stranger_unlocks_with_the_emailed_code_and_gets_the_file(
     assert response.status_code == 200
     assert body(response) == CONTENT
     assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
+    assert "Cookie" in response["Vary"] and response.has_header("Expires")
     entry = ModelLogEntry.objects.get(action=log_actions.UNLOCK)
     assert (entry.content_type.model, entry.object_id) == ("document", str(document.pk))
     assert entry.data == {"email": "a**@example.com", "method": "code"}

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import cache, wraps
+from functools import wraps
 
-from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -19,6 +18,7 @@ from ..conf import app_settings
 from ..flows import email_proof, pending
 from ..forms import CodeForm, EmailForm
 from ..ratelimits import CacheUnavailable
+from ..responses import private
 from ..tokens import Outcome
 
 logger = logging.getLogger("wagtail_member_access")
@@ -40,27 +40,6 @@ __all__ = [
     "steps_context",
     "token_methods",
 ]
-
-
-@cache
-def _never_cached() -> str:
-    """The ``Cache-Control`` that ``add_never_cache_headers`` writes (Django's own words)."""
-    response = HttpResponse()
-    add_never_cache_headers(response)
-    return response["Cache-Control"]
-
-
-def private(response):
-    """Protected, unlock and token responses: never cached, varied on the session cookie.
-
-    A protected page's response usually has Wagtail's never-cache headers already (its
-    privacy check adds them for our row too): exactly those are not computed a second time
-    (docs/performance.md). Anything else, such as a site's hook that made the page
-    ``public`` in between, is overridden."""
-    if response.get("Cache-Control") != _never_cached() or not response.has_header("Expires"):
-        add_never_cache_headers(response)
-    patch_vary_headers(response, ["Cookie"])
-    return response
 
 
 def noindex(response):

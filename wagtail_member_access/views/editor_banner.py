@@ -4,7 +4,7 @@ Editors who may edit a page may view it without unlocking it (``access.decide``:
 says ``by_editor``). So that they do not mistake the page for a public one, the served HTML
 gets a small banner after its ``<body>`` tag saying how the page is protected, with a link to
 its "Member access" view (docs/editor-guide.md#editors-see-the-page). Only those responses get
-it, and they are private and never cached (``views.common.private``), so the banner reaches
+it, and they are private and never cached (``responses.private``), so the banner reaches
 nobody else. Preview in the admin does not pass through the serve hook: it always shows the
 page as it is. The banner is for the editor, so it speaks their admin language (Wagtail's
 preferred language in their account settings) as the admin and Wagtail's userbar do, whatever
