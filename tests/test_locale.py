@@ -16,7 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import django
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -173,8 +175,8 @@ def test_unlock_page_in_german(client, protected_page):
     assert '<html lang="de">' in html
     assert '<h1 id="wma-heading">Members lesson</h1>' in html
     assert (
-        "Diese Seite ist für Personen auf ihrer Zugriffsliste. Geben Sie Ihre E-Mail-Adresse "
-        "ein, dann senden wir Ihnen einen Code zum Freischalten." in html
+        "Diese Seite ist für Personen auf der zugehörigen Zugriffsliste. Geben Sie Ihre "
+        "E-Mail-Adresse ein, dann senden wir Ihnen einen Code zum Freischalten." in html
     )
     assert ">E-Mail-Adresse</label>" in html
     assert '<button type="submit">Code anfordern</button>' in html
@@ -348,3 +350,66 @@ def test_every_email_kind_greets_in_german(kind):
         # Every English sentence (not a bare placeholder value) changes in German.
         if len(line.split()) > 2:
             assert line not in german.text
+
+
+# --- messages other apps translate too ---------------------------------------------------------
+
+#: Our messages that Django's or an installed app's German catalogue also translates, a little
+#: differently, where either reads well. A site usually lists this app after Wagtail and
+#: Django's apps in INSTALLED_APPS, and Django then shows the earlier app's translation. A
+#: message whose other German would mislead gets a message context instead (``pgettext``,
+#: ``{% translate ... context ... %}``): "To" read "Nach" (a redirect's target), "Password
+#: reset" "Passwort zurückgesetzt", the email kind "email" "E-Mail-Adresse".
+SHARED_AND_FINE = {
+    "Created",
+    "Email",
+    "Enter a valid email address.",
+    "From",
+    "Go back",
+    "Import",
+    "Never",
+    "Password reset sent",
+    "Save",
+    "Status: ",
+    "created at",
+    "required",
+    "session key",
+    "slug",
+}
+
+
+def _german_catalogue(path: Path) -> dict:
+    with path.open("rb") as file:
+        return gettext.GNUTranslations(file)._catalog
+
+
+def _other_catalogues():
+    roots = [Path(django.__file__).parent / "conf"]
+    roots += [
+        Path(app.path) for app in apps.get_app_configs() if app.name != "wagtail_member_access"
+    ]
+    for root in roots:
+        path = root / "locale" / "de" / "LC_MESSAGES" / "django.mo"
+        if path.exists():
+            yield root, _german_catalogue(path)
+
+
+def test_no_message_reads_differently_in_another_apps_german():
+    ours = _german_catalogue(MO)
+    differing = {}
+    for root, theirs in _other_catalogues():
+        for key, text in ours.items():
+            if key and key in theirs and theirs[key] != text:
+                msgid = key if isinstance(key, str) else key[0]
+                differing.setdefault(msgid, []).append(f"{root.name}: {theirs[key]!r}")
+    assert {
+        msgid: where for msgid, where in differing.items() if msgid not in SHARED_AND_FINE
+    } == {}
+
+
+def test_the_misleading_shared_messages_have_a_context():
+    with translation.override("de"):
+        assert translation.pgettext("email header", "To") == "An"
+        assert translation.pgettext("kind of email", "Password reset") == "Passwort zurücksetzen"
+        assert translation.pgettext("kind of email", "email") == "E-Mail"
+        assert translation.pgettext("no access lists or groups", "None") == "Keine"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 __all__ = ["KINDS", "SECRET_ITEM_KEYS", "Kind", "Placeholder", "kind_choices"]
 
@@ -131,7 +132,7 @@ KINDS: dict[str, Kind] = {
         ("link",),
     ),
     "password_reset": Kind(
-        _("Password reset"),
+        pgettext_lazy("kind of email", "Password reset"),
         _CODE
         | _COMMON
         | {

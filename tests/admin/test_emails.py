@@ -10,6 +10,7 @@ from bs4 import BeautifulSoup
 from django.test import RequestFactory
 from django.urls import reverse
 from wagtail.models import Site
+from wagtail.users.models import UserProfile
 
 from tests.factories import UserFactory
 from wagtail_member_access import api
@@ -93,6 +94,26 @@ def test_preview_through_the_admin(admin_client, german_code):
     response = admin_client.get(preview)
     assert response["Content-Security-Policy"] == "sandbox"
     assert "<span data-email-subject>Neu 048213</span>" in response.content.decode()
+
+
+def test_preview_frame_speaks_the_editors_admin_language(client, home):
+    """The email in its language; "Subject" and the headings in the editor's (Wagtail builds
+    the preview's request anew, without the admin's language)."""
+    editor = UserFactory(username="redakteurin", is_superuser=True, is_staff=True)
+    profile = UserProfile.get_for_user(editor)
+    profile.preferred_language = "de"
+    profile.save()
+    client.force_login(editor)
+    template = api.set_email_template(
+        "unlock_code", subject="Your code: {{ code }}", text="{{ code }}", html="", language="en"
+    )
+    data = {"kind": "unlock_code", "site": "", "language": "en"}
+    data |= {"subject": "Your code: {{ code }}", "text": "{{ code }}", "html": ""}
+    preview = url("preview_on_edit", template.pk)
+    assert client.post(preview, data).json() == {"is_valid": True, "is_available": True}
+    page = client.get(preview).content.decode()
+    assert "<strong>Betreff:</strong> <span data-email-subject>Your code: 048213</span>" in page
+    assert "Subject:" not in page
 
 
 def test_send_a_test_to_me(admin_client, german_code, mailoutbox):

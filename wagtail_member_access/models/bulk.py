@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .fields import optional_link
 
@@ -12,14 +13,16 @@ class BulkEmailJob(models.Model):
     emails), sent in the background with throttling; its counts are shown in the admin."""
 
     class Kind(models.TextChoices):
-        RESET = "reset", _("Password reset")
+        RESET = "reset", pgettext_lazy("kind of email", "Password reset")
         # Named for the email it sends (``emails.KINDS["sign_in_link"]``); "sign_in" is the
         # code-and-link email of the sign-in page.
         SIGN_IN_LINK = "sign_in_link", _("Sign-in link")
         INVITE = "invite", _("Invitation")
         ACCESS_READY = "access_ready", _("Access email")
 
-    kind = models.CharField(_("email"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(
+        pgettext_lazy("kind of email", "email"), max_length=20, choices=Kind.choices
+    )
     access_list = optional_link("wagtail_member_access.AccessList", _("access list"))
     recipients = models.JSONField(_("recipients"), default=list)
     total = models.PositiveIntegerField(_("total"), default=0)

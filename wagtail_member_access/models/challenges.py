@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_otp.models import ThrottlingMixin
 
 from ..conf import app_settings
@@ -26,7 +27,7 @@ class EmailChallenge(models.Model):
         UNLOCK = "unlock", _("Unlock a page or document")
         SIGN_IN = "sign_in", _("Member sign-in")
         INVITE = "invite", _("Invitation")
-        RESET = "reset", _("Password reset")
+        RESET = "reset", pgettext_lazy("kind of email", "Password reset")
         CHANGE_EMAIL = "change_email", _("New email address")
         DELETE_ACCOUNT = "delete_account", _("Account deletion")
 

@@ -17,8 +17,11 @@ from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from wagtail.models import PreviewableMixin, RevisionMixin
+from wagtail.users.models import UserProfile
 
 from .. import email_html, email_syntax
 from ..email_kinds import KINDS, kind_choices
@@ -58,11 +61,18 @@ class _SandboxedPreview(PreviewableMixin):
         return self.preview_template
 
     def serve_preview(self, request, mode_name):
+        """The email in its own language; the frame around it ("Subject", "Text") in the
+        editor's admin language. Wagtail builds the preview's request anew, so the admin's
+        language is not active in it."""
         response = TemplateResponse(
             request,
             self.get_preview_template(request, mode_name),
             self.get_preview_context(request, mode_name),
         )
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            with translation.override(UserProfile.get_for_user(user).get_preferred_language()):
+                response.render()
         response["Content-Security-Policy"] = "sandbox"
         response["Referrer-Policy"] = "no-referrer"
         return response
@@ -178,7 +188,9 @@ class EmailTemplate(_EditorVersioned):
     """An editor's version of one kind of email for one site (or all) and one language (or
     all). Without one, the shipped default is sent (docs/editing-emails.md#fallback)."""
 
-    kind = models.CharField(_("email"), max_length=40, choices=kind_choices)
+    kind = models.CharField(
+        pgettext_lazy("kind of email", "email"), max_length=40, choices=kind_choices
+    )
     site = optional_site(help_text=_("Leave empty for every site."))
     language = models.CharField(_("language"), max_length=16, blank=True, choices=language_choices)
     subject = models.CharField(_("subject"), max_length=255)
