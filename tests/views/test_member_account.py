@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from bs4 import BeautifulSoup
 from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.exceptions import ValidationError
@@ -136,6 +137,37 @@ def test_last_seen_is_a_moment_with_its_zone(signed_in, member):
     page = signed_in.get(PAGE).content.decode()
     assert "7 December 2026, 06:28 (UTC)" in page
     assert "a.m." not in page
+
+
+CHROME_LINUX = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def test_browsers_are_named_in_words_with_the_header_in_the_title(member):
+    """The German walkthrough found "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36
+    (KHTML, like Gecko…" as the browser: it is named in words, the header only in the title."""
+    odd = 'Mozilla/5.0 (X11; Linux x86_64) "><b>odd</b>'
+    for agent in (odd, CHROME_LINUX):  # the Chrome session is this browser
+        client = Client(HTTP_USER_AGENT=agent)
+        client.post(url("sign_in_password"), {"email": "ana@example.com", "password": PASSWORD})
+    page = client.get(PAGE).content.decode()
+    cells = BeautifulSoup(page, "html.parser").select("table tbody td[title]")
+    assert [(td["title"], td.get_text(" ", strip=True)) for td in cells] == [
+        (CHROME_LINUX, "Chrome on Linux (this browser)"),
+        (odd, "Unknown browser on Linux"),
+    ]
+    assert page.count("Mozilla/5.0") == 2  # in the two titles, nowhere else
+    assert "<b>odd</b>" not in page  # escaped
+
+
+def test_a_browser_without_a_header_has_no_title(member):
+    client = Client()
+    client.post(url("sign_in_password"), {"email": "ana@example.com", "password": PASSWORD})
+    cell = BeautifulSoup(client.get(PAGE).content, "html.parser").select_one("table tbody td")
+    assert cell.get_text(" ", strip=True) == "Unknown browser (this browser)"
+    assert not cell.has_attr("title")
 
 
 def test_download_my_data_has_nothing_secret(signed_in, member):

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import access, moments
+from .. import access, moments, user_agents
 from ..access.drip import grant_start
 from ..domains import address_domain, canonical_address
 from ..models import Grant
@@ -173,9 +173,15 @@ def lessons_beside(user, page, rule, request=None) -> list[Lesson]:
 
 def browsers(request) -> list[dict]:
     """The member's signed-in browsers for "My access" (:func:`sessions.active_sessions`),
-    each with ``last_seen``: when, in words with the time zone, by ``moments.moment`` like
-    every other date on the page (docs/expiry.md#shown)."""
+    each with ``browser``: the browser in words ("Chrome on Linux", by
+    ``user_agents.browser_name``; ``device`` stays the raw User-Agent), and ``last_seen``:
+    when, in words with the time zone, by ``moments.moment`` like every other date on the
+    page (docs/expiry.md#shown)."""
     return [
-        {**session, "last_seen": moments.moment(session["last_seen_at"])}
+        {
+            **session,
+            "browser": user_agents.browser_name(session["device"]),
+            "last_seen": moments.moment(session["last_seen_at"]),
+        }
         for session in sessions.active_sessions(request)
     ]
