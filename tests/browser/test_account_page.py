@@ -5,6 +5,7 @@ loses access), delete the account."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_account_page_journey(club_page, live_server, new_context, screenshot):
 
     # Sign out everywhere: the other browser loses access, this one keeps it.
     page.reload()
-    expect(page.locator("table")).to_contain_text("this browser")
+    expect(page.locator("table")).to_contain_text(re.compile(r"Chrome on \w+ \(this browser\)"))
     screenshot(page, "sessions")
     page.get_by_role("button", name="Sign out everywhere else").click()
     expect(page.get_by_role("status").first).to_contain_text("All your other sessions")
