@@ -112,7 +112,8 @@ def test_code_email_over_smtp(
     assert f"    {code}" in text.splitlines()  # on its own line, indented
     assert f'Your code to open "{TITLE}" on localhost is:' in text
     assert f">{code}</p>" in html
-    assert html.count(ESCAPED_TITLE) == 3  # the sentence, the link text and the <title>
+    # The sentence, the closing line, the link text and the <title>.
+    assert html.count(ESCAPED_TITLE) == 4
     assert "<b>" not in html and "& more" not in html
 
     # The code from the real email opens the page.
