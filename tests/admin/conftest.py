@@ -4,11 +4,14 @@ the model permissions on access lists and grants."""
 from __future__ import annotations
 
 import pytest
+from bs4 import BeautifulSoup
 from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
 from wagtail.models import Page, Site
 
 from tests.factories import UserFactory
 from tests.testapp.models import SimplePage
+from wagtail_member_access.models import BulkEmailJob
 
 
 def editor_with(*codenames):
@@ -24,6 +27,24 @@ def editor_with(*codenames):
     user = UserFactory(username="editor-" + "-".join(codenames) if codenames else "nobody")
     user.groups.add(group)
     return user
+
+
+def confirmation_of(response) -> str:
+    """The confirmation the bulk email form's send button carries (fails when there is none)."""
+    soup = BeautifulSoup(response.content.decode(), "html.parser")
+    (field,) = soup.select('input[name="confirmation"]')
+    return field["value"]
+
+
+def send_bulk_email(client, data: dict):
+    """Press the bulk email form's send button, then confirm what it shows: the response to
+    the confirming press."""
+    add = reverse("wagtail_member_access_bulk_emails:add")
+    jobs = BulkEmailJob.objects.count()
+    first = client.post(add, data)
+    assert first.status_code == 200
+    assert BulkEmailJob.objects.count() == jobs  # the first press sends nothing
+    return client.post(add, {**data, "confirmation": confirmation_of(first)})
 
 
 ALL_GRANT = ("view_grant", "add_grant", "change_grant", "delete_grant")

@@ -10,9 +10,9 @@ import pytest
 from bs4 import BeautifulSoup
 from django.urls import reverse
 
-from tests.admin.conftest import editor_with
+from tests.admin.conftest import confirmation_of, editor_with, send_bulk_email
 from tests.factories import UserFactory, make_page
-from wagtail_member_access import api
+from wagtail_member_access import api, bulk
 from wagtail_member_access.email_kinds import KINDS
 from wagtail_member_access.models import BulkEmailJob, EmailChallenge, MemberProfile
 
@@ -21,6 +21,11 @@ pytestmark = pytest.mark.django_db
 ADD = reverse("wagtail_member_access_bulk_emails:add")
 PREVIEW = reverse("wagtail_member_access_bulk_emails:preview")
 EXAMPLE_LINK = KINDS["unlock_link"].placeholders["link"].example
+
+
+@pytest.fixture(autouse=True)
+def no_pause(monkeypatch):
+    monkeypatch.setattr(bulk.time, "sleep", lambda seconds: None)
 
 
 @pytest.fixture
@@ -150,3 +155,163 @@ def test_preview_needs_the_permission_to_send_bulk_emails(client, db):
     response = client.get(PREVIEW, {"kind": "reset", "email": "ana@example.com"})
     # Wagtail turns PermissionDenied in the admin into a redirect with a message.
     assert (response.status_code, response.url) == (302, reverse("wagtailadmin_home"))
+
+
+# --- the send button: preview and count first, then send --------------------------------------
+
+
+def send_button(response) -> str:
+    soup = BeautifulSoup(response.content.decode(), "html.parser")
+    (label,) = soup.select('footer button[type="submit"] [data-w-progress-target="label"]')
+    return label.get_text(strip=True)
+
+
+def confirm_notice(response) -> str:
+    soup = BeautifulSoup(response.content.decode(), "html.parser")
+    notice = soup.select_one("form [data-bulk-email-confirm]")
+    assert notice is not None, "no confirmation shown"
+    return " ".join(notice.get_text(" ").split())  # as a browser collapses white space
+
+
+NOT_YET = (
+    "Nothing has been sent yet: press the button below to send, or change the form and "
+    "preview again."
+)
+CHANGED = (
+    "What you confirmed has changed since (the form, or the grants on the list), so nothing "
+    "was sent. Check the preview again."
+)
+
+
+def test_the_send_button_says_it_sends(sender_client):
+    response = sender_client.get(ADD)
+    assert send_button(response) == "Send emails"
+    assert b"data-bulk-email-confirm" not in response.content
+
+
+def test_the_first_press_sends_nothing_and_shows_the_preview_and_the_count(
+    sender_client, course, course_with_pages, mailoutbox
+):
+    data = {"kind": "access_ready", "access_list": course.pk}
+    response = sender_client.post(ADD, data)
+    assert response.status_code == 200
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []
+    text, src = preview_frame(response)
+    assert "What ana@example.com, the first of 2 recipients, will receive." in text
+    assert src == f"{PREVIEW}?kind=access_ready&email=ana%40example.com&access_list={course.pk}"
+    assert confirm_notice(response) == (
+        "This sends 2 emails to the members with an active grant on “Course A”. " + NOT_YET
+    )
+    assert send_button(response) == "Send 2 emails"
+
+
+def test_the_first_press_to_one_address_names_the_address_above(sender_client, mailoutbox):
+    response = sender_client.post(ADD, {"kind": "reset", "emails": "ana@example.com"})
+    assert confirm_notice(response) == "This sends 1 email to the address above. " + NOT_YET
+    assert send_button(response) == "Send 1 email"
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []
+
+
+def test_the_confirmed_press_sends(sender_client, course, course_with_pages, mailoutbox):
+    response = send_bulk_email(sender_client, {"kind": "access_ready", "access_list": course.pk})
+    job = BulkEmailJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "wagtail_member_access_bulk_emails:inspect", args=[job.pk]
+    )
+    assert (job.kind, job.access_list, job.recipients) == (
+        "access_ready",
+        course,
+        ["ana@example.com", "ben@example.com"],
+    )
+    assert sorted(m.to[0] for m in mailoutbox) == ["ana@example.com", "ben@example.com"]
+
+
+def test_a_confirmation_made_stale_by_a_new_grant_sends_nothing_and_shows_the_new_count(
+    sender_client, course, course_with_pages, mailoutbox
+):
+    data = {"kind": "access_ready", "access_list": course.pk}
+    first = sender_client.post(ADD, data)
+    api.grant_access("cy@example.com", course)  # meanwhile, the list gains a member
+    mailoutbox.clear()
+    again = sender_client.post(ADD, {**data, "confirmation": confirmation_of(first)})
+    assert again.status_code == 200
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []
+    assert confirm_notice(again) == (
+        f"{CHANGED} This sends 3 emails to the members with an active grant on “Course A”. "
+        + NOT_YET
+    )
+    assert send_button(again) == "Send 3 emails"
+    # The new confirmation sends to the three.
+    sent = sender_client.post(ADD, {**data, "confirmation": confirmation_of(again)})
+    assert sent.status_code == 302
+    assert BulkEmailJob.objects.get().recipients == [
+        "ana@example.com",
+        "ben@example.com",
+        "cy@example.com",
+    ]
+
+
+def test_a_confirmation_of_another_kind_sends_nothing(
+    sender_client, course, course_with_pages, mailoutbox
+):
+    first = sender_client.post(ADD, {"kind": "access_ready", "access_list": course.pk})
+    data = {"kind": "sign_in_link", "access_list": course.pk}
+    response = sender_client.post(ADD, {**data, "confirmation": confirmation_of(first)})
+    assert response.status_code == 200
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []
+    text, src = preview_frame(response)
+    assert src == f"{PREVIEW}?kind=sign_in_link&email=ana%40example.com&access_list={course.pk}"
+    assert confirm_notice(response).startswith(CHANGED)
+    assert confirmation_of(response) != confirmation_of(first)
+
+
+def test_a_confirmation_of_other_addresses_sends_nothing(sender_client, mailoutbox):
+    first = sender_client.post(ADD, {"kind": "reset", "emails": "ana@example.com"})
+    data = {"kind": "reset", "emails": "ana@example.com\nben@example.com"}
+    response = sender_client.post(ADD, {**data, "confirmation": confirmation_of(first)})
+    assert confirm_notice(response) == (
+        f"{CHANGED} This sends 2 emails to the addresses above. {NOT_YET}"
+    )
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []
+
+
+@pytest.mark.parametrize("forged", ["0" * 64, "garbled", " ", "x" * 5000])
+def test_a_forged_confirmation_sends_nothing(
+    sender_client, course, course_with_pages, mailoutbox, forged
+):
+    data = {"kind": "access_ready", "access_list": course.pk, "confirmation": forged}
+    response = sender_client.post(ADD, data)
+    assert response.status_code == 200
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []
+    assert confirm_notice(response).startswith(CHANGED)
+    assert send_button(response) == "Send 2 emails"
+
+
+def test_preview_with_a_valid_confirmation_only_previews(
+    sender_client, course, course_with_pages, mailoutbox
+):
+    data = {"kind": "access_ready", "access_list": course.pk}
+    first = sender_client.post(ADD, data)
+    response = sender_client.post(
+        ADD, {**data, "confirmation": confirmation_of(first), "preview": "1"}
+    )
+    assert response.status_code == 200
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []
+    preview_frame(response)
+    assert b"data-bulk-email-confirm" not in response.content
+    assert send_button(response) == "Send emails"
+
+
+def test_a_form_error_with_a_confirmation_sends_nothing(
+    sender_client, course, course_with_pages, mailoutbox
+):
+    first = sender_client.post(ADD, {"kind": "access_ready", "access_list": course.pk})
+    response = sender_client.post(
+        ADD, {"kind": "access_ready", "confirmation": confirmation_of(first)}
+    )
+    assert response.context["form"].errors["access_list"] == [
+        "Choose the access list whose email to send."
+    ]
+    assert b"data-bulk-email-confirm" not in response.content
+    assert not BulkEmailJob.objects.exists() and mailoutbox == []

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from wagtail.models import ModelLogEntry
 
-from tests.admin.conftest import editor_with
+from tests.admin.conftest import editor_with, send_bulk_email
 from tests.factories import UserFactory
 from wagtail_member_access import api, bulk, log_actions
 from wagtail_member_access.models import BulkEmailJob
@@ -168,7 +168,7 @@ def members(course, protected_page):
 
 
 def test_bulk_email_to_a_whole_list_runs_after_the_response(sender_client, members, mailoutbox):
-    response = sender_client.post(ADD, {"kind": "sign_in_link", "access_list": members.pk})
+    response = send_bulk_email(sender_client, {"kind": "sign_in_link", "access_list": members.pk})
     job = BulkEmailJob.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse(
@@ -184,8 +184,9 @@ def test_bulk_email_to_a_whole_list_runs_after_the_response(sender_client, membe
 
 def test_bulk_email_to_given_addresses_shows_each_failure(sender_client, members, mailoutbox):
     UserFactory(username="boss", email="boss@example.com", is_staff=True)
-    sender_client.post(
-        ADD, {"kind": "reset", "emails": "ana@example.com\n\nBOSS@example.com\nana@example.com"}
+    send_bulk_email(
+        sender_client,
+        {"kind": "reset", "emails": "ana@example.com\n\nBOSS@example.com\nana@example.com"},
     )
     job = BulkEmailJob.objects.get()
     assert (job.total, job.sent, job.failed) == (2, 1, 1)
@@ -202,8 +203,9 @@ def test_bulk_email_job_page_and_listing_show_sent_and_failed_counts(
     sender_client, members, mailoutbox
 ):
     UserFactory(username="boss", email="boss@example.com", is_staff=True)
-    sender_client.post(
-        ADD, {"kind": "reset", "emails": "ana@example.com\nben@example.com\nboss@example.com"}
+    send_bulk_email(
+        sender_client,
+        {"kind": "reset", "emails": "ana@example.com\nben@example.com\nboss@example.com"},
     )
     job = BulkEmailJob.objects.get()
     assert (job.total, job.sent, job.failed) == (3, 2, 1)

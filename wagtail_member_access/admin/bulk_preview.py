@@ -8,9 +8,15 @@ list, its pages, when the access ends); codes and links are the kind's example v
 a preview must create nothing that could open a page. It is served like the email editor's
 preview: a page of its own with ``Content-Security-Policy: sandbox``, shown in a sandboxed
 frame (docs/security.md#email-escaping).
+
+The form's send button shows the same preview first, with the number of emails, and sends only
+when pressed again: :func:`confirmation` is the digest that second press carries, bound to the
+kind, the list and the exact recipients that were previewed (docs/member-emails.md#confirm).
 """
 
 from __future__ import annotations
+
+import json
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -18,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.crypto import salted_hmac
 from django.utils.http import urlencode
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from wagtail.permission_policies import ModelPermissionPolicy
@@ -28,7 +35,7 @@ from ..email_kinds import KINDS
 from ..members import normalize_email
 from ..models import AccessList, BulkEmailJob, Grant
 
-__all__ = ["EMAIL_KIND", "preview", "preview_url", "render_preview"]
+__all__ = ["EMAIL_KIND", "confirmation", "preview", "preview_url", "render_preview"]
 
 Kind = BulkEmailJob.Kind
 _policy = ModelPermissionPolicy(BulkEmailJob)  # who may send bulk emails may preview them
@@ -96,6 +103,15 @@ def preview_url(kind: str, email: str, access_list: AccessList | None) -> str:
         params["access_list"] = access_list.pk
     url = reverse("wagtail_member_access_bulk_emails:preview")
     return f"{url}?{urlencode(params)}"
+
+
+def confirmation(kind: str, access_list: AccessList | None, recipients: list[str]) -> str:
+    """The digest the send button's second press carries: a keyed hash (``SECRET_KEY``) of
+    the kind, the list's id and the recipients in order. Anything that changes between the
+    preview and the press (the form, or the list's grants) gives another digest, so the
+    press sends nothing and shows the preview again; a forged value matches nothing."""
+    value = json.dumps([kind, access_list.pk if access_list is not None else None, recipients])
+    return salted_hmac("wagtail_member_access.bulk_email_confirmation", value).hexdigest()
 
 
 @xframe_options_sameorigin  # shown in a frame on the bulk email form

@@ -24,7 +24,9 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.generic import View
 from wagtail.admin import messages
 from wagtail.admin.admin_url_finder import ModelAdminURLFinder
@@ -189,6 +191,9 @@ class BulkEmailForm(forms.Form):
         access_list = data.get("access_list")
         if data.get("kind") == Kind.ACCESS_READY and access_list is None:
             self.add_error("access_list", _("Choose the access list whose email to send."))
+        # The list whose members are the recipients (no addresses given), named when the
+        # editor confirms.
+        data["whole_list"] = access_list if not addresses and not bad else None
         if not addresses and access_list is not None:
             addresses = bulk.recipients_of_list(access_list)
             if not addresses:
@@ -200,12 +205,15 @@ class BulkEmailForm(forms.Form):
 
 
 class BulkEmailCreateView(CreateView):
-    """ "New bulk email": the form, then the job is started after the response is sent.
-    "Preview" shows what the first recipient will receive instead of sending
-    (:mod:`.bulk_preview`)."""
+    """ "New bulk email": the form; the send button's first press shows what the first
+    recipient will receive and how many emails go out, its second press (carrying the
+    :func:`.bulk_preview.confirmation` of exactly that) starts the job after the response is
+    sent. "Preview" shows the preview alone (:mod:`.bulk_preview`)."""
 
     page_title = _("New bulk email")
     template_name = "wagtail_member_access/admin/bulk_email_create.html"
+    submit_button_label = _("Send emails")
+    submit_button_active_label = _("Sending…")
 
     def get_form_class(self):
         return BulkEmailForm
@@ -233,23 +241,22 @@ class BulkEmailCreateView(CreateView):
         return initial
 
     def form_valid(self, form):
+        data = form.cleaned_data
         if "preview" in self.request.POST:
-            data = form.cleaned_data
-            recipients = data["recipients"]
-            context = self.get_context_data(form=form)
-            context["preview"] = {
-                "url": bulk_preview.preview_url(
-                    data["kind"], recipients[0], data.get("access_list")
-                ),
-                "recipient": recipients[0],
-                "total": len(recipients),
-            }
-            return self.render_to_response(context)
+            return self._preview(form)
+        expected = bulk_preview.confirmation(
+            data["kind"], data.get("access_list"), data["recipients"]
+        )
+        confirmed = self.request.POST.get("confirmation", "")
+        if not constant_time_compare(confirmed, expected):
+            # A first press, or one confirming something else (the form was changed, the
+            # list's grants changed since, or the value is forged): show what would go out.
+            return self._preview(form, confirmation=expected, stale=bool(confirmed))
         response = HttpResponseRedirect("")
         job = bulk.start(
-            form.cleaned_data["kind"],
-            form.cleaned_data["recipients"],
-            access_list=form.cleaned_data.get("access_list"),
+            data["kind"],
+            data["recipients"],
+            access_list=data.get("access_list"),
             by=self.request.user,
         )
         # After the response: the editor does not wait for the throttled sending.
@@ -260,6 +267,30 @@ class BulkEmailCreateView(CreateView):
         )
         response["Location"] = reverse("wagtail_member_access_bulk_emails:inspect", args=[job.pk])
         return response
+
+    def _preview(self, form, *, confirmation: str = "", stale: bool = False):
+        """The form with the preview of the first recipient's email; with ``confirmation``,
+        also the number of emails and a send button that sends them."""
+        data = form.cleaned_data
+        recipients = data["recipients"]
+        context = self.get_context_data(form=form)
+        context["preview"] = {
+            "url": bulk_preview.preview_url(data["kind"], recipients[0], data.get("access_list")),
+            "recipient": recipients[0],
+            "total": len(recipients),
+        }
+        if confirmation:
+            count = len(recipients)
+            context["confirm"] = {
+                "value": confirmation,
+                "count": count,
+                "list": data["whole_list"],
+                "stale": stale,
+            }
+            context["submit_button_label"] = ngettext(
+                "Send %(count)s email", "Send %(count)s emails", count
+            ) % {"count": count}
+        return self.render_to_response(context)
 
 
 class StatusColumn(Column):
