@@ -27,7 +27,7 @@ from tests.browser.conftest import admin_user, sign_in_to_admin
 from tests.browser.test_unlock_flow import code_from, wait_for_mail
 from tests.factories import ensure_default_home, make_page
 from wagtail_member_access import api
-from wagtail_member_access.models import EmailTemplate
+from wagtail_member_access.models import BulkEmailJob, EmailTemplate
 
 pytestmark = pytest.mark.browser
 
@@ -199,3 +199,20 @@ def test_the_bulk_email_preview_shows_in_its_sandboxed_frame(german_server, new_
     expect(frame.locator("[data-email-text]")).to_contain_text("- Lektion 1: https://example.com/")
     docs_img(page, "bulk-email-preview", 1400)
     assert mail.outbox == []
+
+    # Sending: the first press shows the preview again and asks for a confirmation.
+    page.get_by_role("button", name="Send emails").click()
+    expect(page.locator("[data-bulk-email-confirm]")).to_contain_text(
+        "This sends 1 email to the member with an active grant on “Kurs A”."
+    )
+    expect(page.locator("[data-bulk-email-preview]")).to_contain_text(
+        "What ana@example.com will receive."
+    )
+    assert mail.outbox == [] and not BulkEmailJob.objects.exists()
+    page.get_by_role("button", name="Send 1 email").click()
+    expect(page.locator("body")).to_contain_text("Sending 1 emails in the background.")
+    job = BulkEmailJob.objects.get()
+    expect(page).to_have_url(
+        server.url + reverse("wagtail_member_access_bulk_emails:inspect", args=[job.pk])
+    )
+    assert wait_for_mail(page, mail.outbox).to == ["ana@example.com"]
