@@ -168,13 +168,13 @@ def send_button(response) -> str:
 
 def confirm_notice(response) -> str:
     soup = BeautifulSoup(response.content.decode(), "html.parser")
-    notice = soup.select_one("form [data-bulk-email-confirm]")
+    notice = soup.select_one("[data-bulk-email-confirm]")
     assert notice is not None, "no confirmation shown"
     return " ".join(notice.get_text(" ").split())  # as a browser collapses white space
 
 
 NOT_YET = (
-    "Nothing has been sent yet: press the button below to send, or change the form and "
+    "Nothing has been sent yet: press the send button to send, or change the form and "
     "preview again."
 )
 CHANGED = (
@@ -207,7 +207,10 @@ def test_the_first_press_sends_nothing_and_shows_the_preview_and_the_count(
 
 def test_the_first_press_to_one_address_names_the_address_above(sender_client, mailoutbox):
     response = sender_client.post(ADD, {"kind": "reset", "emails": "ana@example.com"})
-    assert confirm_notice(response) == "This sends 1 email to the address above. " + NOT_YET
+    assert (
+        confirm_notice(response)
+        == "This sends 1 email to the address in the form below. " + NOT_YET
+    )
     assert send_button(response) == "Send 1 email"
     assert not BulkEmailJob.objects.exists() and mailoutbox == []
 
@@ -271,7 +274,7 @@ def test_a_confirmation_of_other_addresses_sends_nothing(sender_client, mailoutb
     data = {"kind": "reset", "emails": "ana@example.com\nben@example.com"}
     response = sender_client.post(ADD, {**data, "confirmation": confirmation_of(first)})
     assert confirm_notice(response) == (
-        f"{CHANGED} This sends 2 emails to the addresses above. {NOT_YET}"
+        f"{CHANGED} This sends 2 emails to the addresses in the form below. {NOT_YET}"
     )
     assert not BulkEmailJob.objects.exists() and mailoutbox == []
 
