@@ -210,7 +210,7 @@ def test_the_bulk_email_preview_shows_in_its_sandboxed_frame(german_server, new_
     )
     assert mail.outbox == [] and not BulkEmailJob.objects.exists()
     page.get_by_role("button", name="Send 1 email").click()
-    expect(page.locator("body")).to_contain_text("Sending 1 emails in the background.")
+    expect(page.locator("body")).to_contain_text("Sending 1 email in the background.")
     job = BulkEmailJob.objects.get()
     expect(page).to_have_url(
         server.url + reverse("wagtail_member_access_bulk_emails:inspect", args=[job.pk])

@@ -263,7 +263,12 @@ class BulkEmailCreateView(CreateView):
         tasks.enqueue_after_response(response, tasks.send_bulk_email, job.pk)
         messages.success(
             self.request,
-            _("Sending %(count)s emails in the background.") % {"count": job.total},
+            ngettext(
+                "Sending %(count)s email in the background.",
+                "Sending %(count)s emails in the background.",
+                job.total,
+            )
+            % {"count": job.total},
         )
         response["Location"] = reverse("wagtail_member_access_bulk_emails:inspect", args=[job.pk])
         return response
