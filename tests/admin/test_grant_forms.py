@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse, reverse_lazy
 from wagtail.models import ModelLogEntry
+from wagtail.users.models import UserProfile
 
-from tests.factories import AccessListFactory, GrantFactory
+from tests.factories import AccessListFactory, GrantFactory, UserFactory
 from wagtail_member_access import api
-from wagtail_member_access.models import Grant
+from wagtail_member_access.models import Grant, MemberProfile
 from wagtail_member_access.signals import access_granted
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +109,25 @@ def test_add_with_email_the_access_sends_the_access_ready_email(
     with django_capture_on_commit_callbacks(execute=True):
         editor_client.post(ADD, form_data(course, email="bea@example.com"))
     assert len(mailoutbox) == 1
+
+
+def test_the_access_email_is_in_the_members_language_not_the_editors(
+    editor, editor_client, course, protected_page, mailoutbox, django_capture_on_commit_callbacks
+):
+    """docs/editing-emails.md#language: a German editor's grant emails a new member in the
+    site's LANGUAGE_CODE (English here), and a member who used the site in German in German."""
+    profile = UserProfile.get_for_user(editor)
+    profile.preferred_language = "de"
+    profile.save()
+    known = UserFactory(username="bea@example.com", email="bea@example.com")
+    MemberProfile.objects.create(user=known, language="de")
+    with django_capture_on_commit_callbacks(execute=True):
+        editor_client.post(ADD, form_data(course, notify="on"))
+        editor_client.post(ADD, form_data(course, email="bea@example.com", notify="on"))
+    assert [(mail.to, mail.subject) for mail in mailoutbox] == [
+        (["ana@example.com"], "Your access to Course A is ready"),
+        (["bea@example.com"], "Ihr Zugang zu Course A ist bereit"),
+    ]
 
 
 def test_the_edit_form_has_no_email_the_access_box(editor_client, course):
