@@ -114,3 +114,28 @@ def test_the_seeded_admin_has_a_name_so_account_settings_save():
     assert result["account_settings_valid"], result["errors"]
     assert result["renamed"] == ["Ada", "Admin"]
     assert result["admins"] == 1
+
+
+#: The demo's home page for a German browser (the demo has LocaleMiddleware).
+GERMAN_SCRIPT = r"""
+import json
+import django
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+
+call_command("migrate", verbosity=0)
+call_command("seed_demo", verbosity=0)
+html = Client(HTTP_ACCEPT_LANGUAGE="de").get("/").content.decode()
+print(json.dumps({"html": html}))
+"""
+
+
+def test_the_demo_frame_speaks_the_browsers_german():
+    """The German walkthrough found the demo's own frame English on German pages."""
+    html = seed_demo("8123", GERMAN_SCRIPT)["html"]
+    assert '<html lang="de">' in html
+    assert ">Anmelden</a>" in html
+    assert "Demo-Website von wagtail-member-access. Nicht für den Produktivbetrieb." in html
+    assert "Gebaut mit Wagtail und wagtail-member-access." in html
+    assert "Not for production" not in html

@@ -294,6 +294,7 @@ def test_code_email_in_german():
         "Wenn Sie diesen Code nicht angefordert haben, können Sie diese E-Mail einfach "
         "ignorieren: Ohne den Code kann niemand „Lektion 1“ öffnen." in email.text
     )
+    assert '<html lang="de">' in email.html  # for screen readers and spam filters
     assert "<p>Hallo,</p>" in email.html
     assert "<p>Ihr Code zum Freischalten von „Lektion 1“ auf Kursseite lautet:</p>" in email.html
     assert "Hello" not in email.text + email.html

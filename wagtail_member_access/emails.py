@@ -126,25 +126,26 @@ def render_email(
     CSS inlined; the text part is always there. Raises ``ValueError`` for an unknown kind."""
     if kind not in KINDS:
         raise ValueError(f"Unknown email kind {kind!r}.")
-    with translation.override(language):  # lazy values (dates) in the email's language
+    # In the email's language: lazy values (dates), and the layout's <html lang>.
+    with translation.override(language):
         context = _plain(context)
-    if template is None:
-        template = find_template(kind, site=site, language=language)
-    style = EmailLayout.style_for(site, context.get("site_name", "") or sites.site_name(site))
-    if template is not None:
-        rendered = template.render(context, style=style)
-        if not _misplaced_secrets(kind, rendered, context):
-            return rendered
-        # Checked on save with sample values; a version that still prints a secret where it
-        # could leak (a branch the samples did not take) is not sent: the shipped default is.
-        logger.warning(
-            "The editors' version %s of the %s email prints a secret outside a word or a "
-            "link's href: the shipped default was sent instead.",
-            template.pk,
-            kind,
-        )
-    subject, text, body = _render_default(kind, context, language)
-    return RenderedEmail(subject, text, email_html.frame(body, subject=subject, style=style))
+        if template is None:
+            template = find_template(kind, site=site, language=language)
+        style = EmailLayout.style_for(site, context.get("site_name", "") or sites.site_name(site))
+        if template is not None:
+            rendered = template.render(context, style=style)
+            if not _misplaced_secrets(kind, rendered, context):
+                return rendered
+            # Checked on save with sample values; a version that still prints a secret where it
+            # could leak (a branch the samples did not take) is not sent: the shipped default is.
+            logger.warning(
+                "The editors' version %s of the %s email prints a secret outside a word or a "
+                "link's href: the shipped default was sent instead.",
+                template.pk,
+                kind,
+            )
+        subject, text, body = _render_default(kind, context, language)
+        return RenderedEmail(subject, text, email_html.frame(body, subject=subject, style=style))
 
 
 def _misplaced_secrets(kind: str, rendered: RenderedEmail, context: dict) -> list[str]:
