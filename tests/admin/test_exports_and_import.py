@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse, reverse_lazy
 from openpyxl import load_workbook
 from wagtail.models import ModelLogEntry
+from wagtail.users.models import UserProfile
 
 from tests.factories import GrantFactory
 from wagtail_member_access.models import Grant
@@ -324,3 +325,15 @@ def test_the_dry_run_shows_each_row_a_page_at_a_time(editor_client, course, uplo
     # The file is gone: paging says so.
     response = editor_client.get(import_url(course), {"p": 2})
     assert response.url == import_url(course)
+
+
+def test_the_german_dry_run_says_what_will_happen(editor, editor_client, course, upload_dir):
+    """The German walkthrough read "Hinzugefügt" beside "Es wurde nichts importiert"."""
+    profile = UserProfile.get_for_user(editor)
+    profile.preferred_language = "de"
+    profile.save()
+    response = upload(editor_client, course, "email;name;starts;expires\nneu@example.com;;;\n")
+    row = response.content.decode()
+    row = row[row.index('<tr data-outcome="new">') : row.index("</tr>", row.index("data-outcome"))]
+    assert "Wird hinzugefügt" in row and "Hinzugefügt<" not in row
+    assert "leer: Zugang ab jetzt" in row and "keiner:" not in row

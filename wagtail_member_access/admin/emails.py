@@ -130,7 +130,7 @@ def send_test(request, pk):
 class EmailTemplateViewSet(snippets.SnippetViewSet):
     model = EmailTemplate
     icon = "mail"
-    menu_label = gettext_lazy("Emails")
+    menu_label = gettext_lazy("Email templates")
     menu_order = 400
     url_prefix = "member-access/email-templates"
     add_view_class = CreateView

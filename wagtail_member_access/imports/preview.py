@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import tzinfo
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .. import moments
 from ..grants import UNSET, default_expiry
@@ -22,15 +23,17 @@ _DATE_FIELDS = ("starts_at", "expires_at")
 
 
 def _labels() -> dict[str, str]:
+    # A context of their own: in the dry run these say what the import will do (German
+    # "Wird hinzugefügt"), while the same English words elsewhere say what was done.
     return {
-        "new": _("Added"),
-        "extended": _("Extended"),
-        "shortened": _("Shortened"),
-        "updated": _("Updated"),
-        "restored": _("Restored (was revoked)"),
-        "unchanged": _("Unchanged"),
-        "duplicate": _("Counted once"),
-        "invalid": _("Error"),
+        "new": pgettext("import dry run", "Added"),
+        "extended": pgettext("import dry run", "Extended"),
+        "shortened": pgettext("import dry run", "Shortened"),
+        "updated": pgettext("import dry run", "Updated"),
+        "restored": pgettext("import dry run", "Restored (was revoked)"),
+        "unchanged": pgettext("import dry run", "Unchanged"),
+        "duplicate": pgettext("import dry run", "Counted once"),
+        "invalid": pgettext("import dry run", "Error"),
     }
 
 
