@@ -81,41 +81,55 @@ def site_root(transactional_db, live_server):
     return home
 
 
-class _InFlight:
-    """The live server's WSGI application, counting the requests it is still answering, so a
-    test's teardown can wait for them before the database is emptied."""
+class _Connections:
+    """The connections a live server is still serving (a thread each, kept open between
+    requests), so that a test's teardown can wait for them before the database is emptied:
+    each closes the shared database connection when it ends."""
 
-    def __init__(self, application):
-        self.application = application
+    def __init__(self, httpd):
         self.count = 0
         self.changed = threading.Condition()
+        serve = httpd.process_request_thread
 
-    def __call__(self, environ, start_response):
-        with self.changed:
-            self.count += 1
-        try:
-            response = self.application(environ, start_response)
-            try:
-                yield from response
-            finally:
-                if hasattr(response, "close"):  # WSGI: the server closes what the app returned
-                    response.close()
-        finally:
+        def process_request_thread(request, client_address):
             with self.changed:
-                self.count -= 1
-                self.changed.notify_all()
+                self.count += 1
+            try:
+                serve(request, client_address)
+            finally:
+                with self.changed:
+                    self.count -= 1
+                    self.changed.notify_all()
 
-    def wait_idle(self, timeout: float = 10.0) -> None:
+        httpd.process_request_thread = process_request_thread
+
+    def wait_closed(self, timeout: float = 10.0) -> None:
+        """Until every connection has ended (the browser contexts are closed, so they end at
+        once), or ``timeout`` seconds."""
         with self.changed:
-            if not self.changed.wait_for(lambda: self.count == 0, timeout):
-                pytest.fail(f"The live server still answers {self.count} request(s)")
+            self.changed.wait_for(lambda: self.count == 0, timeout)
 
 
-def _in_flight(live_server) -> _InFlight:
-    httpd = live_server.thread.httpd
-    if not isinstance(httpd.application, _InFlight):
-        httpd.set_app(_InFlight(httpd.application))
-    return httpd.application
+#: The live servers whose connections a test's teardown waits for (``new_context``).
+_WATCHED: list[_Connections] = []
+
+
+def watch_requests(server) -> _Connections:
+    """Count the connections ``server`` (pytest-django's ``live_server`` or a ``LiveServer``
+    of a test's own) is serving, so that ``new_context``'s teardown waits for them."""
+    httpd = server.thread.httpd
+    if not hasattr(httpd, "wma_connections"):
+        httpd.wma_connections = _Connections(httpd)
+    if httpd.wma_connections not in _WATCHED:
+        _WATCHED.append(httpd.wma_connections)
+    return httpd.wma_connections
+
+
+def unwatch_requests(server) -> None:
+    """Before ``server`` stops: its connections are no longer waited for."""
+    connections = getattr(server.thread.httpd, "wma_connections", None)
+    if connections in _WATCHED:
+        _WATCHED.remove(connections)
 
 
 @pytest.fixture
@@ -126,13 +140,14 @@ def new_context(browser, transactional_db, live_server, request):
     SQLite connection between its threads, and a favicon request racing a form post through
     Wagtail's serve view is a source of flakiness that has nothing to do with the flow.
 
-    The contexts close, and the live server finishes what they asked of it, before the
-    database is emptied: depending on ``transactional_db`` puts its flush after this teardown.
-    An editor's page left open keeps asking (Wagtail's editing-session ping), and a request
+    The contexts close, and the live servers end their connections, before the database is
+    emptied: depending on ``transactional_db`` puts its flush after this teardown. An
+    editor's page left open keeps asking (Wagtail's editing-session ping), and a request
     answered during the flush made it fail ("couldn't be flushed") and left the test's rows
-    to the next test.
+    to the next test; a connection ending after a server stopped closed the shared database
+    connection from the wrong thread.
     """
-    in_flight = _in_flight(live_server)
+    watch_requests(live_server)
     contexts = []
 
     def make(**options):
@@ -145,7 +160,8 @@ def new_context(browser, transactional_db, live_server, request):
     yield make
     for context in contexts:
         context.close()
-    in_flight.wait_idle()
+    for server in list(_WATCHED):
+        server.wait_closed()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 from wagtail.models import Site
 
-from tests.browser.conftest import admin_user, sign_in_to_admin
+from tests.browser.conftest import admin_user, sign_in_to_admin, unwatch_requests, watch_requests
 from tests.browser.test_unlock_flow import code_from, wait_for_mail
 from tests.factories import ensure_default_home, make_page
 from wagtail_member_access import api
@@ -63,7 +63,9 @@ def german_server(transactional_db, settings):
             "site_name": "Kursseite",
         },
     )
+    watch_requests(server)  # new_context's teardown waits for its answers too
     yield server, home
+    unwatch_requests(server)
     server.stop()
 
 
