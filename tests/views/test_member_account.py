@@ -57,7 +57,8 @@ def email_of(user):
 def test_change_email_moves_grants_and_notifies_both(signed_in, member, course, mailoutbox):
     pending = EmailChallenge.objects.create(purpose="sign_in", email="ana@example.com")
     response = signed_in.post(url("change_email_address"), {"email": "Ana.New@example.com"})
-    assert response.status_code == 303
+    # Back to the section with the code form, further down than a screen.
+    assert (response.status_code, response["Location"]) == (303, f"{PAGE}#wma-email-heading")
     assert mailoutbox[-1].to == ["ana.new@example.com"]
     code = code_from(mailoutbox[-1])
     response = signed_in.post(url("change_email_code"), {"code": code})
@@ -201,7 +202,10 @@ def test_delete_account_by_code_keeps_anonymous_order_references(member, course,
     api.grant_access("ana@example.com", course, reference="order-1")
     client = Client()
     client.post(url("sign_in_password"), {"email": "ana@example.com", "password": PASSWORD})
-    client.post(url("delete_account"))
+    response = client.post(url("delete_account"))
+    assert response["Location"] == f"{PAGE}#wma-data-heading"
+    page = client.get(PAGE).content.decode()
+    assert 'id="wma-data-heading"' in page and 'id="id_delete_code"' in page
     code = code_from(mailoutbox[-1])
     response = client.post(url("delete_account_code"), {"code": code})
     assert response["Location"] == url("account_deleted")
@@ -348,3 +352,12 @@ def test_every_account_action_answers_429_over_the_limit_and_changes_nothing(
     assert _account_state(member) == before
     assert len(mailoutbox) == sent
     assert other.get(PAGE).status_code == 200  # the other session still works
+
+
+def test_sign_out_stands_beside_the_signed_in_address_not_under_delete(signed_in):
+    """The German walkthrough found the main "Sign out" button under the red "Delete my
+    account", inside "Your data"."""
+    page = signed_in.get(PAGE).content.decode()
+    beside = page[page.index('class="wma-signed-in"') : page.index('id="wma-email-heading"')]
+    assert "Signed in as" in beside and ">Sign out</button>" in beside
+    assert f'action="{url("sign_out")}"' not in page[page.index('id="wma-data-heading"') :]

@@ -61,10 +61,16 @@ def _page_url() -> str:
     return reverse("wagtail_member_access:my_access")
 
 
+#: Where the page continues after a code was sent: the section with its code form, which
+#: is further down than a screen (the browser scrolls to it).
+_SECTION_OF = {"email_code": "wma-email-heading", "delete_code": "wma-data-heading"}
+
+
 def _back(request, notice: str | None = None):
     if notice:
         request.session[NOTICE_KEY] = notice
-    return redirect(_page_url())
+    section = _SECTION_OF.get(notice)
+    return redirect(f"{_page_url()}#{section}" if section else _page_url())
 
 
 def _member(view):
