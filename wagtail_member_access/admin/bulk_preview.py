@@ -111,7 +111,9 @@ def confirmation(kind: str, access_list: AccessList | None, recipients: list[str
     preview and the press (the form, or the list's grants) gives another digest, so the
     press sends nothing and shows the preview again; a forged value matches nothing."""
     value = json.dumps([kind, access_list.pk if access_list is not None else None, recipients])
-    return salted_hmac("wagtail_member_access.bulk_email_confirmation", value).hexdigest()
+    return salted_hmac(
+        "wagtail_member_access.bulk_email_confirmation", value, algorithm="sha256"
+    ).hexdigest()
 
 
 @xframe_options_sameorigin  # shown in a frame on the bulk email form
