@@ -17,11 +17,10 @@ from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from wagtail.admin.localization import get_localized_response
 from wagtail.models import PreviewableMixin, RevisionMixin
-from wagtail.users.models import UserProfile
 
 from .. import email_html, email_syntax
 from ..email_kinds import KINDS, kind_choices
@@ -61,18 +60,18 @@ class _SandboxedPreview(PreviewableMixin):
         return self.preview_template
 
     def serve_preview(self, request, mode_name):
-        """The email in its own language; the frame around it ("Subject", "Text") in the
-        editor's admin language. Wagtail builds the preview's request anew, so the admin's
-        language is not active in it."""
-        response = TemplateResponse(
-            request,
-            self.get_preview_template(request, mode_name),
-            self.get_preview_context(request, mode_name),
-        )
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            with translation.override(UserProfile.get_for_user(user).get_preferred_language()):
-                response.render()
+        """The email in its own language; the frame around it ("Subject", "Text") rendered as
+        Wagtail renders its admin views, in the editor's language and time zone
+        (``get_localized_response``): Wagtail builds the preview's request anew, outside them."""
+        template = self.get_preview_template(request, mode_name)
+        context = self.get_preview_context(request, mode_name)
+
+        def frame(request):
+            return TemplateResponse(request, template, context)
+
+        # A request built without Django's auth middleware (a test's) has no user to ask.
+        localized = hasattr(request, "user")
+        response = get_localized_response(frame, request) if localized else frame(request)
         response["Content-Security-Policy"] = "sandbox"
         response["Referrer-Policy"] = "no-referrer"
         return response
