@@ -191,9 +191,6 @@ class BulkEmailForm(forms.Form):
         access_list = data.get("access_list")
         if data.get("kind") == Kind.ACCESS_READY and access_list is None:
             self.add_error("access_list", _("Choose the access list whose email to send."))
-        # The list whose members are the recipients (no addresses given), named when the
-        # editor confirms.
-        data["whole_list"] = access_list if not addresses and not bad else None
         if not addresses and access_list is not None:
             addresses = bulk.recipients_of_list(access_list)
             if not addresses:
@@ -277,19 +274,19 @@ class BulkEmailCreateView(CreateView):
         """The form with the preview of the first recipient's email; with ``confirmation``,
         also the number of emails and a send button that sends them."""
         data = form.cleaned_data
-        recipients = data["recipients"]
+        recipients, count = data["recipients"], len(data["recipients"])
         context = self.get_context_data(form=form)
         context["preview"] = {
             "url": bulk_preview.preview_url(data["kind"], recipients[0], data.get("access_list")),
             "recipient": recipients[0],
-            "total": len(recipients),
+            "total": count,
         }
         if confirmation:
-            count = len(recipients)
             context["confirm"] = {
                 "value": confirmation,
                 "count": count,
-                "list": data["whole_list"],
+                # Named when its members are the recipients (no addresses were given).
+                "list": None if data["emails"].strip() else data.get("access_list"),
                 "stale": stale,
             }
             context["submit_button_label"] = ngettext(
