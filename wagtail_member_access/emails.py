@@ -100,15 +100,15 @@ def find_template(kind: str, *, site=None, language: str | None = None) -> Email
     return None
 
 
-def _render_default(kind: str, context: dict, language: str | None) -> tuple[str, str, str]:
+def _render_default(kind: str, context: dict) -> tuple[str, str, str]:
+    """The shipped default of ``kind``, in the active language (:func:`render_email`'s)."""
     base = f"wagtail_member_access/emails/{kind}"
-    with translation.override(language):
-        subject = render_to_string(f"{base}_subject.txt", context)
-        text = render_to_string(f"{base}_message.txt", context)
-        try:
-            body = render_to_string(f"{base}_message.html", context)
-        except TemplateDoesNotExist:
-            body = email_html.text_to_html(text)
+    subject = render_to_string(f"{base}_subject.txt", context)
+    text = render_to_string(f"{base}_message.txt", context)
+    try:
+        body = render_to_string(f"{base}_message.html", context)
+    except TemplateDoesNotExist:
+        body = email_html.text_to_html(text)
     return " ".join(subject.split()), text, body
 
 
@@ -144,7 +144,7 @@ def render_email(
                 template.pk,
                 kind,
             )
-        subject, text, body = _render_default(kind, context, language)
+        subject, text, body = _render_default(kind, context)
         return RenderedEmail(subject, text, email_html.frame(body, subject=subject, style=style))
 
 
